@@ -10,7 +10,7 @@ class OutcomeKind(enum.Enum):
     """How a run ended. Only OK carries a result."""
 
     OK = "OK"
-    SCRIPT_ERROR = "SCRIPT_ERROR"  # the consumer's code failed: syntax, missing process, raise, bad return
+    SCRIPT_ERROR = "SCRIPT_ERROR"  # the consumer's code failed: syntax, no process, raise, …
     OUT_OF_MEMORY = "OUT_OF_MEMORY"
     TIMEOUT = "TIMEOUT"  # wall-clock limit
     CPU_LIMIT = "CPU_LIMIT"
@@ -51,6 +51,9 @@ class Outcome:
     logs: bytes = b""  # captured stdout+stderr, capped by policy.max_log_bytes
     logs_truncated: bool = False
     usage: Usage = field(default_factory=Usage)
+    # What clean-up could not remove (surviving processes, cgroups); empty when the
+    # host was left clean.  Added after the first contract; defaults keep it compatible.
+    leftovers: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

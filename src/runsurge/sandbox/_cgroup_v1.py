@@ -1,0 +1,125 @@
+"""cgroup v1 task cgroups: one directory per hierarchy (memory, pids, optional cpuacct).
+
+v1 has no ``cgroup.kill``; processes are SIGKILLed from ``cgroup.procs`` until it
+lists none.  The memory limit is set on ``memory.limit_in_bytes`` and, when swap
+accounting exists, on ``memory.memsw.limit_in_bytes`` too, so swapping cannot
+stretch it.  OOM kills are counted in ``memory.oom_control`` (``oom_kill N``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runsurge.sandbox.cgroups import (
+    CgroupError,
+    CgroupMount,
+    TaskCgroup,
+    kill_until_empty,
+    new_task_name,
+    read_int,
+    read_keyed,
+    read_pids,
+    remove_dirs,
+    write_value,
+)
+from runsurge.sandbox.policy import SandboxPolicy
+
+
+class CgroupV1Task:
+    """A task's directories in the v1 memory, pids and (optionally) cpuacct hierarchies."""
+
+    def __init__(self, dirs: dict[str, Path]) -> None:
+        self._dirs = dirs
+        self._memory = dirs["memory"]
+        self._pids = dirs["pids"]
+        self._cpuacct = dirs.get("cpuacct")
+
+    @property
+    def description(self) -> str:
+        """The memory directory stands for the set."""
+        return f"cgroup v1 {self._memory}"
+
+    def configure(self, policy: SandboxPolicy) -> None:
+        """Apply the policy's memory (swap off) and pids limits."""
+        write_value(self._memory / "memory.limit_in_bytes", policy.memory_bytes)
+        memsw = self._memory / "memory.memsw.limit_in_bytes"
+        if memsw.exists():  # only with swap accounting; must be >= limit_in_bytes
+            write_value(memsw, policy.memory_bytes)
+        write_value(self._pids / "pids.max", policy.pids)
+
+    def add(self, pid: int) -> None:
+        """Join every hierarchy; a process outside one would escape that limit."""
+        for directory in self._dirs.values():
+            write_value(directory / "cgroup.procs", pid)
+
+    def memory_bytes(self) -> int | None:
+        """memory.usage_in_bytes."""
+        return read_int(self._memory / "memory.usage_in_bytes")
+
+    def peak_memory_bytes(self) -> int | None:
+        """memory.max_usage_in_bytes."""
+        return read_int(self._memory / "memory.max_usage_in_bytes")
+
+    def oom_kills(self) -> int:
+        """The oom_kill counter of memory.oom_control."""
+        return read_keyed(self._memory / "memory.oom_control", "oom_kill") or 0
+
+    def cpu_seconds(self) -> float | None:
+        """cpuacct.usage (nanoseconds) when the cpuacct hierarchy is used."""
+        if self._cpuacct is None:
+            return None
+        nanoseconds = read_int(self._cpuacct / "cpuacct.usage")
+        return None if nanoseconds is None else nanoseconds / 1e9
+
+    def pids(self) -> list[int]:
+        """Union of the hierarchies' cgroup.procs."""
+        return sorted({pid for d in self._dirs.values() for pid in read_pids(d / "cgroup.procs")})
+
+    def kill_all(self, timeout: float = 2.0) -> bool:
+        """SIGKILL until every hierarchy is empty; pids.max bounds how many can respawn."""
+        return kill_until_empty((d / "cgroup.procs" for d in self._dirs.values()), timeout)
+
+    def remove(self) -> list[str]:
+        """Kill, verify empty, rmdir each directory."""
+        problems: list[str] = []
+        if not self.kill_all():
+            problems.append(f"processes survived SIGKILL in {self.description}: {self.pids()}")
+        problems += remove_dirs(self._dirs.values())
+        return problems
+
+
+class CgroupV1Host:
+    """Creates task cgroups beneath this process's own v1 cgroups."""
+
+    def __init__(self, mounts: dict[str, CgroupMount]) -> None:
+        if "memory" not in mounts or "pids" not in mounts:
+            raise CgroupError("cgroup v1 needs both the memory and the pids hierarchy")
+        self._mounts = mounts
+
+    @property
+    def version(self) -> str:
+        """Always "v1"."""
+        return "v1"
+
+    def create(self, policy: SandboxPolicy) -> TaskCgroup:
+        """mkdir in each hierarchy, then set limits; undo everything on failure."""
+        name = new_task_name()
+        dirs: dict[str, Path] = {}
+        try:
+            for controller, mount in self._mounts.items():
+                directory = mount.own_dir() / name
+                try:
+                    directory.mkdir()
+                except OSError as exc:
+                    if controller == "cpuacct":
+                        continue  # accounting only: fall back to rusage
+                    raise CgroupError(
+                        exc.errno, f"cannot create {directory}: {exc.strerror}"
+                    ) from exc
+                dirs[controller] = directory
+            task = CgroupV1Task(dirs)
+            task.configure(policy)
+        except BaseException:
+            remove_dirs(dirs.values())
+            raise
+        return task

@@ -1,0 +1,164 @@
+"""cgroup v2 task cgroups: one directory with memory.max, memory.swap.max=0, pids.max.
+
+v2 forbids processes in a cgroup whose controllers are delegated to children ("no
+internal processes").  If enabling memory and pids in this process's own cgroup
+fails with EBUSY because the agent itself lives there, the agent's processes are
+moved into a leaf ``runsurge-agent`` child first, the way systemd's ``Delegate=yes``
+services are expected to arrange themselves.  Kill-all uses ``cgroup.kill`` (Linux
+5.14+) and falls back to SIGKILLing ``cgroup.procs``.
+"""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+from runsurge.sandbox.cgroups import (
+    CgroupError,
+    CgroupMount,
+    TaskCgroup,
+    kill_until_empty,
+    new_task_name,
+    read_int,
+    read_keyed,
+    read_pids,
+    read_text,
+    remove_dirs,
+    write_value,
+)
+from runsurge.sandbox.policy import SandboxPolicy
+
+REQUIRED_CONTROLLERS = ("memory", "pids")
+AGENT_LEAF = "runsurge-agent"
+
+
+class CgroupV2Task:
+    """One task's v2 cgroup directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
+
+    @property
+    def description(self) -> str:
+        """The directory."""
+        return f"cgroup v2 {self._dir}"
+
+    def configure(self, policy: SandboxPolicy) -> None:
+        """memory.max, memory.swap.max=0 (when swap accounting exists), pids.max."""
+        write_value(self._dir / "memory.max", policy.memory_bytes)
+        swap = self._dir / "memory.swap.max"
+        if swap.exists():
+            write_value(swap, 0)
+        write_value(self._dir / "pids.max", policy.pids)
+
+    def add(self, pid: int) -> None:
+        """Write the PID to cgroup.procs."""
+        write_value(self._dir / "cgroup.procs", pid)
+
+    def memory_bytes(self) -> int | None:
+        """memory.current."""
+        return read_int(self._dir / "memory.current")
+
+    def peak_memory_bytes(self) -> int | None:
+        """memory.peak (Linux 5.19+), else None and the sampled peak is used."""
+        return read_int(self._dir / "memory.peak")
+
+    def oom_kills(self) -> int:
+        """oom_kill in memory.events."""
+        return read_keyed(self._dir / "memory.events", "oom_kill") or 0
+
+    def cpu_seconds(self) -> float | None:
+        """usage_usec of cpu.stat (present without the cpu controller)."""
+        usec = read_keyed(self._dir / "cpu.stat", "usage_usec")
+        return None if usec is None else usec / 1e6
+
+    def pids(self) -> list[int]:
+        """cgroup.procs."""
+        return read_pids(self._dir / "cgroup.procs")
+
+    def populated(self) -> bool:
+        """cgroup.events says whether any process is left."""
+        return read_keyed(self._dir / "cgroup.events", "populated") == 1
+
+    def kill_all(self, timeout: float = 2.0) -> bool:
+        """cgroup.kill when the kernel has it, else SIGKILL loop over cgroup.procs."""
+        kill_file = self._dir / "cgroup.kill"
+        if kill_file.exists():
+            write_value(kill_file, 1)
+        return kill_until_empty([self._dir / "cgroup.procs"], timeout)
+
+    def remove(self) -> list[str]:
+        """Kill, verify empty, rmdir."""
+        problems: list[str] = []
+        if not self.kill_all():
+            problems.append(f"processes survived SIGKILL in {self.description}: {self.pids()}")
+        problems += remove_dirs([self._dir])
+        return problems
+
+
+class CgroupV2Host:
+    """Creates task cgroups beneath this process's own v2 cgroup."""
+
+    def __init__(self, mount: CgroupMount) -> None:
+        self._parent = mount.own_dir()
+        self._prepared = False
+
+    @property
+    def version(self) -> str:
+        """Always "v2"."""
+        return "v2"
+
+    @property
+    def parent(self) -> Path:
+        """The cgroup task cgroups are created in."""
+        return self._parent
+
+    def missing_controllers(self) -> str | None:
+        """Why task cgroups cannot get memory and pids limits here, or None."""
+        available = (read_text(self._parent / "cgroup.controllers") or "").split()
+        missing = [c for c in REQUIRED_CONTROLLERS if c not in available]
+        if missing:
+            return f"controller(s) {', '.join(missing)} not delegated to {self._parent}"
+        return None
+
+    def prepare(self) -> None:
+        """Enable memory and pids for children, moving the agent to a leaf if v2 requires."""
+        enabled = (read_text(self._parent / "cgroup.subtree_control") or "").split()
+        wanted = [c for c in REQUIRED_CONTROLLERS if c not in enabled]
+        if wanted:
+            request = " ".join(f"+{c}" for c in wanted)
+            try:
+                write_value(self._parent / "cgroup.subtree_control", request)
+            except CgroupError as exc:
+                if exc.errno != errno.EBUSY:
+                    raise
+                self._move_own_processes_to_leaf()
+                write_value(self._parent / "cgroup.subtree_control", request)
+        self._prepared = True
+
+    def _move_own_processes_to_leaf(self) -> None:
+        leaf = self._parent / AGENT_LEAF
+        leaf.mkdir(exist_ok=True)
+        for pid in read_pids(self._parent / "cgroup.procs"):
+            try:
+                write_value(leaf / "cgroup.procs", pid)
+            except CgroupError as exc:
+                if exc.errno != errno.ESRCH:  # exited meanwhile
+                    raise
+
+    def create(self, policy: SandboxPolicy) -> TaskCgroup:
+        """mkdir a task cgroup and set its limits; undo on failure."""
+        if not self._prepared:
+            self.prepare()
+        directory = self._parent / new_task_name()
+        try:
+            directory.mkdir()
+        except OSError as exc:
+            raise CgroupError(exc.errno, f"cannot create {directory}: {exc.strerror}") from exc
+        task = CgroupV2Task(directory)
+        try:
+            task.configure(policy)
+        except BaseException:
+            remove_dirs([directory])
+            raise
+        return task

@@ -1,0 +1,641 @@
+"""The in-sandbox program: import the consumer's script, call its entrypoint, report once.
+
+Runs as ``python3.X -I -S harness.py key=value ...`` inside the sandbox (or a plain
+subprocess in insecure development mode).  It uses the standard library only and
+imports nothing heavy before it must, because its start-up time is paid per task.
+
+Two processes, so that the consumer's code never holds the agent's result channel:
+
+* the *reporter* (this process) never runs consumer code.  It forks the worker,
+  closes its copy of everything the worker needs, reads the per-run nonce from the
+  control fd (after the fork, so the worker's memory never contains it), and relays
+  the worker's one message to the agent as authenticated frames on the result fd.
+  In the bubblewrap sandbox it is PID 1 of the task's PID namespace, so the worker
+  cannot kill it, and it marks itself non-dumpable so the worker cannot open its
+  ``/proc/1/mem``.
+* the *worker* closes the result and control fds, points stdout/stderr at the log
+  pipe, imports the script, calls ``process`` (or ``aggregate``), validates the
+  return value and writes one message to a private pipe read only by the reporter.
+
+Frames on the result fd (all integers big-endian)::
+
+    MAGIC(4) NONCE(16) KIND(1) LENGTH(8) PAYLOAD(LENGTH)
+
+in the order HELLO, optionally RESULT or ERROR, then EXIT.  The agent
+(``runsurge.sandbox.framing``) imports the constants below so both sides agree.
+
+Arguments (all ``key=value``): ``control``, ``result``, ``log``, ``input`` (fd
+numbers), ``script`` (path), ``entry`` (``process`` or ``aggregate``),
+``max_output`` (bytes), ``label`` (ignored: it names the task in ``ps``) and
+``rlimits`` as ``NAME:soft:hard,...``, applied by the reporter to itself before it
+forks the worker.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~10 ms per task
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+MAGIC = b"RSH1"
+NONCE_BYTES = 16
+HEADER_BYTES = len(MAGIC) + NONCE_BYTES + 1 + 8
+
+KIND_HELLO = 1
+KIND_RESULT = 2
+KIND_ERROR = 3
+KIND_EXIT = 4
+
+# Worker -> reporter message: WORKER_MAGIC(4) KIND(1) LENGTH(8) PAYLOAD.  A different
+# magic than the agent's frames, so bytes copied from one channel never parse on the other.
+WORKER_MAGIC = b"RSW1"
+WORKER_RESULT = b"R"
+WORKER_ERROR = b"E"
+WORKER_HEADER_BYTES = len(WORKER_MAGIC) + 1 + 8
+
+# Problems the reporter found with the worker's message, reported in the EXIT frame.
+PROBLEM_TOO_LARGE = "result_too_large"
+PROBLEM_BAD_MESSAGE = "bad_message"
+PROBLEM_TRUNCATED = "truncated_message"
+PROBLEM_TRAILING = "trailing_data"
+
+USER_MODULE = "user_script"
+MAX_MESSAGE_CHARS = 16 * 1024
+MAX_TRACEBACK_CHARS = 64 * 1024
+_CHUNK = 64 * 1024
+_PR_SET_DUMPABLE = 4
+_SIGINT = 2
+
+
+class _Reported(Exception):
+    """Raised inside the worker to end the run with a structured error."""
+
+    def __init__(self, type_name: str, message: str, traceback_text: str = "") -> None:
+        super().__init__(message)
+        self.type_name = type_name
+        self.message = message
+        self.traceback_text = traceback_text
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+def parse_args(argv: list[str]) -> dict[str, str]:
+    """Parse ``key=value`` arguments; argparse would cost milliseconds of imports."""
+    args: dict[str, str] = {}
+    for item in argv:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"harness: malformed argument {item!r}")
+        args[key] = value
+    for key in ("control", "result", "log", "input", "script", "entry", "max_output"):
+        if key not in args:
+            raise SystemExit(f"harness: missing argument {key}=")
+    return args
+
+
+def apply_rlimits(spec: str) -> None:
+    """Lower this process's rlimits; the worker inherits them through fork."""
+    import resource
+
+    for item in spec.split(","):
+        if not item:
+            continue
+        name, soft, hard = item.split(":")
+        which = getattr(resource, name)
+        _cur_soft, cur_hard = resource.getrlimit(which)
+        new_hard = int(hard) if cur_hard == resource.RLIM_INFINITY else min(int(hard), cur_hard)
+        resource.setrlimit(which, (min(int(soft), new_hard), new_hard))
+
+
+def _set_dumpable(flag: int) -> None:
+    """prctl(PR_SET_DUMPABLE, flag); best effort (see docs/security.md).
+
+    Goes through the ``_ctypes`` core directly: ``import ctypes`` costs ~4 ms per task.
+    """
+    try:
+        import _ctypes
+
+        class _Int(_ctypes._SimpleCData):  # type: ignore[type-arg]
+            _type_ = "i"
+
+        class _Function(_ctypes.CFuncPtr):
+            _flags_ = _ctypes.FUNCFLAG_CDECL
+            _restype_ = _Int
+
+        libc = _ctypes.dlopen(None)  # type: ignore[arg-type]  # NULL: the running program
+        prctl = _Function(_ctypes.dlsym(libc, "prctl"))
+        prctl(_PR_SET_DUMPABLE, flag, 0, 0, 0)
+    except (ImportError, OSError, AttributeError, TypeError):
+        pass
+
+
+# --------------------------------------------------------------------------- low-level I/O
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte, retrying short writes."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def read_exact(fd: int, size: int) -> bytes:
+    """Read exactly `size` bytes, or fewer only at end of file."""
+    chunks = []
+    while size > 0:
+        chunk = os.read(fd, min(size, _CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def frame_header(nonce: bytes, kind: int, length: int) -> bytes:
+    """The fixed-size header that precedes a payload of `length` bytes."""
+    return MAGIC + nonce + bytes((kind,)) + length.to_bytes(8, "big")
+
+
+def frame(nonce: bytes, kind: int, payload: bytes) -> bytes:
+    """Encode one agent-facing frame."""
+    return frame_header(nonce, kind, len(payload)) + payload
+
+
+# --------------------------------------------------------------------------- reporter
+
+
+class _WorkerPipe:
+    """Reads the worker's message without trusting the worker to close the pipe.
+
+    A grandchild the script forked may hold the write end open forever, so end of
+    data is "EOF, or the worker has exited and nothing is left to read".
+    """
+
+    def __init__(self, fd: int, pid: int) -> None:
+        import select
+
+        self.fd = fd
+        self.pid = pid
+        self.status: int | None = None
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLIN | select.POLLHUP)
+        os.set_blocking(fd, False)
+
+    def _reap(self) -> None:
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid == self.pid:
+                self.status = status
+
+    def read(self, size: int) -> bytes:
+        """Up to `size` bytes; fewer only when the worker is done writing."""
+        chunks: list[bytes] = []
+        while size > 0:
+            try:
+                chunk = os.read(self.fd, min(size, _CHUNK))
+            except BlockingIOError:
+                if self.status is not None:
+                    break
+                self._poll.poll(50)
+                self._reap()
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def wait(self) -> int:
+        """Block until the worker has exited; return its wait status."""
+        if self.status is None:
+            _, self.status = os.waitpid(self.pid, 0)
+        return self.status
+
+
+def _exit_payload(status: int | None, problem: str | None, result_bytes: int) -> bytes:
+    """The EXIT frame's JSON, built by hand: only ints and one of the PROBLEM_* names."""
+    exit_code: int | None = None
+    signal: int | None = None
+    if status is not None and os.WIFSIGNALED(status):
+        signal = os.WTERMSIG(status)
+    elif status is not None:
+        exit_code = os.waitstatus_to_exitcode(status)
+
+    def number(value: int | None) -> str:
+        return "null" if value is None else str(int(value))
+
+    problem_json = "null" if problem is None else '"' + problem + '"'
+    return (
+        f'{{"exit_code":{number(exit_code)},"signal":{number(signal)},'
+        f'"problem":{problem_json},"result_bytes":{int(result_bytes)}}}'
+    ).encode()
+
+
+def relay(pipe: _WorkerPipe, result_fd: int, nonce: bytes, max_output: int) -> None:
+    """Forward the worker's single message to the agent, then the worker's exit status."""
+    header = pipe.read(WORKER_HEADER_BYTES)
+    problem: str | None = None
+    length = 0
+    if header:
+        magic, kind = header[:4], header[4:5]
+        length = int.from_bytes(header[5:13], "big")
+        well_formed = len(header) == WORKER_HEADER_BYTES and magic == WORKER_MAGIC
+        if not well_formed or kind not in (WORKER_RESULT, WORKER_ERROR):
+            problem = PROBLEM_BAD_MESSAGE
+        elif length > max_output:
+            problem = PROBLEM_TOO_LARGE
+            os.kill(pipe.pid, 9)
+        else:
+            agent_kind = KIND_RESULT if kind == WORKER_RESULT else KIND_ERROR
+            write_all(result_fd, frame_header(nonce, agent_kind, length))
+            problem = _copy_payload(pipe, result_fd, length)
+    status = pipe.wait()
+    if problem is None and header and pipe.read(1):
+        problem = PROBLEM_TRAILING
+    write_all(result_fd, frame(nonce, KIND_EXIT, _exit_payload(status, problem, length)))
+
+
+def _copy_payload(pipe: _WorkerPipe, result_fd: int, length: int) -> str | None:
+    """Stream `length` bytes; pad with zeros if the worker stopped early."""
+    remaining = length
+    while remaining > 0:
+        chunk = pipe.read(min(remaining, _CHUNK))
+        if not chunk:
+            write_all(result_fd, bytes(remaining))
+            return PROBLEM_TRUNCATED
+        write_all(result_fd, chunk)
+        remaining -= len(chunk)
+    return None
+
+
+def reporter_main(args: dict[str, str]) -> None:
+    """Fork the worker, then relay its message; never runs consumer code."""
+    import _signal  # type: ignore[import-not-found]  # `signal` would import enum: ~5 ms
+
+    # With a handler installed, PID 1 could be killed by SIGINT from the worker.
+    _signal.signal(_SIGINT, _signal.SIG_DFL)
+    if args.get("rlimits"):
+        apply_rlimits(args["rlimits"])
+    _set_dumpable(0)
+
+    control_fd, result_fd = int(args["control"]), int(args["result"])
+    log_fd, input_fd = int(args["log"]), int(args["input"])
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        os.close(control_fd)
+        os.close(result_fd)
+        worker_main(args, write_end, log_fd, input_fd)
+    os.close(write_end)
+    os.close(log_fd)
+    os.close(input_fd)
+    nonce = read_exact(control_fd, NONCE_BYTES)
+    os.close(control_fd)
+    if len(nonce) != NONCE_BYTES:
+        os.kill(pid, 9)
+        raise SystemExit("harness: no nonce on the control fd")
+    write_all(result_fd, frame(nonce, KIND_HELLO, b""))
+    relay(_WorkerPipe(read_end, pid), result_fd, nonce, int(args["max_output"]))
+    os.close(result_fd)
+
+
+# --------------------------------------------------------------------------- worker
+
+
+def worker_main(args: dict[str, str], to_reporter: int, log_fd: int, input_fd: int) -> None:
+    """Run the consumer's entrypoint and send one message; never returns."""
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True)
+    _set_dumpable(1)
+    _prefer_oom_kill()
+    worker_pid = os.getpid()
+    try:
+        kind, payload = WORKER_RESULT, run_entrypoint(args, input_fd)
+    except _Reported as err:
+        kind, payload = WORKER_ERROR, _error_payload(err.type_name, err.message, err.traceback_text)
+    except MemoryError:  # even reporting the script's error ran out of memory
+        kind, payload = WORKER_ERROR, _error_payload("MemoryError", "out of memory", "")
+    except BaseException as exc:  # a bug in the harness itself: still report, never hang
+        kind, payload = WORKER_ERROR, _error_payload("HarnessError", _safe_str(exc), "")
+    if os.getpid() != worker_pid:
+        # A process the script forked has returned (or raised) into the harness.  Only
+        # the worker itself reports; a second message would look like a forgery.
+        _flush_stdio()
+        os._exit(0)
+    header = WORKER_MAGIC + kind + len(payload).to_bytes(8, "big")
+    try:
+        write_all(to_reporter, header + payload)
+    except OSError:
+        os._exit(3)
+    _flush_stdio()
+    os._exit(0)
+
+
+def _flush_stdio() -> None:
+    """Flush what the script printed; it may have replaced or broken the streams."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # nothing useful to do; the result is what matters
+            continue
+
+
+def _prefer_oom_kill() -> None:
+    """Make the worker, not the reporter, the OOM killer's choice (raising is unprivileged)."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+
+
+def _error_payload(type_name: str, message: str, traceback_text: str) -> bytes:
+    quote = _json_string
+    return (
+        f'{{"type":{quote(type_name[:200])},"message":{quote(message[:MAX_MESSAGE_CHARS])},'
+        f'"traceback":{quote(traceback_text[-MAX_TRACEBACK_CHARS:])}}}'
+    ).encode("ascii")
+
+
+# The ``json`` package imports ``re``, ``enum`` and friends: ~7 ms per task, more than a
+# third of the harness's own cost.  Its C core ``_json`` (what json.dumps runs on anyway)
+# imports nothing, so encoding goes straight to it, falling back to ``json`` if this
+# interpreter's ``_json`` differs.  Decoding (aggregate inputs) uses ``json`` itself.
+
+
+def _json_string(text: str) -> str:
+    """A JSON string literal, ASCII-only (lone surrogates become \\udxxx escapes)."""
+    try:
+        from _json import encode_basestring_ascii
+    except ImportError:
+        from json import dumps
+
+        return dumps(text)
+    result: str = encode_basestring_ascii(text)
+    return result
+
+
+def _not_serialisable(value: object) -> object:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def json_dumps(value: object) -> str:
+    """json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))."""
+    try:
+        from _json import encode_basestring, make_encoder
+
+        encoder = make_encoder({}, _not_serialisable, encode_basestring, None, ":", ",",
+                               False, False, False)  # fmt: skip
+    except (ImportError, TypeError):
+        import json
+
+        return json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    return "".join(encoder(value, 0))
+
+
+def _safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except BaseException:
+        return f"<unprintable {type(value).__name__}>"
+
+
+def run_entrypoint(args: dict[str, str], input_fd: int) -> bytes:
+    """Load the script, call the entrypoint on the input, return the encoded result."""
+    script, entry = args["script"], args["entry"]
+    module = load_script(script)
+    func = resolve_entrypoint(module, entry)
+    argument: object = read_process_input(input_fd) if entry == "process" else None
+    if entry == "aggregate":
+        argument = read_aggregate_input(input_fd)
+    os.close(input_fd)
+    try:
+        result = func(argument)
+    except SystemExit as exc:
+        raise _Reported(
+            "SystemExit", f"{entry}() called sys.exit({exc.code!r})", user_traceback(exc, script)
+        ) from None
+    except BaseException as exc:
+        if isinstance(exc, MemoryError):
+            _release_frames(exc)
+        raise _Reported(type(exc).__name__, _safe_str(exc), user_traceback(exc, script)) from None
+    return encode_result(result, entry, int(args["max_output"]))
+
+
+def _release_frames(exc: BaseException) -> None:
+    """Drop the locals of the frames that raised, so reporting has memory to work with."""
+    tb = exc.__traceback__
+    while tb is not None:
+        frame, tb = tb.tb_frame, tb.tb_next
+        try:
+            frame.clear()
+        except RuntimeError:  # a frame still executing (the harness's own)
+            continue
+
+
+def load_script(path: str) -> object:
+    """Compile and execute the script as module ``user_script``."""
+    with open(path, "rb") as f:
+        source = f.read()
+    try:
+        code = compile(source, path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise _Reported(
+            "SyntaxError", f"{exc.msg} (line {exc.lineno})", _format_only(exc)
+        ) from None
+    except ValueError as exc:  # e.g. null bytes in the source
+        raise _Reported("SyntaxError", _safe_str(exc)) from None
+    module = type(sys)(USER_MODULE)
+    module.__file__ = path
+    sys.modules[USER_MODULE] = module
+    sys.argv = [path]
+    try:
+        exec(code, module.__dict__)
+    except SystemExit as exc:
+        raise _Reported(
+            "SystemExit",
+            f"the script called sys.exit({exc.code!r}) while loading",
+            user_traceback(exc, path),
+        ) from None
+    except BaseException as exc:
+        raise _Reported(type(exc).__name__, _safe_str(exc), user_traceback(exc, path)) from None
+    return module
+
+
+def resolve_entrypoint(module: object, entry: str) -> Callable[[object], object]:
+    """Return the entrypoint if it exists, is callable and takes one positional argument."""
+    func = getattr(module, entry, None)
+    if func is None:
+        raise _Reported("MissingFunction", f"the script does not define {entry}()")
+    if not callable(func):
+        raise _Reported("MissingFunction", f"{entry} is a {type(func).__name__}, not a function")
+    problem = signature_problem(func)
+    if problem:
+        raise _Reported("BadSignature", f"{entry}() {problem}; it must accept one argument")
+    checked: Callable[[object], object] = func
+    return checked
+
+
+def signature_problem(func: object) -> str | None:
+    """Why `func` cannot be called with exactly one positional argument, or None."""
+    code = getattr(func, "__code__", None)
+    if type(func) is type(signature_problem) and code is not None:
+        # Plain functions: read the code object, no need to import inspect (~15 ms).
+        n_positional = code.co_argcount
+        has_varargs = bool(code.co_flags & 0x04)
+        n_defaults = len(getattr(func, "__defaults__", None) or ())
+        kw_defaults = getattr(func, "__kwdefaults__", None) or {}
+        required_kwonly = [
+            name
+            for name in code.co_varnames[n_positional : n_positional + code.co_kwonlyargcount]
+            if name not in kw_defaults
+        ]
+        if required_kwonly:
+            return f"has required keyword-only argument(s) {', '.join(required_kwonly)}"
+        if n_positional - n_defaults > 1:
+            return f"requires {n_positional - n_defaults} positional arguments"
+        if n_positional == 0 and not has_varargs:
+            return "takes no positional argument"
+        return None
+    import inspect
+
+    if not callable(func):
+        return "is not callable"
+    try:
+        inspect.signature(func).bind(None)
+    except TypeError as exc:
+        return f"cannot be called with one argument ({exc})"
+    except ValueError:
+        return None  # no introspectable signature (some builtins): the call will tell
+    return None
+
+
+def read_process_input(fd: int) -> str:
+    """The whole input as text, decoded as strict UTF-8."""
+    data = bytearray()
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        data += chunk
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _Reported(
+            "InputDecodeError",
+            f"input is not valid UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}",
+        ) from None
+
+
+def read_aggregate_input(fd: int) -> list[dict[str, object]]:
+    """JSON lines, one result object per line, parsed as they stream in."""
+    import json
+
+    results: list[dict[str, object]] = []
+    with open(fd, "rb", closefd=False) as stream:
+        for number, raw in enumerate(stream, start=1):
+            if not raw.strip():
+                continue
+            try:
+                value = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise _Reported(
+                    "InputDecodeError", f"line {number} is not UTF-8 JSON: {exc}"
+                ) from None
+            if not isinstance(value, dict):
+                raise _Reported("InputDecodeError", f"line {number} is not a JSON object")
+            results.append(value)
+    return results
+
+
+def encode_result(result: object, entry: str, max_output: int) -> bytes:
+    """UTF-8 JSON of a dict, or InvalidResult saying which key and type is wrong."""
+    if not isinstance(result, dict):
+        raise _Reported(
+            "InvalidResult", f"{entry}() must return a dict, not {type(result).__name__}"
+        )
+    try:
+        text = json_dumps(result)
+        payload = text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError, UnicodeEncodeError) as exc:
+        where = find_unserialisable(result)
+        detail = where if where else _safe_str(exc)
+        raise _Reported(
+            "InvalidResult", f"{entry}() returned a dict that is not JSON: {detail}"
+        ) from None
+    if len(payload) > max_output:
+        raise _Reported(
+            "OutputTooLarge", f"result is {len(payload)} bytes; the limit is {max_output}"
+        )
+    return payload
+
+
+def find_unserialisable(result: dict[object, object]) -> str | None:
+    """Path and reason of the first value json.dumps refuses, e.g. ``result['a'][2]: set``."""
+    stack: list[tuple[str, object]] = [("result", result)]
+    active: set[int] = set()
+    while stack:
+        path, value = stack.pop()
+        if value is None or isinstance(value, (str, bool, int)):
+            if isinstance(value, str) and _has_lone_surrogate(value):
+                return f"{path}: string contains a lone surrogate"
+            continue
+        if isinstance(value, float):
+            if value != value or value in (float("inf"), float("-inf")):
+                return f"{path}: {value!r} is not allowed in JSON"
+            continue
+        if id(value) in active:
+            return f"{path}: circular reference"
+        if isinstance(value, dict):
+            active.add(id(value))
+            for key, item in value.items():
+                if not isinstance(key, (str, int, float, bool)) and key is not None:
+                    return f"{path}: key {key!r} of type {type(key).__name__}"
+                if isinstance(key, str) and _has_lone_surrogate(key):
+                    return f"{path}: key contains a lone surrogate"
+                stack.append((f"{path}[{key!r}]", item))
+        elif isinstance(value, (list, tuple)):
+            active.add(id(value))
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+        else:
+            return f"{path}: value of type {type(value).__name__} is not JSON-serialisable"
+    return None
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def user_traceback(exc: BaseException, script: str) -> str:
+    """The traceback from the first frame in the script on; harness frames are dropped."""
+    import traceback
+
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != script:
+        tb = tb.tb_next
+    lines = traceback.format_exception(type(exc), exc, tb or exc.__traceback__)
+    return "".join(lines)
+
+
+def _format_only(exc: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception_only(type(exc), exc))
+
+
+if __name__ == "__main__":
+    reporter_main(parse_args(sys.argv[1:]))

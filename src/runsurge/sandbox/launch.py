@@ -1,0 +1,244 @@
+"""Starting one bubblewrap sandbox with its cgroup and rlimits, and tearing it down.
+
+The start is a handshake, so that no process of the task ever runs outside its
+cgroup or without its rlimits:
+
+1. create the task cgroup; spawn bubblewrap with ``--info-fd`` and ``--block-fd`` and
+   move it into the cgroup at once;
+2. bubblewrap reports the sandbox's first process (``child-pid``) and then waits,
+   before the harness exists, until the agent writes to the block fd;
+3. the agent makes sure that process is in the cgroup too (it was cloned either
+   inside, or just before the move), then releases it; everything the task forks
+   inherits the cgroup.  The launch chain and bubblewrap's own monitor are charged
+   to the task as well (about 2 MiB).
+
+rlimits are applied by the harness to itself as its first act, before it forks the
+worker (lowering one's own limits needs no privilege; ``prlimit`` on the sandbox's
+process would need CAP_SYS_RESOURCE, which container hosts often withhold).  Doing
+it inside also makes RLIMIT_NPROC count per sandbox: it is counted per user
+namespace, against the limit its creator had, and bubblewrap creates the namespace
+before any limit is lowered.
+
+Teardown kills the whole cgroup (or process group), reaps bubblewrap, removes the
+cgroup and checks nothing survived.  The work directory is a tmpfs inside the
+task's mount namespace: it ceases to exist with the last process of the task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+from runsurge.sandbox import bwrap, rlimits, seccomp
+from runsurge.sandbox.bwrap import Launcher, SandboxFds
+from runsurge.sandbox.cgroups import CgroupError, CgroupHost, TaskCgroup
+from runsurge.sandbox.channels import HarnessChannels
+from runsurge.sandbox.runner import RunRequest
+from runsurge.sandbox.runtime import PythonRuntime
+from runsurge.sandbox.supervise import Child, process_group_alive
+
+START_TIMEOUT = 10.0
+HOST_ENV = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"}
+
+
+class SandboxStartError(Exception):
+    """The sandbox could not be started; not the script's fault."""
+
+
+@dataclass
+class LaunchedSandbox:
+    """A running sandbox: bubblewrap, its cgroup and the agent's diagnostics pipe."""
+
+    child: Child
+    cgroup: TaskCgroup | None
+    diag_fd: int
+    started: float
+    _torn_down: bool = field(default=False)
+
+    def kill_all(self) -> None:
+        """SIGKILL every process of the task, wherever it forked to."""
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+        _kill_group(self.child.pid)
+
+    def teardown(self) -> list[str]:
+        """Kill, reap, remove the cgroup, verify; return what could not be cleaned."""
+        if self._torn_down:
+            return []
+        self._torn_down = True
+        problems: list[str] = []
+        self.kill_all()
+        if not self.child.wait(5.0):
+            problems.append(f"bubblewrap (pid {self.child.pid}) did not exit after SIGKILL")
+        if self.cgroup is not None:
+            problems += self.cgroup.remove()
+        if process_group_alive(self.child.pid):
+            problems.append(f"processes remain in process group {self.child.pid}")
+        os.close(self.diag_fd)
+        return problems
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+class SandboxLauncher:
+    """Everything needed to start sandboxes that does not change per task."""
+
+    def __init__(
+        self,
+        launcher: Launcher,
+        runtime: PythonRuntime,
+        harness: tuple[bytes, str],
+        cgroups: CgroupHost | None,
+        use_seccomp: bool,
+    ) -> None:
+        self.launcher = launcher
+        self.runtime = runtime
+        self.harness_bytes, self.harness_inside = harness
+        self.cgroups = cgroups
+        self.use_seccomp = use_seccomp
+
+    def start(
+        self, request: RunRequest, channels: HarnessChannels, nonce: bytes
+    ) -> LaunchedSandbox:
+        """Spawn, place in the cgroup, apply rlimits, release, send the nonce."""
+        cgroup = self._create_cgroup(request)
+        owned: list[int] = []
+        process: subprocess.Popen[bytes] | None = None
+        try:
+            diag_read, diag_write = os.pipe()
+            owned += [diag_read, diag_write]
+            info_read, info_write = os.pipe()
+            owned += [info_read, info_write]
+            block_read, block_write = os.pipe()
+            owned += [block_read, block_write]
+            harness_fd = _memfd("runsurge-harness", self.harness_bytes)
+            owned.append(harness_fd)
+            script_fd = os.open(request.script, os.O_RDONLY | os.O_CLOEXEC)
+            owned.append(script_fd)
+            seccomp_fd = seccomp.program_fd() if self.use_seccomp else None
+            if seccomp_fd is not None:
+                owned.append(seccomp_fd)
+            fds = SandboxFds(
+                info=info_write,
+                block=block_read,
+                seccomp=seccomp_fd if seccomp_fd is not None else -1,
+                harness=harness_fd,
+                script=script_fd,
+                harness_args=tuple(
+                    channels.harness_args(request, bwrap.SCRIPT_INSIDE, rlimits=_rlimits(request))
+                ),
+                harness_inside=self.harness_inside,
+            )
+            argv = bwrap.bwrap_argv(self.launcher, self.runtime, request.policy, fds)
+            if seccomp_fd is None:
+                argv = _without_option(argv, "--seccomp")
+            pass_fds = [info_write, block_read, harness_fd, script_fd, *channels.child_fds]
+            if seccomp_fd is not None:
+                pass_fds.append(seccomp_fd)
+            process = subprocess.Popen(
+                self.launcher.wrap(argv, self.runtime),
+                stdin=subprocess.DEVNULL,
+                stdout=diag_write,
+                stderr=diag_write,
+                pass_fds=pass_fds,
+                start_new_session=True,
+                env=HOST_ENV,
+            )
+            if cgroup is not None:
+                # Moving a process between v1 cgroups waits for an RCU grace period (often
+                # 5-15 ms).  Doing it now overlaps that wait with bubblewrap's own set-up,
+                # and the sandbox's first process is then usually born inside the cgroup.
+                cgroup.add(process.pid)
+            for fd in (diag_write, info_write, block_read, harness_fd, script_fd, seccomp_fd):
+                if fd is not None:
+                    os.close(fd)
+                    owned.remove(fd)
+            channels.close_child_ends()
+            child_pid = _read_child_pid(info_read, process, diag_read)
+            if cgroup is not None:
+                cgroup.add(child_pid)  # in case it was cloned before the move above
+            started = time.monotonic()
+            os.write(block_write, b"g")
+            channels.send_nonce(nonce)
+            for fd in (info_read, block_write):
+                os.close(fd)
+                owned.remove(fd)
+            owned.remove(diag_read)
+            return LaunchedSandbox(Child(process), cgroup, diag_read, started)
+        except BaseException as exc:
+            if process is not None:
+                _kill_group(process.pid)
+                process.kill()
+                process.wait()
+            if cgroup is not None:
+                cgroup.remove()
+            for fd in owned:
+                os.close(fd)
+            if isinstance(exc, (OSError, SandboxStartError)):
+                raise SandboxStartError(str(exc)) from exc
+            raise
+
+    def _create_cgroup(self, request: RunRequest) -> TaskCgroup | None:
+        if self.cgroups is None:
+            return None
+        try:
+            return self.cgroups.create(request.policy)
+        except CgroupError as exc:
+            raise SandboxStartError(f"cannot create the task cgroup: {exc}") from exc
+
+
+def _rlimits(request: RunRequest) -> str:
+    """The harness's rlimits argument; NPROC counts only this sandbox's user namespace."""
+    return rlimits.harness_spec(rlimits.limits_for(request.policy, nproc=request.policy.pids))
+
+
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _without_option(argv: list[str], option: str) -> list[str]:
+    index = argv.index(option)
+    return argv[:index] + argv[index + 2 :]
+
+
+def _read_child_pid(info_fd: int, process: subprocess.Popen[bytes], diag_fd: int) -> int:
+    """bubblewrap's --info-fd JSON; its absence means bubblewrap failed to set up."""
+    deadline = time.monotonic() + START_TIMEOUT
+    data = b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([info_fd], [], [], 0.05)
+        if ready:
+            chunk = os.read(info_fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+            try:
+                info = json.loads(data)
+            except ValueError:
+                continue
+            pid = info.get("child-pid") if isinstance(info, dict) else None
+            if isinstance(pid, int):
+                return pid
+        elif process.poll() is not None:
+            break
+    raise SandboxStartError(f"bubblewrap did not start: {_read_available(diag_fd)}")
+
+
+def _read_available(fd: int) -> str:
+    os.set_blocking(fd, False)
+    try:
+        return os.read(fd, 65536).decode(errors="replace").strip() or "no diagnostics"
+    except BlockingIOError:
+        return "no diagnostics"

@@ -1,0 +1,1 @@
+"""The hostile script corpus and its expectations (see cases.py)."""
