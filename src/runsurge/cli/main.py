@@ -1,0 +1,80 @@
+"""The `runsurge` command: every subcommand, and one place that turns errors into messages."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from runsurge import __version__
+from runsurge.cli import jobs, output, roles, scan_cmd, up
+from runsurge.errors import (
+    ConfigError,
+    CoordinatorUnreachable,
+    InvalidRequest,
+    JobFailed,
+    NotFound,
+    RunSurgeError,
+    ScriptRejected,
+)
+
+app = typer.Typer(
+    name="runsurge",
+    help=(
+        "RunSurge: run Python `process(input_data: str) -> dict` functions on contributed "
+        "machines.\n\nQuick start: `runsurge up` in one terminal, then "
+        "`runsurge submit script.py input.txt --wait` in another."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+app.command(rich_help_panel="Run")(up.up)
+app.command(rich_help_panel="Run")(roles.coordinator)
+app.command(rich_help_panel="Run")(roles.contributor)
+app.command(rich_help_panel="Jobs")(jobs.submit)
+app.command(rich_help_panel="Jobs")(jobs.status)
+app.command(rich_help_panel="Jobs")(jobs.result)
+app.command(rich_help_panel="Jobs")(jobs.cancel)
+app.command(rich_help_panel="Jobs")(jobs.jobs)
+app.command(rich_help_panel="Jobs")(jobs.contributors)
+scan_cmd.register(app)
+
+# Exit codes (docs/cli.md): 1 job failed or script rejected, 2 bad usage or input,
+# 3 coordinator unreachable, 4 not found, 5 other RunSurge errors.
+EXIT_CODES: list[tuple[type[RunSurgeError], int]] = [
+    (ScriptRejected, 1),
+    (JobFailed, 1),
+    (InvalidRequest, 2),
+    (ConfigError, 2),
+    (CoordinatorUnreachable, 3),
+    (NotFound, 4),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"runsurge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """RunSurge command line."""
+
+
+def main() -> None:
+    """Entry point: run the app; a RunSurge error becomes a message and an exit code."""
+    try:
+        app()
+    except RunSurgeError as exc:
+        output.err.print(f"[bold red]error:[/] {output.escape(str(exc))}")
+        code = next((c for cls, c in EXIT_CODES if isinstance(exc, cls)), 5)
+        sys.exit(code)
+    except KeyboardInterrupt:
+        sys.exit(130)

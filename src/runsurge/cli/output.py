@@ -1,0 +1,68 @@
+"""Rendering for the CLI: Rich for people, stable JSON for scripts (docs/cli.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+__all__ = ["escape"]
+from rich.table import Table
+
+from runsurge.client.job import JobStatus
+from runsurge.config import format_size
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)  # errors stay one line per line: copy-pasteable
+
+STATE_STYLE = {
+    "SUCCEEDED": "green",
+    "FAILED": "red",
+    "CANCELLED": "yellow",
+    "RUNNING": "cyan",
+    "QUEUED": "blue",
+    "SUBMITTING": "blue",
+}
+
+
+def print_json(data: Any) -> None:
+    """One JSON document on stdout, keys sorted so output is stable."""
+    print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def print_status(status: JobStatus) -> None:
+    """A job's status for a person."""
+    style = STATE_STYLE.get(status.state, "white")
+    out.print(f"job [bold]{status.id}[/]  [{style}]{status.state}[/]  ({status.kind})")
+    t = status.tasks
+    if status.kind == "group" or t.total > 1:
+        out.print(
+            f"  tasks: {t.total} total, {t.succeeded} succeeded, {t.failed} failed, "
+            f"{t.running} running, {t.queued} queued, {t.cancelled} cancelled"
+        )
+    if status.error is not None:
+        print_task_error(status.error.describe())
+
+
+def print_task_error(text: str) -> None:
+    """A task's error, traceback included, on stderr."""
+    err.print(f"[red]{escape(text)}[/]")
+
+
+def print_contributors(rows: list[dict[str, Any]]) -> None:
+    """The contributors table."""
+    table = Table("id", "name", "online", "cores", "memory", "running", "isolation")
+    for row in rows:
+        isolation = row["isolation_level"] + (" [bold red](INSECURE)[/]" if row["insecure"] else "")
+        table.add_row(
+            row["id"],
+            escape(row["name"]),
+            "[green]yes[/]" if row["online"] else "[dim]no[/]",
+            str(row["cores"]),
+            format_size(row["memory_bytes"]),
+            str(row["running_tasks"]),
+            isolation,
+        )
+    out.print(table)

@@ -1,0 +1,207 @@
+"""`runsurge up`: a coordinator and N contributors on this machine, in one process tree.
+
+The children are real processes talking gRPC over loopback, exactly as on a cluster.
+`up` waits until the coordinator answers health checks and every contributor has
+registered, writes the client config so other commands find the coordinator, and on
+Ctrl-C (or SIGTERM) stops the contributors, then the coordinator.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Annotated
+
+import grpc
+import typer
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from runsurge.cli import output
+from runsurge.client import Client
+from runsurge.config import ClientSettings, default_home, format_size, write_client_config
+from runsurge.errors import RunSurgeError
+
+START_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(address: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
+    """Block until the coordinator's health service says SERVING."""
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RunSurgeError(f"the coordinator exited with code {process.returncode}")
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.1)
+    raise RunSurgeError(f"the coordinator at {address} did not become healthy in {timeout:.0f}s")
+
+
+@dataclass
+class LocalCluster:
+    """The processes `up` started, and how to stop them."""
+
+    address: str
+    data_dir: Path
+    coordinator: subprocess.Popen[bytes] | None = None
+    contributors: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[IO[bytes]] = field(default_factory=list)
+
+    def spawn(self, args: list[str], log_name: str) -> subprocess.Popen[bytes]:
+        log_file = open(self.data_dir / log_name, "ab")  # noqa: SIM115 - closed in stop()
+        self.logs.append(log_file)
+        return subprocess.Popen(
+            [sys.executable, "-m", "runsurge", *args],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        """Stop contributors first (their tasks are reported), then the coordinator."""
+        for proc in self.contributors:
+            _terminate(proc)
+        for proc in self.contributors:
+            _reap(proc, 15)
+        if self.coordinator is not None:
+            _terminate(self.coordinator)
+            _reap(self.coordinator, 15)
+        for log_file in self.logs:
+            log_file.close()
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+
+
+def _reap(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def up(
+    contributors: Annotated[int, typer.Option(help="How many local contributor agents.")] = 2,
+    port: Annotated[int, typer.Option(help="Coordinator port (0 picks a free one).")] = 7070,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="State directory (default ~/.runsurge/local).")
+    ] = None,
+    cores: Annotated[int, typer.Option(help="Cores each contributor offers.")] = 1,
+    memory: Annotated[str, typer.Option(help="Memory each contributor offers.")] = "1GiB",
+    db: Annotated[str, typer.Option("--db", help="Database URL (default SQLite).")] = "",
+    insecure_dev: Annotated[
+        bool, typer.Option("--insecure-dev", help="Let contributors run without the full sandbox.")
+    ] = False,
+) -> None:
+    """Start a local coordinator and contributors; stop them with Ctrl-C."""
+    if contributors < 0:
+        raise typer.BadParameter("--contributors must be 0 or more")
+    home = data_dir or default_home() / "local"
+    home.mkdir(parents=True, exist_ok=True)
+    address = f"127.0.0.1:{port or free_port()}"
+    cluster = LocalCluster(address, home)
+    stop_requested = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        _start(cluster, contributors, cores, memory, db, insecure_dev)
+        while not stop_requested:
+            if cluster.coordinator is not None and cluster.coordinator.poll() is not None:
+                output.err.print("[red]the coordinator exited; stopping[/]")
+                raise typer.Exit(1)
+            time.sleep(0.2)
+    finally:
+        output.err.print("stopping local cluster…")
+        cluster.stop()
+    output.err.print("stopped")
+
+
+def _start(
+    cluster: LocalCluster, n: int, cores: int, memory: str, db: str, insecure_dev: bool
+) -> None:
+    coordinator_dir = cluster.data_dir / "coordinator"
+    args = ["coordinator", "--listen", cluster.address, "--data-dir", str(coordinator_dir)]
+    if db:
+        args += ["--db", db]
+    cluster.coordinator = cluster.spawn(args, "coordinator.log")
+    wait_healthy(cluster.address, START_TIMEOUT, cluster.coordinator)
+    consumer_token = (coordinator_dir / "consumer.token").read_text().strip()
+    config_path = ClientSettings().config
+    write_client_config(config_path, cluster.address, consumer_token)
+    for i in range(n):
+        agent_args = [
+            "contributor",
+            "--coordinator",
+            cluster.address,
+            "--token-file",
+            str(coordinator_dir / "contributor.token"),
+            "--cores",
+            str(cores),
+            "--memory",
+            memory,
+            "--name",
+            f"local-{i + 1}",
+            "--work-dir",
+            str(cluster.data_dir / f"contributor-{i + 1}"),
+        ]
+        if insecure_dev:
+            agent_args.append("--insecure-dev")
+        cluster.contributors.append(cluster.spawn(agent_args, f"contributor-{i + 1}.log"))
+    _wait_contributors(cluster, consumer_token, n)
+    output.err.print(
+        f"[green]ready[/]: coordinator on [bold]{cluster.address}[/], {n} contributor(s) "
+        f"({cores} core(s), {memory} each)\n"
+        f"  client config: {config_path}\n"
+        f"  logs: {cluster.data_dir}/*.log\n"
+        "  try: runsurge submit SCRIPT INPUT --wait    (Ctrl-C here stops everything)"
+    )
+    print(f"READY {cluster.address}", flush=True)
+    os.environ["RUNSURGE_COORDINATOR"] = cluster.address
+
+
+def _wait_contributors(cluster: LocalCluster, token: str, n: int) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    with Client(cluster.address, token) as client:
+        while time.monotonic() < deadline:
+            for i, proc in enumerate(cluster.contributors):
+                if proc.poll() is not None:
+                    log = cluster.data_dir / f"contributor-{i + 1}.log"
+                    tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+                    raise RunSurgeError(
+                        f"contributor {i + 1} exited with code {proc.returncode}:\n  "
+                        + "\n  ".join(tail)
+                    )
+            online = [c for c in client.contributors() if c["online"]]
+            if len(online) >= n:
+                return
+            time.sleep(0.2)
+    raise RunSurgeError(f"contributors did not register within {START_TIMEOUT:.0f}s")
+
+
+__all__ = ["format_size", "up"]

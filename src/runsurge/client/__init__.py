@@ -1,0 +1,13 @@
+"""The consumer SDK: submit scripts and inputs, follow jobs, fetch results.
+
+from runsurge.client import Client
+
+with Client() as client:              # finds the coordinator `runsurge up` started
+    job = client.submit("wordcount.py", "hello world\\nbye")
+    print(job.result())               # {'lines': 2, 'words': 3}
+"""
+
+from runsurge.client.client import Client
+from runsurge.client.job import Job, JobStatus, TaskCounts, TaskErrorInfo
+
+__all__ = ["Client", "Job", "JobStatus", "TaskCounts", "TaskErrorInfo"]

@@ -1,0 +1,74 @@
+"""gRPC errors → RunSurge errors at the client edge, so SDK users see one tree."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import grpc
+
+from runsurge import errors
+from runsurge.scan.findings import Finding
+
+T = TypeVar("T")
+FINDINGS_METADATA_KEY = "runsurge-findings-bin"
+ERROR_TYPE_METADATA_KEY = "runsurge-error-type"
+
+_BY_CODE: dict[grpc.StatusCode, Callable[[str], errors.RunSurgeError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidRequest,
+    grpc.StatusCode.NOT_FOUND: errors.NotFound,
+    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.LimitExceeded,
+    grpc.StatusCode.FAILED_PRECONDITION: errors.Conflict,
+}
+
+
+def _precise_class(name: object, code: grpc.StatusCode) -> type[errors.RunSurgeError] | None:
+    """The server's own error class, if it names one that maps to this status code."""
+    cls = getattr(errors, name, None) if isinstance(name, str) else None
+    if not (isinstance(cls, type) and issubclass(cls, errors.RunSurgeError)):
+        return None
+    base = _BY_CODE.get(code)
+    if base is None or not (isinstance(base, type) and issubclass(cls, base)):
+        return None
+    if cls is errors.ScriptRejected:
+        return None
+    return cls
+
+
+def translate(exc: grpc.RpcError, address: str) -> errors.RunSurgeError:
+    """The RunSurge error for a failed call."""
+    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
+    details = (exc.details() if isinstance(exc, grpc.Call) else "") or ""
+    trailers = dict(exc.trailing_metadata() or ()) if isinstance(exc, grpc.Call) else {}
+    if FINDINGS_METADATA_KEY in trailers:
+        findings = [Finding.from_dict(d) for d in json.loads(trailers[FINDINGS_METADATA_KEY])]
+        return errors.ScriptRejected(findings)
+    precise = _precise_class(trailers.get(ERROR_TYPE_METADATA_KEY), code)
+    if precise is not None:
+        return precise(details)
+    if code == grpc.StatusCode.UNAVAILABLE and "Semgrep" not in details and "scan" not in details:
+        return errors.CoordinatorUnreachable(
+            f"cannot reach the coordinator at {address} ({details or 'unavailable'}); "
+            "is it running? Start a local one with `runsurge up`."
+        )
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return errors.CoordinatorUnreachable(f"the coordinator at {address} did not answer in time")
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return errors.ScanUnavailable(details)
+    factory = _BY_CODE.get(code)
+    if factory is not None:
+        return factory(details)
+    return errors.RunSurgeError(f"{code.name}: {details}")
+
+
+@contextmanager
+def translated(address: str) -> Iterator[None]:
+    """Re-raise gRPC errors inside the block as RunSurge errors."""
+    try:
+        yield
+    except grpc.RpcError as exc:
+        raise translate(exc, address) from None

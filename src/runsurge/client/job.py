@@ -1,0 +1,133 @@
+"""Job handles and the plain types the SDK returns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from runsurge.errors import JobFailed
+
+if TYPE_CHECKING:
+    from runsurge.client.client import Client
+
+FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+
+@dataclass(frozen=True)
+class TaskCounts:
+    """How many of a job's tasks are in each state."""
+
+    total: int
+    queued: int
+    running: int
+    succeeded: int
+    failed: int
+    cancelled: int
+
+
+@dataclass(frozen=True)
+class TaskErrorInfo:
+    """Why a task failed: the kind (SCRIPT_ERROR, TIMEOUT, …) and the script's exception."""
+
+    kind: str
+    type: str
+    message: str
+    traceback: str
+
+    def describe(self) -> str:
+        """One readable paragraph, traceback included."""
+        head = (
+            f"{self.kind}: {self.type}: {self.message}"
+            if self.type
+            else f"{self.kind}: {self.message}"
+        )
+        return head + (f"\n{self.traceback.rstrip()}" if self.traceback else "")
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """A snapshot of a job."""
+
+    id: str
+    kind: str  # "single" | "group"
+    state: str  # SUBMITTING, QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED
+    name: str
+    script_sha256: str
+    tasks: TaskCounts
+    created_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    error: TaskErrorInfo | None
+    result: dict[str, Any] | None  # a finished single job's result, when small enough to inline
+
+    @property
+    def done(self) -> bool:
+        """True once the job can no longer change."""
+        return self.state in FINAL_STATES
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON form used by `runsurge … --json` (see docs/cli.md)."""
+        data = asdict(self)
+        for key in ("created_at", "finished_at"):
+            value = getattr(self, key)
+            data[key] = value.isoformat() if value else None
+        return data
+
+
+class Job:
+    """A handle on a submitted job."""
+
+    def __init__(self, client: Client, job_id: str, status: JobStatus | None = None) -> None:
+        self._client = client
+        self.id = job_id
+        self._last = status
+
+    def __repr__(self) -> str:
+        state = self._last.state if self._last else "?"
+        return f"<Job {self.id} {state}>"
+
+    def status(self) -> JobStatus:
+        """The job's current state (one call to the coordinator)."""
+        self._last = self._client._get_job(self.id)
+        return self._last
+
+    def wait(
+        self,
+        timeout: float | None = None,
+        on_update: Callable[[JobStatus], None] | None = None,
+    ) -> JobStatus:
+        """Block until the job is final (or `timeout` seconds pass); return its status.
+
+        Raises TimeoutError when the timeout passes first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for status in self._client._watch_job(self.id, deadline):
+            self._last = status
+            if on_update is not None:
+                on_update(status)
+            if status.done:
+                return status
+        raise TimeoutError(f"job {self.id} still {self._last.state if self._last else '?'}")
+
+    def result(self, timeout: float | None = None) -> dict[str, Any]:
+        """Wait for a single job and return its `process` result.
+
+        Raises JobFailed with the script's error when the job did not succeed.
+        """
+        status = self._last if self._last and self._last.done else self.wait(timeout)
+        if status.state != "SUCCEEDED":
+            detail = status.error.describe() if status.error else status.state.lower()
+            raise JobFailed(f"job {self.id} {status.state.lower()}: {detail}")
+        if status.result is not None:
+            return status.result
+        raw = self._client._fetch_result(self.id, 0)
+        parsed: dict[str, Any] = json.loads(raw)
+        return parsed
+
+    def cancel(self) -> JobStatus:
+        """Stop the job: queued tasks never run, running ones are killed."""
+        self._last = self._client._cancel_job(self.id)
+        return self._last

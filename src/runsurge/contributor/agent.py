@@ -1,0 +1,322 @@
+"""The contributor agent's connection to the coordinator and its task slots.
+
+One `Agent` keeps a registration and one work stream alive, reconnecting with backoff
+when the coordinator goes away. Assignments become `Execution`s that fetch their
+blobs, run through the `TaskRunner` on a worker thread, and report back. Reports wait
+in an outbox that outlives a broken stream, so a result finished during a reconnect is
+delivered on the next stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import shutil
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import grpc
+
+from runsurge import __version__
+from runsurge.config import ContributorSettings
+from runsurge.contributor import wire
+from runsurge.contributor.blobcache import BlobMismatch, ScriptCache, save_verified
+from runsurge.proto.v1 import contributor_pb2, contributor_pb2_grpc
+from runsurge.sandbox.outcome import Outcome, OutcomeKind, ScriptError
+from runsurge.sandbox.runner import Entrypoint, RunRequest, TaskRunner
+
+log = logging.getLogger(__name__)
+RESULT_CHUNK = 1024 * 1024
+# How long a task waits for a lost coordinator before its fetch or upload counts as failed.
+FETCH_PATIENCE_SECONDS = 60.0
+T = TypeVar("T")
+
+
+@dataclass
+class Execution:
+    """One attempt running on this agent."""
+
+    attempt_id: int
+    assignment: contributor_pb2.Assignment
+    cancel: threading.Event
+    task: asyncio.Task[None] | None = None
+
+
+class Agent:
+    """Registers, keeps the work stream open, runs assignments, reports outcomes."""
+
+    def __init__(
+        self,
+        settings: ContributorSettings,
+        runner: TaskRunner,
+        *,
+        cores: int,
+        memory_bytes: int,
+        insecure: bool,
+    ) -> None:
+        self._settings = settings
+        self._runner = runner
+        self._cores = cores
+        self._memory = memory_bytes
+        self._insecure = insecure
+        self._scripts = ScriptCache(settings.work_dir / "scripts")
+        self._tasks_dir = settings.work_dir / "tasks"
+        self._outbox: asyncio.Queue[contributor_pb2.AgentMessage] = asyncio.Queue()
+        self._running: dict[int, Execution] = {}
+        self._contributor_id = ""
+        self._session_token = ""
+        self._stopping = asyncio.Event()
+        self._stub: contributor_pb2_grpc.ContributorServiceStub | None = None
+        self.connected = asyncio.Event()
+
+    @property
+    def running_attempts(self) -> list[int]:
+        """Attempts in progress on this agent."""
+        return list(self._running)
+
+    def stop(self) -> None:
+        """Ask the agent to finish: running tasks are cancelled and reported."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Stay connected until stop(), reconnecting with jittered backoff."""
+        shutil.rmtree(self._tasks_dir, ignore_errors=True)
+        self._tasks_dir.mkdir(parents=True, exist_ok=True)
+        delay = 0.5
+        while not self._stopping.is_set():
+            try:
+                await self._session()
+                delay = 0.5
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                    log.error("coordinator refused this agent: %s", exc.details())
+                    raise
+                log.warning(
+                    "coordinator %s unreachable (%s); retrying in %.1fs",
+                    self._settings.coordinator,
+                    exc.code().name,
+                    delay,
+                )
+            self.connected.clear()
+            self._stub = None
+            if self._stopping.is_set():
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay * (0.5 + random.random()))
+            delay = min(delay * 2, self._settings.reconnect_max_seconds)
+        await self._shutdown_running()
+
+    async def _session(self) -> None:
+        async with grpc.aio.insecure_channel(
+            self._settings.coordinator, options=wire.CHANNEL_OPTIONS
+        ) as channel:
+            stub = contributor_pb2_grpc.ContributorServiceStub(channel)
+            self._stub = stub
+            reply = await stub.Register(
+                contributor_pb2.RegisterRequest(
+                    name=self._settings.name,
+                    cores=self._cores,
+                    memory_bytes=self._memory,
+                    isolation_level=self._runner.isolation_level,
+                    insecure=self._insecure,
+                    benchmark_score=1.0,
+                    agent_version=__version__,
+                    contributor_id=self._contributor_id,
+                ),
+                metadata=wire.bearer(self._settings.token),
+                timeout=10,
+            )
+            self._contributor_id = reply.contributor_id
+            self._session_token = reply.session_token
+            log.info("registered as contributor %s", self._contributor_id)
+            call = stub.Work(self._outgoing(), metadata=wire.bearer(self._session_token))
+            beats = asyncio.create_task(self._heartbeats(reply.heartbeat_interval_seconds))
+            stopper = asyncio.create_task(self._stopping.wait())
+            self.connected.set()
+            try:
+                reader = asyncio.create_task(self._incoming(call))
+                await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if reader.done():
+                    reader.result()
+                else:
+                    await self._shutdown_running()
+                    await self._drain_outbox()
+                    call.cancel()
+                    reader.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
+                        await reader
+            finally:
+                beats.cancel()
+                stopper.cancel()
+
+    async def _incoming(self, call: grpc.aio.StreamStreamCall) -> None:
+        async for message in call:
+            kind = message.WhichOneof("kind")
+            if kind == "assignment":
+                self._start(message.assignment)
+            elif kind == "cancel":
+                execution = self._running.get(message.cancel.attempt_id)
+                if execution is not None:
+                    log.info(
+                        "cancelling attempt %s: %s", execution.attempt_id, message.cancel.reason
+                    )
+                    execution.cancel.set()
+
+    async def _outgoing(self) -> AsyncIterator[contributor_pb2.AgentMessage]:
+        while True:
+            yield await self._outbox.get()
+
+    async def _drain_outbox(self, timeout: float = 5.0) -> None:
+        """Give queued reports a moment to leave before the stream closes."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self._outbox.empty() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+
+    async def _heartbeats(self, interval: float) -> None:
+        while True:
+            self._outbox.put_nowait(
+                contributor_pb2.AgentMessage(
+                    heartbeat=contributor_pb2.Heartbeat(
+                        running_attempt_ids=self.running_attempts,
+                        free_memory_bytes=self._memory,
+                    )
+                )
+            )
+            await asyncio.sleep(interval)
+
+    def _start(self, assignment: contributor_pb2.Assignment) -> None:
+        if assignment.attempt_id in self._running:
+            return
+        execution = Execution(assignment.attempt_id, assignment, threading.Event())
+        self._running[assignment.attempt_id] = execution
+        execution.task = asyncio.create_task(self._execute(execution))
+
+    async def _current_stub(self, timeout: float) -> contributor_pb2_grpc.ContributorServiceStub:
+        """The stub of the live session, waiting up to `timeout` for a reconnect."""
+        await asyncio.wait_for(self.connected.wait(), timeout)
+        assert self._stub is not None
+        return self._stub
+
+    async def _with_reconnects(
+        self, what: str, call: Callable[[contributor_pb2_grpc.ContributorServiceStub], Awaitable[T]]
+    ) -> T:
+        """Run `call` on the live session; a lost connection is waited out, not blamed."""
+        deadline = asyncio.get_running_loop().time() + FETCH_PATIENCE_SECONDS
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                return await call(await self._current_stub(max(remaining, 0.01)))
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or remaining <= 0:
+                    raise
+                log.info("%s interrupted (%s); waiting for the coordinator", what, exc.code().name)
+                await asyncio.sleep(0.2)
+
+    async def _execute(self, execution: Execution) -> None:
+        a = execution.assignment
+        task_dir = self._tasks_dir / str(a.attempt_id)
+        label = f"job={a.job_id} task={a.task_index} attempt={a.attempt_id}"
+        try:
+            input_path = task_dir / "input"
+            try:
+                script = await self._with_reconnects(
+                    "script fetch", lambda stub: self._fetch_script(stub, a.script_sha256)
+                )
+                await self._with_reconnects(
+                    "input fetch",
+                    lambda stub: save_verified(
+                        self._fetch(stub, a.input_sha256), a.input_sha256, input_path
+                    ),
+                )
+            except TimeoutError:
+                outcome = _infrastructure(
+                    "could not fetch the task's files: coordinator unreachable"
+                )
+            except grpc.aio.AioRpcError as exc:
+                outcome = _infrastructure(f"could not fetch the task's files: {exc.details()}")
+            except BlobMismatch as exc:
+                outcome = _infrastructure(str(exc))
+            except OSError as exc:
+                outcome = _infrastructure(f"could not store the task's files: {exc}")
+            else:
+                request = RunRequest(
+                    script=script,
+                    input=input_path,
+                    policy=wire.policy_from_message(a.policy),
+                    entrypoint=Entrypoint(a.entrypoint or "process"),
+                    label=label,
+                )
+                log.info("running %s", label)
+                outcome = await asyncio.to_thread(self._runner.run, request, execution.cancel)
+                log.info("%s finished: %s", label, outcome.kind.value)
+            await self._report(a.attempt_id, outcome)
+        except asyncio.CancelledError:
+            execution.cancel.set()
+            raise
+        except Exception:
+            log.exception("attempt %s failed inside the agent", a.attempt_id)
+            await self._report(a.attempt_id, _infrastructure("agent error"))
+        finally:
+            shutil.rmtree(task_dir, ignore_errors=True)
+            self._running.pop(a.attempt_id, None)
+
+    async def _fetch_script(
+        self, stub: contributor_pb2_grpc.ContributorServiceStub, sha256: str
+    ) -> Path:
+        path = self._scripts.path(sha256)
+        if not self._scripts.has(sha256):
+            await save_verified(self._fetch(stub, sha256), sha256, path)
+        return path
+
+    async def _fetch(
+        self, stub: contributor_pb2_grpc.ContributorServiceStub, sha256: str
+    ) -> AsyncIterator[bytes]:
+        call = stub.FetchBlob(
+            contributor_pb2.FetchBlobRequest(sha256=sha256),
+            metadata=wire.bearer(self._session_token),
+        )
+        async for chunk in call:
+            yield chunk.data
+
+    async def _report(self, attempt_id: int, outcome: Outcome) -> None:
+        result_sha = ""
+        result = outcome.result_json or b""
+        if outcome.ok and len(result) > self._settings.inline_result_limit:
+            payload = result
+            try:
+                uploaded = await self._with_reconnects(
+                    "result upload",
+                    lambda stub: stub.UploadResult(
+                        wire.chunks(payload, RESULT_CHUNK),
+                        metadata=wire.bearer(self._session_token),
+                    ),
+                )
+                result_sha, result = uploaded.sha256, b""
+            except (grpc.aio.AioRpcError, TimeoutError) as exc:
+                details = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else "timed out"
+                outcome = _infrastructure(f"result upload failed: {details}")
+                result = b""
+        self._outbox.put_nowait(
+            contributor_pb2.AgentMessage(
+                finished=wire.finished_message(attempt_id, outcome, result, result_sha)
+            )
+        )
+
+    async def _shutdown_running(self) -> None:
+        for execution in list(self._running.values()):
+            execution.cancel.set()
+        tasks = [e.task for e in self._running.values() if e.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+
+
+def _infrastructure(message: str) -> Outcome:
+    return Outcome(
+        kind=OutcomeKind.INFRASTRUCTURE,
+        error=ScriptError(type="Infrastructure", message=message),
+    )

@@ -1,0 +1,74 @@
+"""Protobuf ⇄ domain conversions and channel settings for the agent (only here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from runsurge.proto.v1 import common_pb2, contributor_pb2
+from runsurge.sandbox.outcome import Outcome
+from runsurge.sandbox.policy import SandboxPolicy
+
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+    ("grpc.max_send_message_length", 8 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 20_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+]
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    """Call metadata carrying a bearer token."""
+    return (("authorization", f"Bearer {token}"),)
+
+
+def policy_from_message(msg: common_pb2.SandboxPolicy) -> SandboxPolicy:
+    """The coordinator's limits, with defaults for anything it left unset."""
+    default = SandboxPolicy()
+    return SandboxPolicy(
+        memory_bytes=msg.memory_bytes or default.memory_bytes,
+        pids=msg.pids or default.pids,
+        cpu_seconds=msg.cpu_seconds or default.cpu_seconds,
+        wall_seconds=msg.wall_seconds or default.wall_seconds,
+        max_output_bytes=msg.max_output_bytes or default.max_output_bytes,
+        max_log_bytes=msg.max_log_bytes or default.max_log_bytes,
+        workdir_bytes=msg.workdir_bytes or default.workdir_bytes,
+    )
+
+
+def chunks(data: bytes, size: int) -> Iterator[common_pb2.Chunk]:
+    """A payload as upload chunks, the last one carrying nothing extra."""
+    for offset in range(0, max(len(data), 1), size):
+        yield common_pb2.Chunk(data=data[offset : offset + size])
+
+
+def finished_message(
+    attempt_id: int, outcome: Outcome, inline_result: bytes, result_sha: str
+) -> contributor_pb2.AttemptFinished:
+    """An AttemptFinished report for an outcome."""
+    usage = outcome.usage
+    msg = contributor_pb2.AttemptFinished(
+        attempt_id=attempt_id,
+        outcome=outcome.kind.value,
+        result_json=inline_result,
+        result_sha256=result_sha,
+        usage=common_pb2.Usage(
+            wall_seconds=usage.wall_seconds,
+            cpu_seconds=usage.cpu_seconds,
+            peak_memory_bytes=usage.peak_memory_bytes,
+            average_memory_bytes=usage.average_memory_bytes,
+            samples=usage.samples,
+            memory_source=usage.memory_source,
+        ),
+        logs=outcome.logs,
+        logs_truncated=outcome.logs_truncated,
+    )
+    if outcome.error is not None:
+        msg.error.CopyFrom(
+            common_pb2.TaskError(
+                kind=outcome.kind.value,
+                type=outcome.error.type,
+                message=outcome.error.message,
+                traceback=outcome.error.traceback,
+            )
+        )
+    return msg

@@ -1,0 +1,133 @@
+"""Connected agents and the loop that hands them work.
+
+Each open work stream is an `AgentSession` with an outbox the servicer drains. The
+dispatcher wakes on new work, finished work and new agents (and once a second in any
+case), and fills every agent's free slots: a task goes to an agent only when the
+agent has a free core and free memory covering the task's reservation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from runsurge.coordinator.attempts import claim_task
+from runsurge.coordinator.events import JobEvents
+from runsurge.coordinator.views import AssignmentView
+from runsurge.store.database import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CancelOrder:
+    """Tell an agent to stop an attempt."""
+
+    attempt_id: int
+    reason: str
+
+
+Outgoing = AssignmentView | CancelOrder | None  # None closes the stream
+
+
+@dataclass
+class AgentSession:
+    """One connected agent: its capacity, what it runs, and its outbox."""
+
+    contributor_id: str
+    cores: int
+    memory_bytes: int
+    outbox: asyncio.Queue[Outgoing] = field(default_factory=asyncio.Queue)
+    running: dict[int, int] = field(default_factory=dict)  # attempt id → reserved bytes
+
+    @property
+    def free_slots(self) -> int:
+        """Cores not taken by a running attempt."""
+        return self.cores - len(self.running)
+
+    @property
+    def free_memory(self) -> int:
+        """Offered memory not reserved by a running attempt."""
+        return self.memory_bytes - sum(self.running.values())
+
+
+class Dispatcher:
+    """Matches queued tasks to agents with room for them."""
+
+    def __init__(
+        self, db: Database, events: JobEvents, lease_seconds: float, wall_seconds: float
+    ) -> None:
+        self._db = db
+        self._events = events
+        self._lease_seconds = lease_seconds
+        self._wall_seconds = wall_seconds
+        self.sessions: dict[str, AgentSession] = {}
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Ask for a dispatch round soon."""
+        self._wake.set()
+
+    def attach(self, session: AgentSession) -> None:
+        """An agent opened its work stream; a previous stream of it is closed."""
+        old = self.sessions.get(session.contributor_id)
+        if old is not None:
+            old.outbox.put_nowait(None)
+        self.sessions[session.contributor_id] = session
+        self.wake()
+
+    def detach(self, session: AgentSession) -> None:
+        """An agent's work stream ended."""
+        if self.sessions.get(session.contributor_id) is session:
+            del self.sessions[session.contributor_id]
+
+    def released(self, contributor_id: str, attempt_id: int) -> None:
+        """An attempt ended on its agent: its slot and memory are free again."""
+        session = self.sessions.get(contributor_id)
+        if session is not None:
+            session.running.pop(attempt_id, None)
+        self.wake()
+
+    def cancel(self, contributor_id: str, attempt_id: int, reason: str) -> None:
+        """Forward a cancellation to the agent running the attempt, if connected."""
+        session = self.sessions.get(contributor_id)
+        if session is not None and attempt_id in session.running:
+            session.outbox.put_nowait(CancelOrder(attempt_id, reason))
+
+    async def run(self) -> None:
+        """Dispatch forever (until cancelled)."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+            self._wake.clear()
+            try:
+                await self.dispatch_round()
+            except Exception:  # keep dispatching whatever one round hit
+                log.exception("dispatch round failed")
+
+    async def dispatch_round(self) -> None:
+        """Fill every agent's free slots with queued tasks that fit."""
+        progress = True
+        while progress:
+            progress = False
+            for session in list(self.sessions.values()):
+                if (
+                    session.free_slots <= 0
+                    or self.sessions.get(session.contributor_id) is not session
+                ):
+                    continue
+                assignment = await self._db.run(
+                    claim_task,
+                    session.contributor_id,
+                    session.free_memory,
+                    self._lease_seconds,
+                    self._wall_seconds,
+                )
+                if assignment is None:
+                    continue
+                session.running[assignment.attempt_id] = assignment.memory_bytes
+                session.outbox.put_nowait(assignment)
+                self._events.notify([assignment.job_id])
+                progress = True

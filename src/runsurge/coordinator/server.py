@@ -1,0 +1,87 @@
+"""The coordinator process: a grpc.aio server with health checks and reflection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from runsurge.config import CoordinatorSettings
+from runsurge.coordinator.app import Coordinator, build_coordinator
+from runsurge.coordinator.servicers.consumer import ConsumerServicer
+from runsurge.coordinator.servicers.contributor import ContributorServicer
+from runsurge.coordinator.submission import ScriptGate
+from runsurge.proto.v1 import consumer_pb2, consumer_pb2_grpc, contributor_pb2, contributor_pb2_grpc
+from runsurge.scan import ScanGate, SemgrepCoreEngine
+from runsurge.store.verdicts import DatabaseVerdictCache
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+SERVICES = (
+    consumer_pb2.DESCRIPTOR.services_by_name["ConsumerService"].full_name,
+    contributor_pb2.DESCRIPTOR.services_by_name["ContributorService"].full_name,
+)
+
+
+def build_gate(coordinator: Coordinator) -> ScriptGate | None:
+    """The Semgrep gate; None only when the operator explicitly skipped the scan.
+
+    Without --skip-scan a missing or broken Semgrep stops the coordinator at start-up,
+    and a failure later fails each submission closed.
+    """
+    if coordinator.settings.skip_scan:
+        log.warning(
+            "SECURITY SCAN DISABLED (--skip-scan): scripts run WITHOUT the Semgrep gate; "
+            "development and testing only"
+        )
+        return None
+    return ScanGate(SemgrepCoreEngine(), DatabaseVerdictCache(coordinator.db))
+
+
+async def serve(settings: CoordinatorSettings, ready: asyncio.Event | None = None) -> None:
+    """Run the coordinator until SIGINT/SIGTERM."""
+    coordinator = build_coordinator(settings, gate=None)
+    coordinator.gate = build_gate(coordinator)
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.keepalive_time_ms", 20_000),
+            ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+            ("grpc.keepalive_permit_without_calls", 1),
+        ]
+    )
+    consumer_pb2_grpc.add_ConsumerServiceServicer_to_server(ConsumerServicer(coordinator), server)
+    contributor_pb2_grpc.add_ContributorServiceServicer_to_server(
+        ContributorServicer(coordinator), server
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICES, reflection.SERVICE_NAME, "grpc.health.v1.Health"), server
+    )
+    port = server.add_insecure_port(settings.listen)
+    if port == 0:
+        raise OSError(f"cannot listen on {settings.listen}")
+    await server.start()
+    for name in ("", *SERVICES):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    coordinator.start_background()
+    log.info("coordinator listening on %s (data in %s)", settings.listen, settings.data_dir)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    await stop.wait()
+    log.info("coordinator stopping")
+    # No new assignments while in-flight calls finish; agents requeue nothing.
+    await coordinator.stop_background()
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(grace=2.0)
+    coordinator.db.close()

@@ -1,0 +1,185 @@
+"""ConsumerService: thin translation between protobuf and the job domain."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, TypeAlias
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from runsurge.coordinator import jobs
+from runsurge.coordinator.app import Coordinator
+from runsurge.coordinator.auth import Principal, authenticate_consumer, bearer
+from runsurge.coordinator.servicers.convert import (
+    KIND_NAMES,
+    blob_chunks,
+    contributor_message,
+    job_message,
+)
+from runsurge.coordinator.status import streaming, unary
+from runsurge.coordinator.submission import JobSpecIn, Submission
+from runsurge.coordinator.views import ContributorView
+from runsurge.errors import InvalidRequest
+from runsurge.proto.v1 import common_pb2, consumer_pb2, consumer_pb2_grpc
+from runsurge.store.models import Attempt, Contributor
+from runsurge.store.states import AttemptState, ContributorState
+
+# grpc ships no type information; the servicer context is untyped here.
+Context: TypeAlias = Any
+WATCH_POLL_SECONDS = 1.0
+
+
+def _contributor_views(session: Session) -> list[ContributorView]:
+    running = dict(
+        session.execute(
+            select(Attempt.contributor_id, func.count())
+            .where(Attempt.state == AttemptState.RUNNING)
+            .group_by(Attempt.contributor_id)
+        ).all()
+    )
+    rows = session.scalars(select(Contributor).order_by(Contributor.registered_at)).all()
+    return [
+        ContributorView(
+            id=c.id,
+            name=c.name,
+            online=c.state is ContributorState.ONLINE,
+            cores=c.cores,
+            memory_bytes=c.memory_bytes,
+            isolation_level=c.isolation_level,
+            insecure=c.insecure,
+            running_tasks=running.get(c.id, 0),
+            last_seen=c.last_seen,
+        )
+        for c in rows
+    ]
+
+
+class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):  # type: ignore[misc]
+    """Submit, inspect, watch, fetch and cancel jobs."""
+
+    def __init__(self, coordinator: Coordinator) -> None:
+        self._c = coordinator
+
+    async def _principal(self, context: Context) -> Principal:
+        token = bearer(context.invocation_metadata())
+        return await self._c.db.run(authenticate_consumer, token)
+
+    async def _view(self, principal: Principal, job_id: str) -> consumer_pb2.Job:
+        if not job_id:
+            raise InvalidRequest("job_id is required")
+        view = await self._c.db.run(
+            jobs.job_view,
+            principal.id,
+            job_id,
+            self._c.blobs,
+            self._c.settings.inline_result_limit,
+        )
+        return job_message(view)
+
+    @unary
+    async def SubmitJob(
+        self, request_iterator: AsyncIterator[consumer_pb2.SubmitJobRequest], context: Context
+    ) -> consumer_pb2.Job:
+        principal = await self._principal(context)
+        submission = Submission(
+            self._c.db, self._c.blobs, self._c.gate, principal.id, self._c.submission_limits
+        )
+        try:
+            async for message in request_iterator:
+                await self._feed(submission, message)
+            job_id = await submission.finish()
+        except BaseException as exc:
+            await submission.abort(f"submission failed: {exc}" if str(exc) else "cancelled")
+            raise
+        self._c.dispatcher.wake()
+        return await self._view(principal, job_id)
+
+    async def _feed(self, submission: Submission, message: consumer_pb2.SubmitJobRequest) -> None:
+        item = message.WhichOneof("item")
+        if item == "spec":
+            spec = message.spec
+            await submission.start(
+                JobSpecIn(
+                    script=spec.script,
+                    kind=KIND_NAMES.get(spec.kind, "single"),
+                    name=spec.name,
+                    script_name=spec.script_name or "script.py",
+                )
+            )
+        elif item == "input_start":
+            submission.begin_input(message.input_start.size)
+        elif item == "input_data":
+            submission.write(message.input_data)
+        elif item == "input_end":
+            await submission.end_input(message.input_end.sha256)
+        else:
+            raise InvalidRequest("empty SubmitJobRequest")
+
+    @unary
+    async def GetJob(
+        self, request: consumer_pb2.GetJobRequest, context: Context
+    ) -> consumer_pb2.Job:
+        return await self._view(await self._principal(context), request.job_id)
+
+    @unary
+    async def ListJobs(
+        self, request: consumer_pb2.ListJobsRequest, context: Context
+    ) -> consumer_pb2.ListJobsResponse:
+        principal = await self._principal(context)
+        limit = min(request.limit or 50, 1000)
+        views = await self._c.db.run(
+            jobs.list_jobs, principal.id, limit, self._c.blobs, self._c.settings.inline_result_limit
+        )
+        return consumer_pb2.ListJobsResponse(jobs=[job_message(v) for v in views])
+
+    @streaming
+    async def WatchJob(
+        self, request: consumer_pb2.GetJobRequest, context: Context
+    ) -> AsyncIterator[consumer_pb2.Job]:
+        principal = await self._principal(context)
+        last: consumer_pb2.Job | None = None
+        while True:
+            current = await self._view(principal, request.job_id)
+            if current != last:
+                yield current
+                last = current
+            if current.state in (
+                consumer_pb2.JOB_STATE_SUCCEEDED,
+                consumer_pb2.JOB_STATE_FAILED,
+                consumer_pb2.JOB_STATE_CANCELLED,
+            ):
+                return
+            await self._c.events.wait(request.job_id, WATCH_POLL_SECONDS)
+
+    @streaming
+    async def FetchResult(
+        self, request: consumer_pb2.FetchResultRequest, context: Context
+    ) -> AsyncIterator[common_pb2.Chunk]:
+        principal = await self._principal(context)
+        sha = await self._c.db.run(
+            jobs.result_ref, principal.id, request.job_id, request.task_index
+        )
+        for chunk in blob_chunks(self._c.blobs, sha):
+            yield chunk
+
+    @unary
+    async def CancelJob(
+        self, request: consumer_pb2.GetJobRequest, context: Context
+    ) -> consumer_pb2.Job:
+        principal = await self._principal(context)
+        running = await self._c.db.run(jobs.cancel_job, principal.id, request.job_id)
+        for attempt_id, contributor_id in running:
+            self._c.dispatcher.cancel(contributor_id, attempt_id, "job cancelled by its consumer")
+        self._c.events.notify([request.job_id])
+        return await self._view(principal, request.job_id)
+
+    @unary
+    async def ListContributors(
+        self, request: consumer_pb2.ListContributorsRequest, context: Context
+    ) -> consumer_pb2.ListContributorsResponse:
+        await self._principal(context)
+        views = await self._c.db.run(_contributor_views)
+        return consumer_pb2.ListContributorsResponse(
+            contributors=[contributor_message(v) for v in views]
+        )

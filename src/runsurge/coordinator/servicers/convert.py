@@ -1,0 +1,147 @@
+"""Protobuf ⇄ domain conversions for the coordinator's servicers (and nowhere else)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from runsurge.coordinator.views import (
+    AssignmentView,
+    ContributorView,
+    ErrorView,
+    FinishedAttempt,
+    JobView,
+)
+from runsurge.proto.v1 import common_pb2, consumer_pb2, contributor_pb2
+from runsurge.sandbox.policy import SandboxPolicy
+from runsurge.store.blobs import CHUNK_SIZE, BlobStore
+from runsurge.store.states import JobState
+
+_JOB_STATES = {
+    JobState.SUBMITTING: consumer_pb2.JOB_STATE_SUBMITTING,
+    JobState.QUEUED: consumer_pb2.JOB_STATE_QUEUED,
+    JobState.RUNNING: consumer_pb2.JOB_STATE_RUNNING,
+    JobState.SUCCEEDED: consumer_pb2.JOB_STATE_SUCCEEDED,
+    JobState.FAILED: consumer_pb2.JOB_STATE_FAILED,
+    JobState.CANCELLED: consumer_pb2.JOB_STATE_CANCELLED,
+}
+_KINDS = {"single": consumer_pb2.JOB_KIND_SINGLE, "group": consumer_pb2.JOB_KIND_GROUP}
+KIND_NAMES = {v: k for k, v in _KINDS.items()}
+
+
+def timestamp(value: dt.datetime | None) -> Timestamp | None:
+    """A protobuf Timestamp, or None for a missing time."""
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(value.astimezone(dt.UTC))
+    return ts
+
+
+def error_message(error: ErrorView | None) -> common_pb2.TaskError | None:
+    """A TaskError message from a domain error."""
+    if error is None:
+        return None
+    return common_pb2.TaskError(
+        kind=error.kind, type=error.type, message=error.message, traceback=error.traceback
+    )
+
+
+def job_message(view: JobView) -> consumer_pb2.Job:
+    """The wire form of a job snapshot."""
+    c = view.counts
+    return consumer_pb2.Job(
+        id=view.id,
+        kind=_KINDS.get(view.kind, consumer_pb2.JOB_KIND_UNSPECIFIED),
+        state=_JOB_STATES[view.state],
+        name=view.name,
+        script_sha256=view.script_sha256,
+        tasks=consumer_pb2.TaskCounts(
+            total=c.total,
+            queued=c.queued,
+            running=c.running,
+            succeeded=c.succeeded,
+            failed=c.failed,
+            cancelled=c.cancelled,
+        ),
+        created_at=timestamp(view.created_at),
+        finished_at=timestamp(view.finished_at),
+        error=error_message(view.error),
+        result_json=view.result_json or b"",
+        result_inline=view.result_json is not None,
+    )
+
+
+def contributor_message(view: ContributorView) -> consumer_pb2.ContributorInfo:
+    """The wire form of a contributor listing."""
+    return consumer_pb2.ContributorInfo(
+        id=view.id,
+        name=view.name,
+        online=view.online,
+        cores=view.cores,
+        memory_bytes=view.memory_bytes,
+        isolation_level=view.isolation_level,
+        insecure=view.insecure,
+        running_tasks=view.running_tasks,
+        last_seen=timestamp(view.last_seen),
+    )
+
+
+def policy_message(policy: SandboxPolicy) -> common_pb2.SandboxPolicy:
+    """The wire form of a sandbox policy."""
+    return common_pb2.SandboxPolicy(
+        memory_bytes=policy.memory_bytes,
+        pids=policy.pids,
+        cpu_seconds=policy.cpu_seconds,
+        wall_seconds=policy.wall_seconds,
+        max_output_bytes=policy.max_output_bytes,
+        max_log_bytes=policy.max_log_bytes,
+        workdir_bytes=policy.workdir_bytes,
+    )
+
+
+def assignment_message(a: AssignmentView, policy: SandboxPolicy) -> contributor_pb2.Assignment:
+    """The wire form of an assignment."""
+    return contributor_pb2.Assignment(
+        attempt_id=a.attempt_id,
+        job_id=a.job_id,
+        task_index=a.task_index,
+        script_sha256=a.script_sha256,
+        input_sha256=a.input_sha256,
+        input_size=a.input_size,
+        policy=policy_message(policy),
+        entrypoint=a.entrypoint,
+        script_name=a.script_name,
+    )
+
+
+def finished_from_message(msg: contributor_pb2.AttemptFinished) -> FinishedAttempt:
+    """A contributor's report as a domain object."""
+    error = None
+    if msg.HasField("error"):
+        error = ErrorView(msg.error.kind, msg.error.type, msg.error.message, msg.error.traceback)
+    return FinishedAttempt(
+        attempt_id=msg.attempt_id,
+        outcome=msg.outcome,
+        result_json=msg.result_json if msg.outcome == "OK" and not msg.result_sha256 else None,
+        result_sha256=msg.result_sha256,
+        error=error,
+        wall_seconds=msg.usage.wall_seconds,
+        cpu_seconds=msg.usage.cpu_seconds,
+        peak_memory_bytes=msg.usage.peak_memory_bytes,
+        average_memory_bytes=msg.usage.average_memory_bytes,
+        memory_source=msg.usage.memory_source,
+        logs=msg.logs,
+    )
+
+
+def blob_chunks(blobs: BlobStore, sha256: str) -> Iterator[common_pb2.Chunk]:
+    """A stored blob as a chunk stream whose last chunk carries the blob's hash."""
+    chunks = blobs.iter_chunks(sha256, CHUNK_SIZE)
+    previous = next(chunks, b"")
+    for chunk in chunks:
+        yield common_pb2.Chunk(data=previous)
+        previous = chunk
+    yield common_pb2.Chunk(data=previous, sha256=sha256)

@@ -1,0 +1,214 @@
+"""Receiving a job: scan and check the script, then stream its inputs into blobs.
+
+The script is checked (parse, `process` present) and scanned before anything is
+stored; a refused script leaves no trace. Inputs arrive as chunks and go straight to
+the blob store while being hashed and validated as UTF-8, so no input is ever held
+whole in memory; tasks are created in batches as inputs complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from runsurge.coordinator import jobs
+from runsurge.coordinator.script_check import check_script
+from runsurge.errors import InvalidInput, InvalidRequest, LimitExceeded
+from runsurge.store.blobs import BlobRef, BlobStore, BlobWriter
+from runsurge.store.database import Database
+
+log = logging.getLogger(__name__)
+
+TASK_BATCH = 500
+
+
+class ScriptGate(Protocol):
+    """The security scan: raises ScriptRejected (or ScanUnavailable) for a bad script."""
+
+    def enforce(self, source: bytes) -> object:
+        """Scan `source`; return a report, raise if it must not run."""
+        ...
+
+
+@dataclass(frozen=True)
+class SubmissionLimits:
+    """Size limits applied while receiving a job."""
+
+    max_script_bytes: int
+    max_input_bytes: int
+    memory_reservation_bytes: int
+
+
+@dataclass(frozen=True)
+class JobSpecIn:
+    """The header of a submission."""
+
+    script: bytes
+    kind: str  # "single" | "group"
+    name: str
+    script_name: str
+
+
+class _InputReceiver:
+    """One input in flight: written to a blob while hashed and UTF-8 checked."""
+
+    def __init__(self, writer: BlobWriter, index: int, declared_size: int, limit: int) -> None:
+        self.writer = writer
+        self.index = index
+        self.declared_size = declared_size
+        self.limit = limit
+        self.size = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        self._sha = hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        if self.size + len(data) > self.limit:
+            raise LimitExceeded(
+                f"input {self.index} is larger than the limit of {self.limit} bytes"
+            )
+        try:
+            self._decoder.decode(data)
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(
+                f"input {self.index} is not valid UTF-8 (byte {self.size + exc.start}); "
+                "RunSurge passes inputs to process() as str"
+            ) from None
+        self._sha.update(data)
+        self.writer.write(data)
+        self.size += len(data)
+
+    def finish(self, claimed_sha: str) -> BlobRef:
+        try:
+            self._decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise InvalidInput(
+                f"input {self.index} is not valid UTF-8 (truncated character at its end)"
+            ) from None
+        if self.declared_size and self.declared_size != self.size:
+            raise InvalidInput(
+                f"input {self.index}: declared {self.declared_size} bytes, received {self.size}"
+            )
+        if claimed_sha and claimed_sha != self._sha.hexdigest():
+            raise InvalidInput(f"input {self.index}: sha256 does not match the bytes received")
+        return self.writer.commit()
+
+
+class Submission:
+    """One SubmitJob call on the coordinator side, driven by the servicer."""
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        gate: ScriptGate | None,
+        consumer_id: str,
+        limits: SubmissionLimits,
+    ) -> None:
+        self._db = db
+        self._blobs = blobs
+        self._gate = gate
+        self._consumer_id = consumer_id
+        self._limits = limits
+        self.job_id: str | None = None
+        self._kind = "single"
+        self._current: _InputReceiver | None = None
+        self._pending: list[BlobRef] = []
+        self._count = 0
+
+    async def start(self, spec: JobSpecIn) -> None:
+        """Validate and scan the script, store it, and open the job."""
+        if self.job_id is not None:
+            raise InvalidRequest("the job spec was sent twice")
+        if spec.kind not in ("single", "group"):
+            raise InvalidRequest(f"unknown job kind {spec.kind!r}")
+        if len(spec.script) > self._limits.max_script_bytes:
+            raise LimitExceeded(
+                f"script is {len(spec.script)} bytes; the limit is {self._limits.max_script_bytes}"
+            )
+        check_script(spec.script, spec.script_name)
+        if self._gate is not None:
+            await asyncio.to_thread(self._gate.enforce, spec.script)
+        ref = self._blobs.put(spec.script)
+        self._kind = spec.kind
+        self.job_id = await self._db.run(
+            lambda s: jobs.create_job(
+                s,
+                self._consumer_id,
+                kind=spec.kind,
+                name=spec.name[:200],
+                script_sha256=ref.sha256,
+                script_name=spec.script_name[:200] or "script.py",
+            )
+        )
+
+    def begin_input(self, declared_size: int) -> None:
+        """A new input starts."""
+        self._require_started()
+        if self._current is not None:
+            raise InvalidRequest(f"input {self._current.index} was not ended before the next began")
+        if self._kind == "single" and self._count >= 1:
+            raise InvalidRequest("a single job takes exactly one input; submit a group instead")
+        if declared_size > self._limits.max_input_bytes:
+            raise LimitExceeded(
+                f"input {self._count} is {declared_size} bytes; "
+                f"the limit is {self._limits.max_input_bytes}"
+            )
+        self._current = _InputReceiver(
+            self._blobs.writer(), self._count, declared_size, self._limits.max_input_bytes
+        )
+
+    def write(self, data: bytes) -> None:
+        """Bytes of the current input."""
+        if self._current is None:
+            raise InvalidRequest("input data arrived outside an input (send input_start first)")
+        self._current.write(data)
+
+    async def end_input(self, claimed_sha: str) -> None:
+        """The current input is complete."""
+        if self._current is None:
+            raise InvalidRequest("input_end without input_start")
+        ref = self._current.finish(claimed_sha)
+        self._current = None
+        self._pending.append(ref)
+        self._count += 1
+        if len(self._pending) >= TASK_BATCH:
+            await self._flush()
+
+    async def finish(self) -> str:
+        """The stream ended: create the remaining tasks and queue the job."""
+        job_id = self._require_started()
+        if self._current is not None:
+            raise InvalidRequest(f"the stream ended inside input {self._current.index}")
+        if self._kind == "single" and self._count != 1:
+            raise InvalidRequest("a single job needs exactly one input")
+        await self._flush()
+        await self._db.run(jobs.seal_job, job_id, self._count)
+        log.info("job %s queued with %d task(s)", job_id, self._count)
+        return job_id
+
+    async def abort(self, reason: str) -> None:
+        """The submission failed: drop the partial input and fail the job if it exists."""
+        if self._current is not None:
+            self._current.writer.abort()
+            self._current = None
+        if self.job_id is not None:
+            await self._db.run(jobs.abort_submission, self.job_id, reason)
+
+    async def _flush(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        first = self._count - len(batch)
+        job_id = self._require_started()
+        await self._db.run(
+            jobs.add_tasks, job_id, first, batch, self._limits.memory_reservation_bytes
+        )
+
+    def _require_started(self) -> str:
+        if self.job_id is None:
+            raise InvalidRequest("the first message of SubmitJob must be the job spec")
+        return self.job_id

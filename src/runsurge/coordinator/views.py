@@ -1,0 +1,95 @@
+"""Plain read models the servicers turn into protobuf messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from runsurge.store.states import JobState
+
+
+@dataclass(frozen=True)
+class TaskCounts:
+    """How many of a job's tasks are in each state."""
+
+    total: int = 0
+    queued: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+
+@dataclass(frozen=True)
+class ErrorView:
+    """A task's error as the consumer sees it."""
+
+    kind: str
+    type: str = ""
+    message: str = ""
+    traceback: str = ""
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job snapshot: state, counts, and for a finished single job its result or error."""
+
+    id: str
+    kind: str
+    state: JobState
+    name: str
+    script_sha256: str
+    counts: TaskCounts
+    created_at: dt.datetime
+    finished_at: dt.datetime | None = None
+    error: ErrorView | None = None
+    result_json: bytes | None = None  # inline result of a single job, when small
+    result_available: bool = False
+
+
+@dataclass(frozen=True)
+class ContributorView:
+    """A contributor as listed to consumers and operators."""
+
+    id: str
+    name: str
+    online: bool
+    cores: int
+    memory_bytes: int
+    isolation_level: str
+    insecure: bool
+    running_tasks: int
+    last_seen: dt.datetime
+
+
+@dataclass(frozen=True)
+class AssignmentView:
+    """What a contributor is told to run."""
+
+    attempt_id: int
+    job_id: str
+    task_index: int
+    script_sha256: str
+    script_name: str
+    input_sha256: str
+    input_size: int
+    memory_bytes: int
+    wall_seconds: float
+    entrypoint: str = "process"
+
+
+@dataclass
+class FinishedAttempt:
+    """What a contributor reports when an attempt ends."""
+
+    attempt_id: int
+    outcome: str  # "OK" or an error kind
+    result_json: bytes | None = None
+    result_sha256: str = ""
+    error: ErrorView | None = None
+    wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    peak_memory_bytes: int = 0
+    average_memory_bytes: int = 0
+    memory_source: str = ""
+    logs: bytes = b""

@@ -1,0 +1,1 @@
+"""Durable coordinator state: SQLAlchemy models, migrations, queries and the blob store."""

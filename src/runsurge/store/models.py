@@ -1,0 +1,190 @@
+"""SQLAlchemy models: the coordinator's whole durable state.
+
+Everything that must survive a restart is here or in the blob store. States are
+stored as their enum values; only `store.states.transition` decides moves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from runsurge.store.states import AttemptState, ContributorState, JobState, TaskState
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now, the only clock the models use."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores aware UTC datetimes; SQLite hands back naive ones, which this re-tags."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC) if value is not None else None
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+
+def _state(enum_cls: type) -> SAEnum:
+    return SAEnum(
+        enum_cls,
+        native_enum=False,
+        length=16,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every RunSurge table."""
+
+
+class Consumer(Base):
+    """Someone who submits jobs; authenticates with a token whose hash is kept."""
+
+    __tablename__ = "consumers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Contributor(Base):
+    """A machine that runs tasks; one row per identity, reused across reconnects."""
+
+    __tablename__ = "contributors"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    state: Mapped[ContributorState] = mapped_column(
+        _state(ContributorState), default=ContributorState.OFFLINE
+    )
+    cores: Mapped[int] = mapped_column(Integer)
+    memory_bytes: Mapped[int] = mapped_column(BigInteger)
+    isolation_level: Mapped[str] = mapped_column(String(200), default="")
+    insecure: Mapped[bool] = mapped_column(Boolean, default=False)
+    benchmark_score: Mapped[float] = mapped_column(Float, default=1.0)
+    agent_version: Mapped[str] = mapped_column(String(50), default="")
+    session_token_sha256: Mapped[str] = mapped_column(String(64), default="")
+    registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Job(Base):
+    """One submission: a script and 1..N inputs (a single job has exactly one)."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    consumer_id: Mapped[str] = mapped_column(ForeignKey("consumers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "single" | "group"
+    name: Mapped[str] = mapped_column(String(200), default="")
+    state: Mapped[JobState] = mapped_column(_state(JobState), default=JobState.SUBMITTING)
+    script_sha256: Mapped[str] = mapped_column(String(64))
+    script_name: Mapped[str] = mapped_column(String(200), default="script.py")
+    task_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_kind: Mapped[str] = mapped_column(String(32), default="")
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    tasks: Mapped[list[Task]] = relationship(back_populates="job", order_by="Task.index")
+
+
+class Task(Base):
+    """One input of a job; its result is recorded once, whatever attempts report."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("job_id", "index", name="uq_tasks_job_index"),
+        Index("ix_tasks_state_id", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    state: Mapped[TaskState] = mapped_column(_state(TaskState), default=TaskState.QUEUED)
+    input_sha256: Mapped[str] = mapped_column(String(64))
+    input_size: Mapped[int] = mapped_column(BigInteger)
+    memory_reservation_bytes: Mapped[int] = mapped_column(BigInteger)
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    result_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    result_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    error_kind: Mapped[str] = mapped_column(String(32), default="")
+    error_type: Mapped[str] = mapped_column(String(200), default="")
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    error_traceback: Mapped[str] = mapped_column(Text, default="")
+    logs: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    job: Mapped[Job] = relationship(back_populates="tasks")
+    attempts: Mapped[list[Attempt]] = relationship(back_populates="task", order_by="Attempt.id")
+
+
+class Attempt(Base):
+    """One contributor's try at a task, kept alive by that contributor's lease."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (Index("ix_attempts_contributor_state", "contributor_id", "state"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
+    contributor_id: Mapped[str] = mapped_column(ForeignKey("contributors.id"))
+    state: Mapped[AttemptState] = mapped_column(_state(AttemptState), default=AttemptState.RUNNING)
+    memory_reservation_bytes: Mapped[int] = mapped_column(BigInteger)
+    outcome: Mapped[str] = mapped_column(String(32), default="")
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lease_expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    wall_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    cpu_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    peak_memory_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    average_memory_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    memory_source: Mapped[str] = mapped_column(String(32), default="")
+
+    task: Mapped[Task] = relationship(back_populates="attempts")
+
+
+class ScanVerdict(Base):
+    """A cached Semgrep verdict for one script hash under one ruleset version."""
+
+    __tablename__ = "scan_verdicts"
+
+    script_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ruleset_version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rejected: Mapped[bool] = mapped_column(Boolean)
+    report_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

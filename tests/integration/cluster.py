@@ -1,0 +1,196 @@
+"""A real coordinator and real contributor agents as subprocesses on loopback ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from runsurge.client import Client
+
+START_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(
+    predicate: Callable[[], bool], timeout: float, what: str, step: float = 0.05
+) -> None:
+    """Poll `predicate` until true, or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@dataclass
+class Cluster:
+    """Processes of one test's cluster; stopped by the fixture."""
+
+    root: Path
+    db_url: str
+    lease_seconds: float = 2.0
+    heartbeat_seconds: float = 0.3
+    port: int = field(default_factory=free_port)
+    coordinator: subprocess.Popen[bytes] | None = None
+    contributors: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "coordinator"
+
+    @property
+    def consumer_token(self) -> str:
+        return (self.data_dir / "consumer.token").read_text().strip()
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for CLI subprocesses pointing at this cluster."""
+        env = dict(os.environ)
+        env.update(
+            RUNSURGE_COORDINATOR=self.address,
+            RUNSURGE_TOKEN=self.consumer_token,
+            RUNSURGE_HOME=str(self.root / "home"),
+            COLUMNS="200",
+        )
+        return env
+
+    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen[bytes]:
+        log = open(self.root / log_name, "ab")  # noqa: SIM115 - lives as long as the process
+        env = dict(os.environ, RUNSURGE_HOME=str(self.root / "home"))
+        return subprocess.Popen(
+            [sys.executable, "-m", "runsurge", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+
+    def start_coordinator(self) -> None:
+        args = [
+            "coordinator",
+            "--listen",
+            self.address,
+            "--data-dir",
+            str(self.data_dir),
+            "--lease-seconds",
+            str(self.lease_seconds),
+            "--heartbeat-seconds",
+            str(self.heartbeat_seconds),
+        ]
+        if self.db_url:
+            args += ["--db", self.db_url]
+        self.coordinator = self._spawn(args, "coordinator.log")
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        assert self.coordinator is not None
+        proc = self.coordinator
+        with grpc.insecure_channel(self.address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+
+            def serving() -> bool:
+                assert proc.poll() is None, f"coordinator exited:\n{self.log('coordinator.log')}"
+                try:
+                    reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=0.5)
+                except grpc.RpcError:
+                    return False
+                return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+            wait_until(serving, START_TIMEOUT, "the coordinator to serve")
+
+    def stop_coordinator(self, sig: int = signal.SIGTERM) -> None:
+        assert self.coordinator is not None
+        self.coordinator.send_signal(sig)
+        self.coordinator.wait(20)
+
+    def add_contributor(
+        self, cores: int = 1, memory: str = "1GiB", wait: bool = True
+    ) -> subprocess.Popen[bytes]:
+        n = len(self.contributors) + 1
+        before = self.online_count() if wait else 0
+        proc = self._spawn(
+            [
+                "contributor",
+                "--coordinator",
+                self.address,
+                "--token-file",
+                str(self.data_dir / "contributor.token"),
+                "--cores",
+                str(cores),
+                "--memory",
+                memory,
+                "--name",
+                f"test-{n}",
+                "--work-dir",
+                str(self.root / f"contributor-{n}"),
+            ],
+            f"contributor-{n}.log",
+        )
+        self.contributors.append(proc)
+        if wait:
+
+            def registered() -> bool:
+                assert proc.poll() is None, (
+                    f"contributor exited:\n{self.log(f'contributor-{n}.log')}"
+                )
+                return self.online_count() > before
+
+            wait_until(registered, START_TIMEOUT, f"contributor {n} to come online")
+        return proc
+
+    def online_count(self) -> int:
+        with self.client() as client:
+            return sum(1 for c in client.contributors() if c["online"])
+
+    def client(self) -> Client:
+        return Client(self.address, self.consumer_token)
+
+    def log(self, name: str) -> str:
+        path = self.root / name
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def stop(self) -> None:
+        procs = [*self.contributors, *([self.coordinator] if self.coordinator else [])]
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def cli(
+        self, *args: str, stdin: bytes | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `runsurge ARGS` against this cluster."""
+        return subprocess.run(
+            [sys.executable, "-m", "runsurge", *args],
+            input=stdin.decode() if stdin is not None else None,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+        )

@@ -1,0 +1,99 @@
+"""The CLI against a real cluster: exit codes, human output and the stable --json forms."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.integration.cluster import Cluster, free_port
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_submit_wait_prints_the_result(cluster: Cluster) -> None:
+    run = cluster.cli(
+        "submit", str(EXAMPLES / "wordcount.py"), str(EXAMPLES / "input.txt"), "--wait"
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"lines": 3, "words": 17}
+
+
+def test_json_outputs_are_stable(cluster: Cluster) -> None:
+    run = cluster.cli(
+        "submit", str(EXAMPLES / "wordcount.py"), "-", "--wait", "--json", stdin=b"a b\n"
+    )
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(run.stdout)
+    job = doc["job"]
+    assert set(job) == {
+        "id",
+        "kind",
+        "state",
+        "name",
+        "script_sha256",
+        "tasks",
+        "created_at",
+        "finished_at",
+        "error",
+        "result",
+    }
+    assert job["state"] == "SUCCEEDED" and job["result"] == {"lines": 1, "words": 2}
+    assert job["tasks"] == {
+        "total": 1,
+        "queued": 0,
+        "running": 0,
+        "succeeded": 1,
+        "failed": 0,
+        "cancelled": 0,
+    }
+    status = json.loads(cluster.cli("status", job["id"], "--json").stdout)["job"]
+    assert status["id"] == job["id"] and status["state"] == "SUCCEEDED"
+    result = cluster.cli("result", job["id"], "--json")
+    assert json.loads(result.stdout)["job"]["result"] == {"lines": 1, "words": 2}
+    listed = json.loads(cluster.cli("jobs", "--json").stdout)["jobs"]
+    assert [j["id"] for j in listed] == [job["id"]]
+    contributors = json.loads(cluster.cli("contributors", "--json").stdout)["contributors"]
+    assert len(contributors) == 1 and contributors[0]["online"] is True
+    assert contributors[0]["isolation_level"]
+
+
+def test_failed_job_exits_1_with_the_traceback(cluster: Cluster, tmp_path: Path) -> None:
+    script = tmp_path / "bad.py"
+    script.write_text("def process(s):\n    raise KeyError('missing')\n")
+    run = cluster.cli("submit", str(script), str(EXAMPLES / "input.txt"), "--wait")
+    assert run.returncode == 1
+    assert "SCRIPT_ERROR: KeyError" in run.stderr
+    assert "line 2, in process" in run.stderr
+    assert "Traceback (most recent call last)" in run.stderr
+
+
+def test_bad_script_exits_2_without_a_python_traceback(cluster: Cluster, tmp_path: Path) -> None:
+    script = tmp_path / "syntax.py"
+    script.write_text("def process(s)\n    return {}\n")
+    run = cluster.cli("submit", str(script), str(EXAMPLES / "input.txt"))
+    assert run.returncode == 2
+    assert "syntax error at line 1" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_unknown_job_exits_4(cluster: Cluster) -> None:
+    run = cluster.cli("status", "0123456789abcdef")
+    assert run.returncode == 4
+    assert "no job with id" in run.stderr
+
+
+def test_cancel_command(cluster: Cluster, tmp_path: Path) -> None:
+    script = tmp_path / "slow.py"
+    script.write_text("import time\ndef process(s):\n    time.sleep(60)\n    return {}\n")
+    submitted = cluster.cli("submit", str(script), str(EXAMPLES / "input.txt"), "--json")
+    job_id = json.loads(submitted.stdout)["job"]["id"]
+    run = cluster.cli("cancel", job_id, "--json")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["job"]["state"] == "CANCELLED"
+
+
+def test_unreachable_coordinator_exits_3_with_a_hint(cluster: Cluster) -> None:
+    run = cluster.cli("jobs", "--coordinator", f"127.0.0.1:{free_port()}")
+    assert run.returncode == 3
+    assert "is it running?" in run.stderr
+    assert "Traceback" not in run.stderr
