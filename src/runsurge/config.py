@@ -60,14 +60,21 @@ class CoordinatorSettings(BaseSettings):
     heartbeat_interval_seconds: float = 2.0
     lease_seconds: float = 10.0
     max_attempts: int = 3
-    default_memory_bytes: int = 512 * 1024 * 1024
-    default_wall_seconds: float = 900.0
+    # The sandbox limits every task gets (memory until the estimator refines it).
+    task_memory_bytes: int = 512 * 1024 * 1024
+    task_wall_seconds: float = 900.0
+    task_cpu_seconds: float = 600.0
+    task_pids: int = 64
+    task_max_output_bytes: int = 64 * 1024 * 1024
+    task_max_log_bytes: int = 1024 * 1024
+    task_workdir_bytes: int = 64 * 1024 * 1024
     inline_result_limit: int = 64 * 1024
     max_script_bytes: int = 1024 * 1024
     max_input_bytes: int = 1024 * 1024 * 1024
     # Development and testing only: accept scripts without the Semgrep gate (the sandbox
     # is then the only defence). Logged loudly at start-up.
     skip_scan: bool = False
+    semgrep_core: Path | None = None  # default: the binary shipped in the semgrep wheel
 
     @field_validator("listen")
     @classmethod
@@ -79,8 +86,13 @@ class CoordinatorSettings(BaseSettings):
     def default_policy(self, memory_bytes: int | None = None) -> SandboxPolicy:
         """The limits a task gets unless the estimator says otherwise."""
         return SandboxPolicy(
-            memory_bytes=memory_bytes or self.default_memory_bytes,
-            wall_seconds=self.default_wall_seconds,
+            memory_bytes=memory_bytes or self.task_memory_bytes,
+            pids=self.task_pids,
+            cpu_seconds=self.task_cpu_seconds,
+            wall_seconds=self.task_wall_seconds,
+            max_output_bytes=self.task_max_output_bytes,
+            max_log_bytes=self.task_max_log_bytes,
+            workdir_bytes=self.task_workdir_bytes,
         )
 
 

@@ -48,6 +48,9 @@ class Cluster:
     lease_seconds: float = 2.0
     heartbeat_seconds: float = 0.3
     port: int = field(default_factory=free_port)
+    skip_scan: bool = False
+    coordinator_env: dict[str, str] = field(default_factory=dict)
+    contributor_env: dict[str, str] = field(default_factory=dict)
     coordinator: subprocess.Popen[bytes] | None = None
     contributors: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -75,9 +78,11 @@ class Cluster:
         )
         return env
 
-    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, args: list[str], log_name: str, extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = open(self.root / log_name, "ab")  # noqa: SIM115 - lives as long as the process
-        env = dict(os.environ, RUNSURGE_HOME=str(self.root / "home"))
+        env = dict(os.environ, RUNSURGE_HOME=str(self.root / "home"), **(extra_env or {}))
         return subprocess.Popen(
             [sys.executable, "-m", "runsurge", *args],
             stdout=log,
@@ -100,7 +105,9 @@ class Cluster:
         ]
         if self.db_url:
             args += ["--db", self.db_url]
-        self.coordinator = self._spawn(args, "coordinator.log")
+        if self.skip_scan:
+            args.append("--skip-scan")
+        self.coordinator = self._spawn(args, "coordinator.log", self.coordinator_env)
         self._wait_healthy()
 
     def _wait_healthy(self) -> None:
@@ -146,6 +153,7 @@ class Cluster:
                 str(self.root / f"contributor-{n}"),
             ],
             f"contributor-{n}.log",
+            self.contributor_env,
         )
         self.contributors.append(proc)
         if wait:

@@ -26,15 +26,12 @@ _BY_CODE: dict[grpc.StatusCode, Callable[[str], errors.RunSurgeError]] = {
 }
 
 
-def _precise_class(name: object, code: grpc.StatusCode) -> type[errors.RunSurgeError] | None:
-    """The server's own error class, if it names one that maps to this status code."""
+def _precise_class(name: object) -> type[errors.RunSurgeError] | None:
+    """The server's own error class, when the trailer names one of ours."""
     cls = getattr(errors, name, None) if isinstance(name, str) else None
     if not (isinstance(cls, type) and issubclass(cls, errors.RunSurgeError)):
         return None
-    base = _BY_CODE.get(code)
-    if base is None or not (isinstance(base, type) and issubclass(cls, base)):
-        return None
-    if cls is errors.ScriptRejected:
+    if cls is errors.ScriptRejected:  # needs its findings, handled above
         return None
     return cls
 
@@ -47,18 +44,16 @@ def translate(exc: grpc.RpcError, address: str) -> errors.RunSurgeError:
     if FINDINGS_METADATA_KEY in trailers:
         findings = [Finding.from_dict(d) for d in json.loads(trailers[FINDINGS_METADATA_KEY])]
         return errors.ScriptRejected(findings)
-    precise = _precise_class(trailers.get(ERROR_TYPE_METADATA_KEY), code)
+    precise = _precise_class(trailers.get(ERROR_TYPE_METADATA_KEY))
     if precise is not None:
         return precise(details)
-    if code == grpc.StatusCode.UNAVAILABLE and "Semgrep" not in details and "scan" not in details:
+    if code == grpc.StatusCode.UNAVAILABLE:
         return errors.CoordinatorUnreachable(
             f"cannot reach the coordinator at {address} ({details or 'unavailable'}); "
             "is it running? Start a local one with `runsurge up`."
         )
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return errors.CoordinatorUnreachable(f"the coordinator at {address} did not answer in time")
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return errors.ScanUnavailable(details)
     factory = _BY_CODE.get(code)
     if factory is not None:
         return factory(details)

@@ -44,7 +44,7 @@ class Coordinator:
         """Retry bounds; the largest reservation is the largest online machine's offer."""
         largest = max(
             (s.memory_bytes for s in self.dispatcher.sessions.values()),
-            default=self.settings.default_memory_bytes,
+            default=self.settings.task_memory_bytes,
         )
         return RetryLimits(self.settings.max_attempts, largest)
 
@@ -54,7 +54,7 @@ class Coordinator:
         return SubmissionLimits(
             max_script_bytes=self.settings.max_script_bytes,
             max_input_bytes=self.settings.max_input_bytes,
-            memory_reservation_bytes=self.settings.default_memory_bytes,
+            memory_reservation_bytes=self.settings.task_memory_bytes,
         )
 
     def start_background(self) -> None:
@@ -100,7 +100,7 @@ def build_coordinator(settings: CoordinatorSettings, gate: ScriptGate | None) ->
         db=db,
         blobs=DirectoryBlobStore(data_dir / "blobs"),
         events=events,
-        dispatcher=Dispatcher(db, events, settings.lease_seconds, settings.default_wall_seconds),
+        dispatcher=Dispatcher(db, events, settings.lease_seconds),
         gate=gate,
         contributor_token=ensure_contributor_token(data_dir),
         consumer_token=consumer_token,

@@ -41,7 +41,6 @@ def claim_task(
     contributor_id: str,
     free_memory_bytes: int,
     lease_seconds: float,
-    wall_seconds: float,
 ) -> AssignmentView | None:
     """Take the oldest queued task that fits in `free_memory_bytes`, or None."""
     query = (
@@ -85,7 +84,6 @@ def claim_task(
         input_sha256=task.input_sha256,
         input_size=task.input_size,
         memory_bytes=task.memory_reservation_bytes,
-        wall_seconds=wall_seconds,
     )
 
 

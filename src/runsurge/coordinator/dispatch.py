@@ -56,13 +56,10 @@ class AgentSession:
 class Dispatcher:
     """Matches queued tasks to agents with room for them."""
 
-    def __init__(
-        self, db: Database, events: JobEvents, lease_seconds: float, wall_seconds: float
-    ) -> None:
+    def __init__(self, db: Database, events: JobEvents, lease_seconds: float) -> None:
         self._db = db
         self._events = events
         self._lease_seconds = lease_seconds
-        self._wall_seconds = wall_seconds
         self.sessions: dict[str, AgentSession] = {}
         self._wake = asyncio.Event()
 
@@ -123,7 +120,6 @@ class Dispatcher:
                     session.contributor_id,
                     session.free_memory,
                     self._lease_seconds,
-                    self._wall_seconds,
                 )
                 if assignment is None:
                     continue

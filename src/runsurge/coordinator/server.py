@@ -39,7 +39,8 @@ def build_gate(coordinator: Coordinator) -> ScriptGate | None:
             "development and testing only"
         )
         return None
-    return ScanGate(SemgrepCoreEngine(), DatabaseVerdictCache(coordinator.db))
+    engine = SemgrepCoreEngine(core_path=coordinator.settings.semgrep_core)
+    return ScanGate(engine, DatabaseVerdictCache(coordinator.db))
 
 
 async def serve(settings: CoordinatorSettings, ready: asyncio.Event | None = None) -> None:

@@ -74,7 +74,6 @@ class AssignmentView:
     input_sha256: str
     input_size: int
     memory_bytes: int
-    wall_seconds: float
     entrypoint: str = "process"
 
 
