@@ -50,7 +50,7 @@ def test_a_broken_semgrep_fails_submissions_closed(cluster_factory, tmp_path: Pa
         coordinator_env={"RUNSURGE_COORDINATOR_SEMGREP_CORE": str(wrapper)}
     )
     with cluster.client() as client:
-        with pytest.raises(ScanUnavailable, match="(?i)semgrep"):
+        with pytest.raises(ScanUnavailable, match=r"(?i)semgrep"):
             client.submit(BENIGN, "x")
         assert client.jobs() == []
     assert os.path.exists(wrapper)
