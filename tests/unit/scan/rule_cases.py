@@ -355,6 +355,26 @@ RULE_CASES: Cases = {
             "import tempfile\ntempfile.mkstemp()\n",
         ],
     ),
+    "runsurge.filesystem.absolute-path-flow": (
+        [
+            "def f():\n    for p in ('/proc/1/mem', '/proc/1/environ'):\n        open(p, 'rb')\n",
+            "TARGETS = ('/etc/evil', '/task/script.py')\n"
+            "def f(extra):\n    for t in (*TARGETS, extra):\n        open(t, 'a')\n",
+            "import os\nROOTS = ['/root', '/home']\nfor r in ROOTS:\n    os.listdir(r)\n",
+            "paths = {'key': '/etc/ssh/ssh_host_rsa_key'}\nopen(paths['key'])\n",
+            "import os\nbase = '/data'\nos.path.join(base, 'x.csv')\n",
+            "from pathlib import Path\ndef f(n):\n    d = '/proc'\n    return Path(f'{d}/{n}')\n",
+        ],
+        [
+            "def f(line):\n    name = line.replace('/api/', '')\n    return open(name)\n",
+            "PREFIXES = ('/static/', '/admin/')\n"
+            "def f(url):\n    if url.startswith(PREFIXES):\n        return open('hits.txt', 'a')\n",
+            "def f(parts):\n    sep = '/'\n    return open(sep.join(parts))\n",
+            "import json\ndef f(input_data):\n    return open(json.loads(input_data)['name'])\n",
+            "ROUTES = ['/home', '/about']\ncounts = {r: 0 for r in ROUTES}\n"
+            "open('counts.json', 'w')\n",
+        ],
+    ),
     "runsurge.filesystem.parent-traversal": (
         [
             "open('../secret.txt')\n",
@@ -403,5 +423,22 @@ RULE_CASES: Cases = {
         ["import os\nos.setsid()\n", "import os\nos.nice(-5)\n", "import os\nos.setuid(0)\n"],
         ["import os\nos.getpid()\n"],
     ),
-    "runsurge.signals.hard-exit": (["import os\nos._exit(0)\n"], ["import sys\nsys.exit(0)\n"]),
+    "runsurge.signals.hard-exit": (
+        ["import os\nos._exit(0)\n", "from os import abort\ndef process(data):\n    abort()\n"],
+        ["import sys\nsys.exit(0)\n", "def _exit(code):\n    return code\n_exit(0)\n"],
+    ),
+    "runsurge.signals.sys-exit": (
+        [
+            "import sys\ndef process(data):\n    sys.exit(0)\n",
+            "from sys import exit\ndef process(data):\n    exit(1)\n",
+            "def process(data):\n    raise SystemExit(0)\n",
+            "def process(data):\n    raise SystemExit\n",
+        ],
+        [
+            "import sys\ndef main():\n    return 0\n"
+            "if __name__ == '__main__':\n    sys.exit(main())\n",
+            "def process(data):\n    raise ValueError('bad input')\n",
+            "class Job:\n    def exit(self):\n        pass\nJob().exit()\n",
+        ],
+    ),
 }
