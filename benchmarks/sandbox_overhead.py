@@ -2,7 +2,10 @@
 
 Runs a trivial task N times (default 30) per configuration and prints the median
 wall time of each, the increment of each layer over the previous row, and the full
-Sandbox against a bare ``pythonX.Y -I -S -c pass`` of the same interpreter.
+Sandbox against a bare ``pythonX.Y -I -S -c pass`` of the same interpreter.  A last
+table puts the per-input time of a warm session (one full Sandbox, the script
+imported once, each input run in a fresh fork) beside the bare interpreter and the
+cold Sandbox.
 
     .venv/bin/python benchmarks/sandbox_overhead.py [--runs 30]
 
@@ -20,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from runsurge.sandbox import RunRequest, Sandbox, SandboxConfig, SandboxPolicy
+from runsurge.sandbox import Entrypoint, RunRequest, Sandbox, SandboxConfig, SandboxPolicy
 from runsurge.sandbox.bwrap import PREFIX_INSIDE, SandboxFds, bwrap_argv
 from runsurge.sandbox.outcome import OutcomeKind
 from runsurge.sandbox.policy import MiB
@@ -95,6 +98,21 @@ def sandbox_task(config: SandboxConfig, workdir: Path) -> Callable[[], None]:
     return run
 
 
+def warm_session_input(workdir: Path) -> tuple[Callable[[], None], Callable[[], None]]:
+    """One input of the trivial task through a warm full-Sandbox session; and its close."""
+    script, data = workdir / "warm_task.py", workdir / "warm_input.txt"
+    script.write_text(TRIVIAL_SCRIPT)
+    data.write_text("hello")
+    session = Sandbox().open_session(script, Entrypoint.PROCESS, POLICY, label="benchmark")
+
+    def run() -> None:
+        outcome = session.run(data, POLICY)
+        if outcome.kind is not OutcomeKind.OK:
+            raise RuntimeError(f"warm benchmark input failed: {outcome.kind} {outcome.error}")
+
+    return run, session.close
+
+
 def _check(returncode: int) -> None:
     if returncode != 0:
         raise RuntimeError(f"exit status {returncode}")
@@ -117,6 +135,11 @@ def main() -> int:
         ]
         for name, config in layered:
             rows.append((name, median_ms(sandbox_task(config, workdir), args.runs)))
+        warm_run, warm_close = warm_session_input(workdir)
+        try:
+            warm = median_ms(warm_run, args.runs)
+        finally:
+            warm_close()
     print(f"median of {args.runs} runs per row (ms); interpreter {sys.version.split()[0]}")
     print(f"{'configuration':<32}{'median':>9}{'layer adds':>12}")
     previous = None
@@ -128,6 +151,10 @@ def main() -> int:
     print()
     print(f"{'bare python':<20}{'full Sandbox':>14}{'ratio':>8}{'difference':>12}")
     print(f"{bare:<20.1f}{full:>14.1f}{full / bare:>7.1f}x{full - bare:>+10.1f} ms")
+    print()
+    print("per input (ms): warm session input vs bare interpreter vs cold full Sandbox")
+    print(f"{'warm session':<16}{'bare python':>12}{'cold Sandbox':>14}{'cold / warm':>13}")
+    print(f"{warm:<16.2f}{bare:>12.1f}{full:>14.1f}{full / warm:>12.1f}x")
     return 0
 
 

@@ -248,7 +248,9 @@ def _workdir_bounded(result: dict[str, Any], ctx: HostContext) -> None:
 
 
 def _parent_survived(result: dict[str, Any], ctx: HostContext) -> None:
-    assert result["ppid"] == 1 and result["parent_alive"] is True, result
+    # The worker's parent is the reporter (PID 1) in a cold run, the zygote (PID 2) in
+    # a warm session; either way it must have survived the attack.
+    assert result["ppid"] in (1, 2) and result["parent_alive"] is True, result
 
 
 def _only_own_processes(result: dict[str, Any], ctx: HostContext) -> None:

@@ -11,7 +11,7 @@ behind.  ``docs/security.md`` says what each layer guarantees and what it does n
 from runsurge.sandbox.detect import IsolationReport, LayerStatus, create_runner, detect_isolation
 from runsurge.sandbox.outcome import Outcome, OutcomeKind, ScriptError, Usage
 from runsurge.sandbox.policy import SandboxPolicy
-from runsurge.sandbox.runner import Entrypoint, RunRequest, TaskRunner
+from runsurge.sandbox.runner import Entrypoint, RunRequest, TaskRunner, WarmSession
 from runsurge.sandbox.sandbox import Sandbox, SandboxConfig
 from runsurge.sandbox.subprocess_runner import SubprocessRunner
 
@@ -29,6 +29,7 @@ __all__ = [
     "SubprocessRunner",
     "TaskRunner",
     "Usage",
+    "WarmSession",
     "create_runner",
     "detect_isolation",
 ]

@@ -60,6 +60,14 @@ class CgroupV1Task:
         """memory.max_usage_in_bytes."""
         return read_int(self._memory / "memory.max_usage_in_bytes")
 
+    def reset_peak_memory(self) -> bool:
+        """Writing to memory.max_usage_in_bytes resets it to the current usage."""
+        try:
+            write_value(self._memory / "memory.max_usage_in_bytes", 0)
+        except CgroupError:
+            return False
+        return True
+
     def oom_kills(self) -> int:
         """The oom_kill counter of memory.oom_control."""
         return read_keyed(self._memory / "memory.oom_control", "oom_kill") or 0

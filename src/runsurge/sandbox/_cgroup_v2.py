@@ -63,6 +63,10 @@ class CgroupV2Task:
         """memory.peak (Linux 5.19+), else None and the sampled peak is used."""
         return read_int(self._dir / "memory.peak")
 
+    def reset_peak_memory(self) -> bool:
+        """memory.peak covers the cgroup's lifetime (its reset, Linux 6.12+, is per open file)."""
+        return False
+
     def oom_kills(self) -> int:
         """oom_kill in memory.events."""
         return read_keyed(self._dir / "memory.events", "oom_kill") or 0

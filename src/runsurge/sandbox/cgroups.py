@@ -49,6 +49,10 @@ class TaskCgroup(Protocol):
         """The kernel-recorded peak, when the kernel records one."""
         ...
 
+    def reset_peak_memory(self) -> bool:
+        """Restart the kernel's peak record from current usage; False when it cannot."""
+        ...
+
     def oom_kills(self) -> int:
         """How many processes the OOM killer killed inside the task cgroup."""
         ...

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runsurge.sandbox.runner import RunRequest
+from runsurge.sandbox.runner import Entrypoint, RunRequest
 
 _UNSAFE_LABEL_CHARS = re.compile(r"[^A-Za-z0-9_.=:-]+")
 
@@ -20,6 +20,29 @@ _UNSAFE_LABEL_CHARS = re.compile(r"[^A-Za-z0-9_.=:-]+")
 def process_label(label: str) -> str:
     """The request's label made safe for a command line, so `ps` shows which task runs."""
     return _UNSAFE_LABEL_CHARS.sub("_", label)[:96] or "-"
+
+
+def session_harness_args(
+    control_fd: int,
+    script_path: str,
+    entrypoint: Entrypoint,
+    label: str,
+    rlimits: str,
+    workdirs: tuple[str, ...],
+) -> list[str]:
+    """The key=value arguments of a warm-session harness (``mode=session``).
+
+    `workdirs`: the writable directories the zygote empties between inputs.
+    """
+    return [
+        "mode=session",
+        f"control={control_fd}",
+        f"script={script_path}",
+        f"entry={entrypoint.value}",
+        f"label={process_label(label)}",
+        f"rlimits={rlimits}",
+        f"workdirs={':'.join(workdirs)}",
+    ]
 
 
 @dataclass

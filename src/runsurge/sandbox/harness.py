@@ -29,6 +29,10 @@ numbers), ``script`` (path), ``entry`` (``process`` or ``aggregate``),
 ``max_output`` (bytes), ``label`` (ignored: it names the task in ``ps``) and
 ``rlimits`` as ``NAME:soft:hard,...``, applied by the reporter to itself before it
 forks the worker.
+
+With ``mode=session`` the same reporter serves a warm session instead: a zygote
+imports the script once and forks one worker per input (see "warm session" below and
+``docs/security.md``).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import sys
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~10 ms per task
 if TYPE_CHECKING:
+    from _socket import socket as _SocketLike
     from collections.abc import Callable
 
 MAGIC = b"RSH1"
@@ -68,6 +73,8 @@ MAX_TRACEBACK_CHARS = 64 * 1024
 _CHUNK = 64 * 1024
 _PR_SET_DUMPABLE = 4
 _SIGINT = 2
+_RUN_KEYS = ("control", "result", "log", "input", "script", "entry", "max_output")
+_SESSION_KEYS = ("control", "script", "entry")
 
 
 class _Reported(Exception):
@@ -91,7 +98,8 @@ def parse_args(argv: list[str]) -> dict[str, str]:
         if not sep:
             raise SystemExit(f"harness: malformed argument {item!r}")
         args[key] = value
-    for key in ("control", "result", "log", "input", "script", "entry", "max_output"):
+    required = _SESSION_KEYS if args.get("mode") == "session" else _RUN_KEYS
+    for key in required:
         if key not in args:
             raise SystemExit(f"harness: missing argument {key}=")
     return args
@@ -112,7 +120,12 @@ def apply_rlimits(spec: str) -> None:
 
 
 def _set_dumpable(flag: int) -> None:
-    """prctl(PR_SET_DUMPABLE, flag); best effort (see docs/security.md).
+    """prctl(PR_SET_DUMPABLE, flag); best effort (see docs/security.md)."""
+    prctl(_PR_SET_DUMPABLE, flag)
+
+
+def prctl(option: int, arg: int) -> None:
+    """prctl(option, arg, 0, 0, 0); best effort.
 
     Goes through the ``_ctypes`` core directly: ``import ctypes`` costs ~4 ms per task.
     """
@@ -127,8 +140,8 @@ def _set_dumpable(flag: int) -> None:
             _restype_ = _Int
 
         libc = _ctypes.dlopen(None)  # type: ignore[arg-type]  # NULL: the running program
-        prctl = _Function(_ctypes.dlsym(libc, "prctl"))
-        prctl(_PR_SET_DUMPABLE, flag, 0, 0, 0)
+        call = _Function(_ctypes.dlsym(libc, "prctl"))
+        call(option, arg, 0, 0, 0)
     except (ImportError, OSError, AttributeError, TypeError):
         pass
 
@@ -216,6 +229,10 @@ class _WorkerPipe:
             _, self.status = os.waitpid(self.pid, 0)
         return self.status
 
+    def kill(self) -> None:
+        """SIGKILL the worker (its announced result is too large)."""
+        os.kill(self.pid, 9)
+
 
 def _exit_payload(status: int | None, problem: str | None, result_bytes: int) -> bytes:
     """The EXIT frame's JSON, built by hand: only ints and one of the PROBLEM_* names."""
@@ -249,7 +266,7 @@ def relay(pipe: _WorkerPipe, result_fd: int, nonce: bytes, max_output: int) -> N
             problem = PROBLEM_BAD_MESSAGE
         elif length > max_output:
             problem = PROBLEM_TOO_LARGE
-            os.kill(pipe.pid, 9)
+            pipe.kill()
         else:
             agent_kind = KIND_RESULT if kind == WORKER_RESULT else KIND_ERROR
             write_all(result_fd, frame_header(nonce, agent_kind, length))
@@ -319,14 +336,24 @@ def worker_main(args: dict[str, str], to_reporter: int, log_fd: int, input_fd: i
     _set_dumpable(1)
     _prefer_oom_kill()
     worker_pid = os.getpid()
+    kind, payload = worker_message(lambda: run_entrypoint(args, input_fd))
+    send_and_exit(to_reporter, kind, payload, worker_pid)
+
+
+def worker_message(action: Callable[[], bytes]) -> tuple[bytes, bytes]:
+    """(WORKER_RESULT, result) or (WORKER_ERROR, error JSON) for one call of `action`."""
     try:
-        kind, payload = WORKER_RESULT, run_entrypoint(args, input_fd)
+        return WORKER_RESULT, action()
     except _Reported as err:
-        kind, payload = WORKER_ERROR, _error_payload(err.type_name, err.message, err.traceback_text)
+        return WORKER_ERROR, _error_payload(err.type_name, err.message, err.traceback_text)
     except MemoryError:  # even reporting the script's error ran out of memory
-        kind, payload = WORKER_ERROR, _error_payload("MemoryError", "out of memory", "")
+        return WORKER_ERROR, _error_payload("MemoryError", "out of memory", "")
     except BaseException as exc:  # a bug in the harness itself: still report, never hang
-        kind, payload = WORKER_ERROR, _error_payload("HarnessError", _safe_str(exc), "")
+        return WORKER_ERROR, _error_payload("HarnessError", _safe_str(exc), "")
+
+
+def send_and_exit(to_reporter: int, kind: bytes, payload: bytes, worker_pid: int) -> None:
+    """Write the one worker message and end the process; never returns."""
     if os.getpid() != worker_pid:
         # A process the script forked has returned (or raised) into the harness.  Only
         # the worker itself reports; a second message would look like a forgery.
@@ -413,8 +440,14 @@ def _safe_str(value: object) -> str:
 def run_entrypoint(args: dict[str, str], input_fd: int) -> bytes:
     """Load the script, call the entrypoint on the input, return the encoded result."""
     script, entry = args["script"], args["entry"]
-    module = load_script(script)
-    func = resolve_entrypoint(module, entry)
+    func = resolve_entrypoint(load_script(script), entry)
+    return call_entrypoint(func, entry, script, input_fd, int(args["max_output"]))
+
+
+def call_entrypoint(
+    func: Callable[[object], object], entry: str, script: str, input_fd: int, max_output: int
+) -> bytes:
+    """Read the input, call the loaded entrypoint, return the encoded result."""
     argument: object = read_process_input(input_fd) if entry == "process" else None
     if entry == "aggregate":
         argument = read_aggregate_input(input_fd)
@@ -429,7 +462,7 @@ def run_entrypoint(args: dict[str, str], input_fd: int) -> bytes:
         if isinstance(exc, MemoryError):
             _release_frames(exc)
         raise _Reported(type(exc).__name__, _safe_str(exc), user_traceback(exc, script)) from None
-    return encode_result(result, entry, int(args["max_output"]))
+    return encode_result(result, entry, max_output)
 
 
 def _release_frames(exc: BaseException) -> None:
@@ -637,5 +670,388 @@ def _format_only(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(exc), exc))
 
 
+# --------------------------------------------------------------------------- warm session
+#
+# ``mode=session``: one reporter (PID 1, never runs consumer code) and one *zygote*
+# that imports the script on the first request and then forks a fresh *worker* per
+# input.  Agent -> reporter, on the SOCK_SEQPACKET ``control`` socket, one message per
+# input: NONCE(16) + ``max_output rlimits`` (ASCII) with three descriptors attached
+# (result pipe, log pipe, input file).  The reporter keeps the result pipe, passes the
+# other two and a fresh worker pipe to the zygote (which never sees a nonce), relays
+# the worker's message exactly as in a cold run, kills whatever the input left running,
+# and answers SESSION_READY on the control socket — or exits, which ends the session.
+# Zygote -> reporter: ZYGOTE_FORKED + pid(4), then ZYGOTE_STATUS + wait status(4) +
+# 1 (the zygote goes on) or 0 (it ends: the script failed to import).
+
+SESSION_READY = b"R"
+ZYGOTE_FORKED = b"P"
+ZYGOTE_STATUS = b"S"
+_PR_SET_CHILD_SUBREAPER = 36
+_SOL_SOCKET = 1
+_SCM_RIGHTS = 1
+_WNOHANG = 1
+_LOST_STATUS = 255 << 8  # "exited with 255": a worker whose status could not be learnt
+_SWEEP_ROUNDS = 100
+
+
+def send_fds(sock: _SocketLike, payload: bytes, fds: list[int]) -> None:
+    """One SOCK_SEQPACKET message with descriptors attached (SCM_RIGHTS)."""
+    data = b"".join(fd.to_bytes(4, sys.byteorder) for fd in fds)
+    sock.sendmsg([payload], [(_SOL_SOCKET, _SCM_RIGHTS, data)])
+
+
+def receive_fds(sock: _SocketLike, count: int) -> tuple[bytes, list[int]]:
+    """One message and its descriptors; (b"", []) at end of stream."""
+    import _socket
+
+    payload, ancillary, _flags, _addr = sock.recvmsg(4096, _socket.CMSG_SPACE(4 * count))
+    fds: list[int] = []
+    for level, kind, data in ancillary:
+        if level == _SOL_SOCKET and kind == _SCM_RIGHTS:
+            usable = len(data) - len(data) % 4
+            fds += [int.from_bytes(data[i : i + 4], sys.byteorder) for i in range(0, usable, 4)]
+    if payload and len(fds) != count:
+        for fd in fds:
+            os.close(fd)
+        raise SystemExit("harness: a request arrived without its descriptors")
+    return payload, fds
+
+
+class _Zygote:
+    """The reporter's view of the zygote: its pid, socket and messages."""
+
+    def __init__(self, pid: int, sock: _SocketLike) -> None:
+        self.pid = pid
+        self.sock = sock
+        self.alive = True
+        self.worker: int | None = None
+        self.status: int | None = None
+
+    def begin(self) -> None:
+        self.worker, self.status = None, None
+
+    def handle_one(self) -> None:
+        """Receive and apply one message; a closed socket means the zygote died."""
+        try:
+            message = self.sock.recv(16)
+        except OSError:
+            message = b""
+        if message[:1] == ZYGOTE_FORKED and len(message) >= 5:
+            self.worker = int.from_bytes(message[1:5], "big")
+        elif message[:1] == ZYGOTE_STATUS and len(message) >= 6:
+            self.status = int.from_bytes(message[1:5], "big")
+            self.alive = message[5:6] == b"\x01"
+        else:
+            self._died()
+
+    def _died(self) -> None:
+        """Reap the zygote; the worker it left (now ours: we are the subreaper) too."""
+        self.alive = False
+        zygote_status = _wait(self.pid, blocking=True)
+        if self.worker is None or self.worker == self.pid:
+            self.status = zygote_status if zygote_status is not None else _LOST_STATUS
+            return
+        import time
+
+        deadline = time.monotonic() + 1.0  # reparenting follows the zygote's exit
+        while self.status is None:
+            status = _wait(self.worker, blocking=time.monotonic() > deadline)
+            if status is not None:
+                self.status = status
+            elif time.monotonic() > deadline + 1.0:
+                self.status = _LOST_STATUS
+            else:
+                time.sleep(0.001)
+
+
+def _wait(pid: int, blocking: bool) -> int | None:
+    """waitpid's status, or None (still running, or not our child yet)."""
+    try:
+        got, status = os.waitpid(pid, 0 if blocking else _WNOHANG)
+    except ChildProcessError:
+        return None
+    return status if got == pid else None
+
+
+class _SessionWorkerPipe(_WorkerPipe):
+    """A worker pipe whose worker is the zygote's child: its status comes from the zygote."""
+
+    def __init__(self, fd: int, zygote: _Zygote) -> None:
+        import select
+
+        super().__init__(fd, 0)
+        self._zygote = zygote
+        self._poll.register(zygote.sock.fileno(), select.POLLIN | select.POLLHUP)
+
+    def kill(self) -> None:
+        """SIGKILL the worker once the zygote has said which process it is."""
+        while self._zygote.worker is None and self._zygote.status is None:
+            self._zygote.handle_one()
+        if self._zygote.status is None and self._zygote.worker is not None:
+            try:
+                os.kill(self._zygote.worker, 9)
+            except ProcessLookupError:
+                return
+
+    def _reap(self) -> None:
+        import select
+
+        while self.status is None and select.select([self._zygote.sock.fileno()], [], [], 0)[0]:
+            self._zygote.handle_one()
+            self.status = self._zygote.status
+
+    def wait(self) -> int:
+        while self._zygote.status is None:
+            self._zygote.handle_one()
+        self.status = self._zygote.status
+        return self.status
+
+
+def session_main(args: dict[str, str]) -> None:
+    """The reporter of a warm session: start the zygote, relay one input at a time."""
+    import _signal  # type: ignore[import-not-found,unused-ignore]
+    import _socket
+
+    _signal.signal(_SIGINT, _signal.SIG_DFL)
+    if args.get("rlimits"):
+        apply_rlimits(args["rlimits"])
+    _set_dumpable(0)
+    prctl(_PR_SET_CHILD_SUBREAPER, 1)  # orphans of a worker become ours, to sweep
+    control: _SocketLike = _socket.socket(fileno=int(args["control"]))
+    mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        control.close()
+        mine.close()
+        zygote_main(args, theirs)
+    theirs.close()
+    zygote = _Zygote(pid, mine)
+    while zygote.alive:
+        payload, fds = receive_fds(control, 3)
+        if not payload:
+            break
+        _serve_input(zygote, payload, fds)
+        if not zygote.alive:
+            break
+        _sweep_orphans(zygote.pid)
+        control.send(SESSION_READY)
+
+
+def _serve_input(zygote: _Zygote, payload: bytes, fds: list[int]) -> None:
+    """Hand one input to the zygote and relay its worker's message under the nonce."""
+    result_fd, log_fd, input_fd = fds
+    nonce = payload[:NONCE_BYTES]
+    max_output, _, spec = payload[NONCE_BYTES:].decode("ascii").partition(" ")
+    read_end, write_end = os.pipe()
+    zygote.begin()
+    try:
+        send_fds(zygote.sock, f"{max_output} {spec}".encode("ascii"), [input_fd, log_fd, write_end])
+    except OSError:
+        zygote.handle_one()  # it died: learn how
+    for fd in (input_fd, log_fd, write_end):
+        os.close(fd)
+    write_all(result_fd, frame(nonce, KIND_HELLO, b""))
+    relay(_SessionWorkerPipe(read_end, zygote), result_fd, nonce, int(max_output))
+    os.close(read_end)
+    os.close(result_fd)
+
+
+def _sweep_orphans(zygote_pid: int) -> None:
+    """SIGKILL every process but the zygote and us: what the last input left running.
+
+    All descendants are killed in one pass, so none can be reparented (or fork again)
+    between "listed" and "killed"; passes repeat until none is left.
+    """
+    for _ in range(_SWEEP_ROUNDS):
+        pids = _descendants(os.getpid(), skip=zygote_pid)
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                continue
+        _reap_all_but(zygote_pid)
+    _reap_all_but(zygote_pid)
+
+
+def _reap_all_but(zygote_pid: int) -> None:
+    """Collect every exited child except the zygote (its status is the zygote's to tell)."""
+    for pid in _children(os.getpid()):
+        if pid != zygote_pid:
+            _wait(pid, blocking=False)
+
+
+def _descendants(root: int, skip: int) -> list[int]:
+    found: list[int] = []
+    pending = [child for child in _children(root) if child != skip]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending.extend(_children(pid))
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    children: list[int] = []
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                children += [int(child) for child in f.read().split()]
+        except OSError:
+            continue
+    return children
+
+
+def zygote_main(args: dict[str, str], sock: _SocketLike) -> None:
+    """Import the script on the first request, then fork one worker per request; never returns."""
+    import resource  # noqa: F401  # imported once here, so each worker's rlimits cost nothing
+
+    _set_dumpable(1)
+    devnull = os.open("/dev/null", os.O_RDWR)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True)
+    script, entry = args["script"], args["entry"]
+    workdirs = [d for d in args.get("workdirs", "").split(":") if d]
+    func: Callable[[object], object] | None = None
+    kept: list[set[str]] = []
+    while True:
+        payload, fds = receive_fds(sock, 3)
+        if not payload:
+            os._exit(0)
+        max_output, _, spec = payload.decode("ascii").partition(" ")
+        if func is None:
+            func = _import_or_report(script, entry, sock, fds, devnull)
+            kept = [set(_listdir(d)) for d in workdirs]
+        else:
+            _clean_workdirs(workdirs, kept)
+        pid = _fork()
+        if pid == 0:
+            sock.close()
+            _session_worker(func, entry, script, (int(max_output), spec), fds)
+        for fd in fds:
+            os.close(fd)
+        sock.send(ZYGOTE_FORKED + pid.to_bytes(4, "big"))
+        status = _wait(pid, blocking=True)
+        status = _LOST_STATUS if status is None else status
+        sock.send(ZYGOTE_STATUS + status.to_bytes(4, "big") + b"\x01")
+
+
+def _listdir(directory: str) -> list[str]:
+    try:
+        return os.listdir(directory)
+    except OSError:
+        return []
+
+
+def _clean_workdirs(workdirs: list[str], kept: list[set[str]]) -> None:
+    """Remove what the last input wrote; keep what the import created (best effort)."""
+    for directory, keep in zip(workdirs, kept, strict=True):
+        for name in _listdir(directory):
+            if name not in keep:
+                _remove_tree(os.path.join(directory, name))
+
+
+def _remove_tree(path: str) -> None:
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            for root, dirs, files in os.walk(path, topdown=False):
+                for name in files:
+                    os.unlink(os.path.join(root, name))
+                for name in dirs:
+                    sub = os.path.join(root, name)
+                    os.unlink(sub) if os.path.islink(sub) else os.rmdir(sub)
+            os.rmdir(path)
+        else:
+            os.unlink(path)
+    except OSError:
+        pass  # e.g. a file the input made read-only in a read-only directory
+
+
+def _fork() -> int:
+    """os.fork(), waiting out a moment of "no more processes" (the sweep is reaping)."""
+    import time
+
+    for _ in range(200):
+        try:
+            return os.fork()
+        except BlockingIOError:
+            time.sleep(0.005)
+    return os.fork()
+
+
+def _import_or_report(
+    script: str, entry: str, sock: _SocketLike, fds: list[int], devnull: int
+) -> Callable[[object], object]:
+    """Load the entrypoint with stdout on this input's logs; on failure report and exit."""
+    _input_fd, log_fd, to_reporter = fds
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    loaded: list[Callable[[object], object]] = []
+
+    def load() -> bytes:
+        loaded.append(resolve_entrypoint(load_script(script), entry))
+        return b""
+
+    kind, payload = worker_message(load)
+    _flush_stdio()
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    if loaded and kind == WORKER_RESULT:
+        return loaded[0]
+    # The script's failure is the first input's outcome, reported like a worker's.
+    sock.send(ZYGOTE_FORKED + os.getpid().to_bytes(4, "big"))
+    header = WORKER_MAGIC + kind + len(payload).to_bytes(8, "big")
+    try:
+        write_all(to_reporter, header + payload)
+    except OSError:
+        os._exit(3)
+    os.close(to_reporter)
+    sock.send(ZYGOTE_STATUS + (0).to_bytes(4, "big") + b"\x00")
+    os._exit(0)
+
+
+def _session_worker(
+    func: Callable[[object], object],
+    entry: str,
+    script: str,
+    limits: tuple[int, str],
+    fds: list[int],
+) -> None:
+    """One input in a fresh fork of the zygote: its own rlimits, input and logs."""
+    input_fd, log_fd, to_reporter = fds
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    _prefer_oom_kill()
+    worker_pid = os.getpid()
+
+    max_output, spec = limits
+
+    def call() -> bytes:
+        if spec:
+            apply_rlimits(spec)
+        return call_entrypoint(func, entry, script, input_fd, max_output)
+
+    kind, payload = worker_message(call)
+    send_and_exit(to_reporter, kind, payload, worker_pid)
+
+
+def main(argv: list[str]) -> None:
+    """One run (the default), or a warm session (``mode=session``)."""
+    args = parse_args(argv)
+    if args.get("mode") == "session":
+        session_main(args)
+    else:
+        reporter_main(args)
+
+
 if __name__ == "__main__":
-    reporter_main(parse_args(sys.argv[1:]))
+    main(sys.argv[1:])

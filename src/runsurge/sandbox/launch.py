@@ -31,14 +31,18 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from runsurge.sandbox import bwrap, rlimits, seccomp
 from runsurge.sandbox.bwrap import Launcher, SandboxFds
 from runsurge.sandbox.cgroups import CgroupError, CgroupHost, TaskCgroup
 from runsurge.sandbox.channels import HarnessChannels
+from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.sandbox.runner import RunRequest
 from runsurge.sandbox.runtime import PythonRuntime
 from runsurge.sandbox.supervise import Child, process_group_alive
@@ -110,7 +114,41 @@ class SandboxLauncher:
         self, request: RunRequest, channels: HarnessChannels, nonce: bytes
     ) -> LaunchedSandbox:
         """Spawn, place in the cgroup, apply rlimits, release, send the nonce."""
-        cgroup = self._create_cgroup(request)
+        args = channels.harness_args(
+            request, bwrap.SCRIPT_INSIDE, rlimits=rlimits_spec(request.policy)
+        )
+        return self._start(
+            request.policy,
+            request.script,
+            args,
+            channels.child_fds,
+            after_spawn=channels.close_child_ends,
+            after_release=lambda: channels.send_nonce(nonce),
+        )
+
+    def start_session(
+        self, script: Path, policy: SandboxPolicy, harness_args: list[str], control: socket.socket
+    ) -> LaunchedSandbox:
+        """Spawn a warm-session harness; `control` (its end of the socket) is closed here."""
+        return self._start(
+            policy,
+            script,
+            harness_args,
+            (control.fileno(),),
+            after_spawn=control.close,
+            after_release=lambda: None,
+        )
+
+    def _start(
+        self,
+        policy: SandboxPolicy,
+        script: Path,
+        harness_args: list[str],
+        child_fds: tuple[int, ...],
+        after_spawn: Callable[[], None],
+        after_release: Callable[[], None],
+    ) -> LaunchedSandbox:
+        cgroup = self._create_cgroup(policy)
         owned: list[int] = []
         process: subprocess.Popen[bytes] | None = None
         try:
@@ -122,7 +160,7 @@ class SandboxLauncher:
             owned += [block_read, block_write]
             harness_fd = _memfd("runsurge-harness", self.harness_bytes)
             owned.append(harness_fd)
-            script_fd = os.open(request.script, os.O_RDONLY | os.O_CLOEXEC)
+            script_fd = os.open(script, os.O_RDONLY | os.O_CLOEXEC)
             owned.append(script_fd)
             seccomp_fd = seccomp.program_fd() if self.use_seccomp else None
             if seccomp_fd is not None:
@@ -133,15 +171,13 @@ class SandboxLauncher:
                 seccomp=seccomp_fd if seccomp_fd is not None else -1,
                 harness=harness_fd,
                 script=script_fd,
-                harness_args=tuple(
-                    channels.harness_args(request, bwrap.SCRIPT_INSIDE, rlimits=_rlimits(request))
-                ),
+                harness_args=tuple(harness_args),
                 harness_inside=self.harness_inside,
             )
-            argv = bwrap.bwrap_argv(self.launcher, self.runtime, request.policy, fds)
+            argv = bwrap.bwrap_argv(self.launcher, self.runtime, policy, fds)
             if seccomp_fd is None:
                 argv = _without_option(argv, "--seccomp")
-            pass_fds = [info_write, block_read, harness_fd, script_fd, *channels.child_fds]
+            pass_fds = [info_write, block_read, harness_fd, script_fd, *child_fds]
             if seccomp_fd is not None:
                 pass_fds.append(seccomp_fd)
             process = subprocess.Popen(
@@ -162,13 +198,13 @@ class SandboxLauncher:
                 if fd is not None:
                     os.close(fd)
                     owned.remove(fd)
-            channels.close_child_ends()
+            after_spawn()
             child_pid = _read_child_pid(info_read, process, diag_read)
             if cgroup is not None:
                 cgroup.add(child_pid)  # in case it was cloned before the move above
             started = time.monotonic()
             os.write(block_write, b"g")
-            channels.send_nonce(nonce)
+            after_release()
             for fd in (info_read, block_write):
                 os.close(fd)
                 owned.remove(fd)
@@ -187,18 +223,18 @@ class SandboxLauncher:
                 raise SandboxStartError(str(exc)) from exc
             raise
 
-    def _create_cgroup(self, request: RunRequest) -> TaskCgroup | None:
+    def _create_cgroup(self, policy: SandboxPolicy) -> TaskCgroup | None:
         if self.cgroups is None:
             return None
         try:
-            return self.cgroups.create(request.policy)
+            return self.cgroups.create(policy)
         except CgroupError as exc:
             raise SandboxStartError(f"cannot create the task cgroup: {exc}") from exc
 
 
-def _rlimits(request: RunRequest) -> str:
+def rlimits_spec(policy: SandboxPolicy) -> str:
     """The harness's rlimits argument; NPROC counts only this sandbox's user namespace."""
-    return rlimits.harness_spec(rlimits.limits_for(request.policy, nproc=request.policy.pids))
+    return rlimits.harness_spec(rlimits.limits_for(policy, nproc=policy.pids))
 
 
 def _memfd(name: str, data: bytes) -> int:

@@ -35,6 +35,39 @@ class RunRequest:
     label: str = ""  # for logs only, e.g. "job=… task=… attempt=…"
 
 
+class WarmSession(Protocol):
+    """A sandbox with one script loaded, running inputs one at a time.
+
+    Every input of a session belongs to the same consumer and job: module globals
+    the script changes carry over from one input to the next (never between
+    sessions).  Each `run` returns the Outcome a cold run would have returned.
+    """
+
+    @property
+    def alive(self) -> bool:
+        """False once it died, was killed, or hit a limit that ends it."""
+        ...
+
+    @property
+    def runs(self) -> int:
+        """Inputs run so far."""
+        ...
+
+    def run(
+        self,
+        input: Path,
+        policy: SandboxPolicy,
+        cancel: threading.Event | None = None,
+        label: str = "",
+    ) -> Outcome:
+        """Run the entrypoint on one input; `policy` must not exceed the session's (ValueError)."""
+        ...
+
+    def close(self) -> None:
+        """Kill everything, remove the cgroup and work dir, verify; idempotent."""
+        ...
+
+
 class TaskRunner(Protocol):
     """Runs a consumer's function in isolation and always returns an Outcome."""
 
@@ -45,4 +78,10 @@ class TaskRunner(Protocol):
 
     def run(self, request: RunRequest, cancel: threading.Event | None = None) -> Outcome:
         """Run to completion (or until `cancel` is set) and clean up everything it started."""
+        ...
+
+    def open_session(
+        self, script: Path, entrypoint: Entrypoint, policy: SandboxPolicy, label: str = ""
+    ) -> WarmSession:
+        """Start a warm session sized by `policy` (memory, pids, work dir) for `script`."""
         ...

@@ -1,8 +1,8 @@
 """`Sandbox`: the production TaskRunner (bubblewrap + cgroup + rlimits + seccomp).
 
-A run has three steps, each in its own module so that a later "warm" mode (one
-sandbox importing a script once, then processing several inputs) adds a loop
-rather than a rewrite:
+A run has three steps, each in its own module, so that the warm mode
+(`open_session`: one sandbox importing a script once, then processing several
+inputs; ``session.py``) is a loop over the same steps rather than a rewrite:
 
 * spawn the sandbox — ``launch.py`` (bubblewrap, cgroup, rlimits, seccomp);
 * talk to the harness — ``channels.py`` / ``framing.py`` / ``supervise.py``;
@@ -23,15 +23,22 @@ from pathlib import Path
 from runsurge.sandbox import bwrap, harness
 from runsurge.sandbox.bwrap import Launcher
 from runsurge.sandbox.cgroups import CgroupHost, find_cgroup_host
-from runsurge.sandbox.channels import HarnessChannels
+from runsurge.sandbox.channels import HarnessChannels, session_harness_args
 from runsurge.sandbox.classify import Observation, build_outcome
 from runsurge.sandbox.framing import FrameReader, LogCapture, new_nonce
-from runsurge.sandbox.launch import LaunchedSandbox, SandboxLauncher, SandboxStartError
+from runsurge.sandbox.launch import (
+    LaunchedSandbox,
+    SandboxLauncher,
+    SandboxStartError,
+    rlimits_spec,
+)
 from runsurge.sandbox.monitor import CgroupUsage, ProcessTreeUsage, UsageMonitor, UsageSource
 from runsurge.sandbox.outcome import Outcome, OutcomeKind, ScriptError
-from runsurge.sandbox.runner import RunRequest
+from runsurge.sandbox.policy import SandboxPolicy
+from runsurge.sandbox.runner import Entrypoint, RunRequest, WarmSession
 from runsurge.sandbox.runtime import PythonRuntime, current_runtime
-from runsurge.sandbox.supervise import StopReason, Streams, drain, supervise
+from runsurge.sandbox.session import HarnessSession, UnstartedSession, control_socketpair
+from runsurge.sandbox.supervise import Child, StopReason, Streams, drain, supervise
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +109,27 @@ class Sandbox:
         finally:
             channels.close_all()
 
+    def open_session(
+        self, script: Path, entrypoint: Entrypoint, policy: SandboxPolicy, label: str = ""
+    ) -> WarmSession:
+        """A warm session: one sandbox sized by `policy`, the script imported on the first run."""
+        mine, theirs = control_socketpair()
+        args = session_harness_args(
+            theirs.fileno(),
+            bwrap.SCRIPT_INSIDE,
+            entrypoint,
+            label,
+            rlimits_spec(policy),
+            workdirs=(bwrap.WORK_INSIDE, "/dev/shm"),
+        )
+        try:
+            launched = self._launch.start_session(script, policy, args, theirs)
+        except SandboxStartError as exc:
+            mine.close()
+            theirs.close()
+            return UnstartedSession(str(exc))
+        return HarnessSession(_SandboxSessionHost(launched), mine, policy)
+
     def _supervise(
         self,
         request: RunRequest,
@@ -158,6 +186,51 @@ class Sandbox:
         return build_outcome(
             observation, streams.logs.value(), streams.logs.truncated, tuple(leftovers)
         )
+
+
+class _SandboxSessionHost:
+    """A warm session's bubblewrap sandbox, seen through `SessionHost`."""
+
+    def __init__(self, launched: LaunchedSandbox) -> None:
+        self._launched = launched
+
+    @property
+    def child(self) -> Child:
+        """bubblewrap."""
+        return self._launched.child
+
+    @property
+    def diag_fd(self) -> int:
+        """bubblewrap's and the reporter's stderr."""
+        return self._launched.diag_fd
+
+    def rlimits_for(self, policy: SandboxPolicy) -> str:
+        """As a cold run's: NPROC counts only the sandbox's user namespace."""
+        return rlimits_spec(policy)
+
+    def usage_source(self) -> UsageSource:
+        """The session cgroup, else the process tree under bubblewrap."""
+        cgroup = self._launched.cgroup
+        return CgroupUsage(cgroup) if cgroup else ProcessTreeUsage(self.child.pid)
+
+    def before_input(self) -> bool:
+        """Restart the cgroup's memory peak (v1; v2 keeps a lifetime peak)."""
+        cgroup = self._launched.cgroup
+        return cgroup.reset_peak_memory() if cgroup else False
+
+    def oom_kills(self) -> int:
+        """The cgroup's OOM-kill counter."""
+        cgroup = self._launched.cgroup
+        return cgroup.oom_kills() if cgroup else 0
+
+    def kill_all(self) -> None:
+        """SIGKILL the cgroup and process group, reap bubblewrap."""
+        self._launched.kill_all()
+        self._launched.child.wait(5.0)
+
+    def teardown(self) -> tuple[str, ...]:
+        """As after a cold run: kill, reap, remove the cgroup, verify."""
+        return tuple(self._launched.teardown())
 
 
 def harness_program(runtime: PythonRuntime) -> tuple[bytes, str]:

@@ -25,13 +25,15 @@ from pathlib import Path
 import psutil
 
 from runsurge.sandbox import harness, rlimits
-from runsurge.sandbox.channels import HarnessChannels
+from runsurge.sandbox.channels import HarnessChannels, session_harness_args
 from runsurge.sandbox.classify import Observation, build_outcome
 from runsurge.sandbox.framing import FrameReader, LogCapture, new_nonce
-from runsurge.sandbox.monitor import ProcessTreeUsage, UsageMonitor
+from runsurge.sandbox.monitor import ProcessTreeUsage, UsageMonitor, UsageSource
 from runsurge.sandbox.outcome import Outcome, OutcomeKind, ScriptError
-from runsurge.sandbox.runner import RunRequest
+from runsurge.sandbox.policy import SandboxPolicy
+from runsurge.sandbox.runner import Entrypoint, RunRequest, WarmSession
 from runsurge.sandbox.runtime import current_runtime
+from runsurge.sandbox.session import HarnessSession, UnstartedSession, control_socketpair
 from runsurge.sandbox.supervise import Child, Streams, drain, process_group_alive, supervise
 
 ISOLATION_LEVEL = "none (insecure dev)"
@@ -64,6 +66,40 @@ class SubprocessRunner:
             channels.close_all()
             shutil.rmtree(workdir, ignore_errors=True)
 
+    def open_session(
+        self, script: Path, entrypoint: Entrypoint, policy: SandboxPolicy, label: str = ""
+    ) -> WarmSession:
+        """A warm session in one harness process, with a private temporary work dir."""
+        mine, theirs = control_socketpair()
+        nproc_base = _nproc_base()
+        spec = rlimits.harness_spec(rlimits.limits_for(policy, nproc=_nproc(nproc_base, policy)))
+        workdir = Path(tempfile.mkdtemp(prefix="runsurge-dev-"))
+        args = session_harness_args(
+            theirs.fileno(), str(script.resolve()), entrypoint, label, spec, (str(workdir),)
+        )
+        diag_read, diag_write = os.pipe()
+        try:
+            process = subprocess.Popen(
+                [str(self._python), "-I", "-S", str(self._harness), *args],
+                cwd=workdir,
+                env=_environment(workdir),
+                stdin=subprocess.DEVNULL,
+                stdout=diag_write,
+                stderr=diag_write,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            os.close(diag_read)
+            mine.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+            return UnstartedSession(f"cannot start the harness: {exc}")
+        finally:
+            os.close(diag_write)
+            theirs.close()
+        host = _SubprocessSessionHost(Child(process), diag_read, workdir, nproc_base)
+        return HarnessSession(host, mine, policy)
+
     def _spawn(
         self, request: RunRequest, channels: HarnessChannels, workdir: Path, diag_write: int
     ) -> subprocess.Popen[bytes]:
@@ -73,16 +109,10 @@ class SubprocessRunner:
             str(self._python), "-I", "-S", str(self._harness),
             *channels.harness_args(request, str(request.script.resolve()), rlimits=spec),
         ]  # fmt: skip
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(workdir),
-            "TMPDIR": str(workdir),
-            "LANG": "C.UTF-8",
-        }
         return subprocess.Popen(
             argv,
             cwd=workdir,
-            env=env,
+            env=_environment(workdir),
             stdin=subprocess.DEVNULL,
             stdout=diag_write,
             stderr=diag_write,
@@ -143,6 +173,90 @@ class SubprocessRunner:
             else "",
         )
         return build_outcome(observation, streams.logs.value(), streams.logs.truncated, leftovers)
+
+
+def _environment(workdir: Path) -> dict[str, str]:
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir),
+        "LANG": "C.UTF-8",
+    }
+
+
+def _nproc_base() -> int | None:
+    """How many processes the user already has (None for root: NPROC is not enforced)."""
+    if os.geteuid() == 0:
+        return None
+    uid = os.getuid()
+    return sum(
+        1 for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid
+    )
+
+
+def _nproc(base: int | None, policy: SandboxPolicy) -> int | None:
+    return None if base is None else base + policy.pids
+
+
+class _SubprocessSessionHost:
+    """A warm session's harness process and its temporary work dir."""
+
+    def __init__(self, child: Child, diag_fd: int, workdir: Path, nproc_base: int | None) -> None:
+        self._child = child
+        self._diag_fd = diag_fd
+        self._workdir = workdir
+        self._nproc_base = nproc_base
+        self._trees: list[ProcessTreeUsage] = []
+        self._torn_down = False
+
+    @property
+    def child(self) -> Child:
+        """The harness's reporter."""
+        return self._child
+
+    @property
+    def diag_fd(self) -> int:
+        """The reporter's stderr."""
+        return self._diag_fd
+
+    def rlimits_for(self, policy: SandboxPolicy) -> str:
+        """NPROC counts the user's other processes too: leave room for them."""
+        limits = rlimits.limits_for(policy, nproc=_nproc(self._nproc_base, policy))
+        return rlimits.harness_spec(limits)
+
+    def usage_source(self) -> UsageSource:
+        """The process tree; every tree is kept so that the kill reaches what it saw."""
+        tree = ProcessTreeUsage(self._child.pid)
+        self._trees.append(tree)
+        return tree
+
+    def before_input(self) -> bool:
+        """No kernel peak to restart."""
+        return False
+
+    def oom_kills(self) -> int:
+        """No cgroup: OOM is seen only as the script's MemoryError."""
+        return 0
+
+    def kill_all(self) -> None:
+        """SIGKILL the process group and every process seen."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._child.pid, signal.SIGKILL)
+        self._child.wait(5.0)
+
+    def teardown(self) -> tuple[str, ...]:
+        """Kill, verify, remove the work dir."""
+        if self._torn_down:
+            return ()
+        self._torn_down = True
+        seen = [proc for tree in self._trees for proc in tree.seen()]
+        leftovers = _kill_everything(self._child.pid, seen)
+        self._child.wait(5.0)
+        os.close(self._diag_fd)
+        shutil.rmtree(self._workdir, ignore_errors=True)
+        if self._workdir.exists():
+            leftovers += (f"work dir {self._workdir} could not be removed",)
+        return leftovers
 
 
 def _nproc_limit(request: RunRequest) -> int | None:
