@@ -36,6 +36,9 @@ def test_json_outputs_are_stable(cluster: Cluster) -> None:
         "finished_at",
         "error",
         "result",
+        "aggregate",
+        "aggregate_script",
+        "on_error",
     }
     assert job["state"] == "SUCCEEDED" and job["result"] == {"lines": 1, "words": 2}
     assert job["tasks"] == {

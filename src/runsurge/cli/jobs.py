@@ -1,16 +1,15 @@
-"""Consumer commands: submit, status, result, cancel, jobs, contributors."""
+"""Consumer commands: submit (jobs and groups), status, result, cancel, jobs, contributors."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from runsurge.cli import output
-from runsurge.client import Client, JobStatus
+from runsurge.cli import groups, output
+from runsurge.client import Client, Job, JobStatus
 from runsurge.config import ClientSettings
 
 CoordinatorOpt = Annotated[
@@ -34,22 +33,24 @@ def connect(coordinator: str | None, token: str | None) -> Client:
 
 
 def _finish(status: JobStatus, as_json: bool, client: Client) -> None:
-    """Print a final job's result (or error) and exit 1 if it did not succeed."""
+    """Print a final job's result (or aggregate, or error); exit 1 if it did not succeed."""
     if status.state == "SUCCEEDED":
-        result = (
-            status.result
-            if status.result is not None
-            else json.loads(client._fetch_result(status.id, 0))
-        )
+        job = client.job(status.id)
+        if status.kind == "group" and not (status.aggregate or status.aggregate_script):
+            if as_json:
+                output.print_json({"job": status.to_json()})
+            else:
+                groups.write_per_input(job, None)
+            groups.report_failures(status)
+            return
+        result = job.result()
         if as_json:
             output.print_json({"job": status.to_json() | {"result": result}})
         else:
             output.print_json(result)
+        groups.report_failures(status)
         return
-    if as_json:
-        output.print_json({"job": status.to_json()})
-    else:
-        output.print_status(status)
+    output.show_status(status, as_json)
     raise typer.Exit(EXIT_JOB_FAILED)
 
 
@@ -57,19 +58,61 @@ def submit(
     script: Annotated[
         Path, typer.Argument(help="Python file defining process(input_data: str) -> dict.")
     ],
-    input: Annotated[
-        Path, typer.Argument(help="Input file passed to process() as a str ('-' for stdin).")
-    ],
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Input files, each passed to process() as a str ('-' for stdin). "
+            "More than one makes a group.",
+            show_default=False,
+        ),
+    ] = None,
+    inputs_dir: Annotated[
+        Path | None, typer.Option(help="Every file in DIR is an input (sorted by name).")
+    ] = None,
+    inputs_glob: Annotated[
+        str | None, typer.Option(help="Every file matching the pattern is an input ('**' ok).")
+    ] = None,
+    split_lines: Annotated[
+        int | None,
+        typer.Option(help="One input per N lines of the (single, large) INPUT file."),
+    ] = None,
+    aggregate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--aggregate",
+            "-a",
+            help="FIELD=REDUCER (sum, mean, min, max, count, concat, merge_counts, histogram, "
+            "collect; '*=count', '*=collect'), repeatable; or 'script' for the script's "
+            "aggregate(results).",
+            show_default=False,
+        ),
+    ] = None,
+    on_error: Annotated[
+        str,
+        typer.Option(
+            help="continue: aggregate the successes; fail-fast: stop at the first failure."
+        ),
+    ] = "continue",
+    group: Annotated[bool, typer.Option("--group", help="Make a group even of one input.")] = False,
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait and print the result.")] = False,
     name: Annotated[str, typer.Option(help="A label for listings.")] = "",
     as_json: JsonOpt = False,
     coordinator: CoordinatorOpt = None,
     token: TokenOpt = None,
 ) -> None:
-    """Submit a single job: SCRIPT's process() applied to INPUT."""
-    source = sys.stdin.buffer.read() if str(input) == "-" else input
+    """Submit SCRIPT with one INPUT (a job) or many (a group, optionally aggregated)."""
+    sources = groups.InputSources(list(inputs or []), inputs_dir, inputs_glob, split_lines)
+    is_group = group or sources.is_group or bool(aggregate)
+    if not sources.paths and not (inputs_dir or inputs_glob):
+        raise typer.BadParameter("give at least one INPUT, --inputs-dir or --inputs-glob")
     with connect(coordinator, token) as client:
-        job = client.submit(script, source, name=name)
+        if not is_group:
+            first = sources.paths[0]
+            job = client.submit(
+                script, sys.stdin.buffer.read() if str(first) == "-" else first, name=name
+            )
+        else:
+            job = _submit_group(client, script, sources, aggregate, on_error, name)
         if not wait:
             status = job.status()
             if as_json:
@@ -77,9 +120,35 @@ def submit(
             else:
                 output.out.print(f"submitted job [bold]{job.id}[/]  (runsurge status {job.id})")
             return
-        if not as_json:
-            output.err.print(f"submitted job [bold]{job.id}[/], waiting…")
-        _finish(job.wait(), as_json, client)
+        if is_group and not as_json:
+            final = groups.wait_with_progress(job)
+        else:
+            if not as_json:
+                output.err.print(f"submitted job [bold]{job.id}[/], waiting…")
+            final = job.wait()
+        _finish(final, as_json, client)
+
+
+def _submit_group(
+    client: Client,
+    script: Path,
+    sources: groups.InputSources,
+    aggregate: list[str] | None,
+    on_error: str,
+    name: str,
+) -> Job:
+    items = sources.items()
+    specs: Any = aggregate or None
+    if aggregate == ["script"]:
+        specs = "script"
+    with groups.upload_progress() as progress:
+        return client.submit_group(
+            script,
+            groups.counted(items, progress, "uploading inputs"),
+            aggregate=specs,
+            on_error=on_error,
+            name=name,
+        )
 
 
 def status(
@@ -90,27 +159,36 @@ def status(
 ) -> None:
     """Show a job's state and task counts."""
     with connect(coordinator, token) as client:
-        current = client.job(job_id).status()
-    if as_json:
-        output.print_json({"job": current.to_json()})
-    else:
-        output.print_status(current)
+        output.show_status(client.job(job_id).status(), as_json)
 
 
 def result(
     job_id: Annotated[str, typer.Argument(help="The job's id.")],
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait if still running.")] = True,
+    per_input: Annotated[
+        bool, typer.Option("--per-input", help="Every input's result or error, as JSON lines.")
+    ] = False,
+    output_file: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write --per-input lines to FILE.")
+    ] = None,
     as_json: JsonOpt = False,
     coordinator: CoordinatorOpt = None,
     token: TokenOpt = None,
 ) -> None:
-    """Print a job's result (waits for it by default); exit 1 if the job failed."""
+    """Print a job's result or a group's aggregate (waits by default); exit 1 if it failed."""
     with connect(coordinator, token) as client:
         job = client.job(job_id)
-        current = job.wait() if wait else job.status()
+        current = job.status()
+        if wait and not current.done:
+            current = groups.wait_with_progress(job) if current.kind == "group" else job.wait()
         if not current.done:
             output.err.print(f"job {job_id} is still {current.state.lower()}")
             raise typer.Exit(EXIT_JOB_FAILED)
+        if per_input:
+            failed = groups.write_per_input(job, output_file)
+            if output_file is not None:
+                output.err.print(f"wrote {current.tasks.total} lines to {output_file}")
+            raise typer.Exit(EXIT_JOB_FAILED if failed or current.state != "SUCCEEDED" else 0)
         _finish(current, as_json, client)
 
 
@@ -122,11 +200,7 @@ def cancel(
 ) -> None:
     """Cancel a job: queued tasks never run, running ones are killed."""
     with connect(coordinator, token) as client:
-        current = client.job(job_id).cancel()
-    if as_json:
-        output.print_json({"job": current.to_json()})
-    else:
-        output.print_status(current)
+        output.show_status(client.job(job_id).cancel(), as_json)
 
 
 def jobs(

@@ -46,6 +46,14 @@ def print_status(status: JobStatus) -> None:
         print_task_error(status.error.describe())
 
 
+def show_status(status: JobStatus, as_json: bool) -> None:
+    """A job's status as `{"job": …}` JSON or for a person."""
+    if as_json:
+        print_json({"job": status.to_json()})
+    else:
+        print_status(status)
+
+
 def print_task_error(text: str) -> None:
     """A task's error, traceback included, on stderr."""
     err.print(f"[red]{escape(text)}[/]")

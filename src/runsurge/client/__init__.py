@@ -8,6 +8,6 @@ with Client() as client:              # finds the coordinator `runsurge up` star
 """
 
 from runsurge.client.client import Client
-from runsurge.client.job import Job, JobStatus, TaskCounts, TaskErrorInfo
+from runsurge.client.job import InputResult, Job, JobStatus, TaskCounts, TaskErrorInfo
 
-__all__ = ["Client", "Job", "JobStatus", "TaskCounts", "TaskErrorInfo"]
+__all__ = ["Client", "InputResult", "Job", "JobStatus", "TaskCounts", "TaskErrorInfo"]

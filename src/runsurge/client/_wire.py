@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from runsurge.client.job import JobStatus, TaskCounts, TaskErrorInfo
-from runsurge.proto.v1 import consumer_pb2
+from runsurge.proto.v1 import common_pb2, consumer_pb2
 
 CHUNK = 1024 * 1024
 STATE_NAMES = {
@@ -18,7 +18,13 @@ STATE_NAMES = {
     consumer_pb2.JOB_STATE_SUCCEEDED: "SUCCEEDED",
     consumer_pb2.JOB_STATE_FAILED: "FAILED",
     consumer_pb2.JOB_STATE_CANCELLED: "CANCELLED",
+    consumer_pb2.JOB_STATE_AGGREGATING: "AGGREGATING",
 }
+ON_ERROR = {
+    "continue": consumer_pb2.ON_ERROR_CONTINUE,
+    "fail-fast": consumer_pb2.ON_ERROR_FAIL_FAST,
+}
+ON_ERROR_NAMES = {v: k for k, v in ON_ERROR.items()}
 KIND_NAMES = {consumer_pb2.JOB_KIND_SINGLE: "single", consumer_pb2.JOB_KIND_GROUP: "group"}
 
 
@@ -30,11 +36,7 @@ def _time(msg: consumer_pb2.Job, field: str) -> dt.datetime | None:
 
 def job_status(msg: consumer_pb2.Job) -> JobStatus:
     """An SDK JobStatus from the wire message."""
-    error = None
-    if msg.HasField("error"):
-        error = TaskErrorInfo(
-            msg.error.kind, msg.error.type, msg.error.message, msg.error.traceback
-        )
+    error = error_info(msg.error) if msg.HasField("error") else None
     c = msg.tasks
     return JobStatus(
         id=msg.id,
@@ -47,18 +49,27 @@ def job_status(msg: consumer_pb2.Job) -> JobStatus:
         finished_at=_time(msg, "finished_at"),
         error=error,
         result=json.loads(msg.result_json) if msg.result_inline else None,
+        aggregate=list(msg.aggregate),
+        aggregate_script=msg.aggregate_script,
+        on_error=ON_ERROR_NAMES.get(msg.on_error, "continue"),
     )
+
+
+def error_info(msg: common_pb2.TaskError) -> TaskErrorInfo:
+    """An SDK error from the wire message."""
+    return TaskErrorInfo(msg.kind, msg.type, msg.message, msg.traceback)
 
 
 def submit_requests(
-    script: bytes, script_name: str, name: str, inputs: Iterator[BinaryIO], kind: int
+    spec: consumer_pb2.JobSpec, inputs: Iterator[BinaryIO]
 ) -> Iterator[consumer_pb2.SubmitJobRequest]:
-    """The SubmitJob request stream: spec, then each input in chunks."""
-    yield consumer_pb2.SubmitJobRequest(
-        spec=consumer_pb2.JobSpec(script=script, kind=kind, name=name, script_name=script_name)
-    )
+    """The SubmitJob request stream: spec, then each input in chunks (closed once sent)."""
+    yield consumer_pb2.SubmitJobRequest(spec=spec)
     for stream in inputs:
-        yield consumer_pb2.SubmitJobRequest(input_start=consumer_pb2.InputStart())
-        while data := stream.read(CHUNK):
-            yield consumer_pb2.SubmitJobRequest(input_data=data)
-        yield consumer_pb2.SubmitJobRequest(input_end=consumer_pb2.InputEnd())
+        try:
+            yield consumer_pb2.SubmitJobRequest(input_start=consumer_pb2.InputStart())
+            while data := stream.read(CHUNK):
+                yield consumer_pb2.SubmitJobRequest(input_data=data)
+            yield consumer_pb2.SubmitJobRequest(input_end=consumer_pb2.InputEnd())
+        finally:
+            stream.close()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
@@ -13,9 +14,9 @@ import grpc
 
 from runsurge.client import _wire
 from runsurge.client._errors import translate, translated
-from runsurge.client.job import Job, JobStatus
+from runsurge.client.job import InputResult, Job, JobStatus
 from runsurge.config import ClientSettings
-from runsurge.errors import ConfigError, InvalidInput
+from runsurge.errors import ConfigError, InvalidInput, InvalidRequest
 from runsurge.proto.v1 import consumer_pb2, consumer_pb2_grpc
 
 ScriptSource = str | os.PathLike[str] | IO[str] | IO[bytes]
@@ -132,15 +133,49 @@ class Client:
     def submit(self, script: ScriptSource, input: InputSource, *, name: str = "") -> Job:
         """Submit a single job: one script, one input. Returns at once with a Job handle."""
         source, script_name = read_script(script)
-        stream = open_input(input)
-        try:
-            requests = _wire.submit_requests(
-                source, script_name, name, iter([stream]), consumer_pb2.JOB_KIND_SINGLE
+        spec = consumer_pb2.JobSpec(
+            script=source, kind=consumer_pb2.JOB_KIND_SINGLE, name=name, script_name=script_name
+        )
+        return self._submit(spec, [input])
+
+    def submit_group(
+        self,
+        script: ScriptSource,
+        inputs: Iterable[InputSource],
+        *,
+        aggregate: AggregateSpec = None,
+        on_error: str = "continue",
+        name: str = "",
+    ) -> Job:
+        """Submit one script with many inputs; returns once every input is uploaded.
+
+        `inputs` may be any iterable, a generator included; it is consumed lazily and
+        each input streamed, so no group needs to fit in memory. `aggregate` is a list
+        of "FIELD=REDUCER" specs (or a {field: reducer} dict) for built-in reducers,
+        or "script" to run the script's own `aggregate(results) -> dict`.
+        `on_error` is "continue" (aggregate what succeeded) or "fail-fast".
+        """
+        source, script_name = read_script(script)
+        specs, use_script = normalise_aggregate(aggregate)
+        spec = consumer_pb2.JobSpec(
+            script=source,
+            kind=consumer_pb2.JOB_KIND_GROUP,
+            name=name,
+            script_name=script_name,
+            aggregate=specs,
+            aggregate_script=use_script,
+            on_error=_wire.ON_ERROR.get(on_error, consumer_pb2.ON_ERROR_UNSPECIFIED),
+        )
+        if on_error not in _wire.ON_ERROR:
+            raise InvalidRequest(f"on_error must be 'continue' or 'fail-fast', not {on_error!r}")
+        return self._submit(spec, inputs)
+
+    def _submit(self, spec: consumer_pb2.JobSpec, inputs: Iterable[InputSource]) -> Job:
+        streams = (open_input(item) for item in inputs)
+        with translated(self.address):
+            reply = self._stub.SubmitJob(
+                _wire.submit_requests(spec, streams), metadata=self._metadata
             )
-            with translated(self.address):
-                reply = self._stub.SubmitJob(requests, metadata=self._metadata)
-        finally:
-            stream.close()
         status = _wire.job_status(reply)
         return Job(self, status.id, status)
 
@@ -238,12 +273,45 @@ class Client:
                 # The coordinator restarted or the connection blipped: watch again.
                 time.sleep(WATCH_RECONNECT_SECONDS)
 
-    def _fetch_result(self, job_id: str, index: int) -> bytes:
+    def _fetch_result(self, job_id: str, index: int, aggregate: bool = False) -> bytes:
         parts: list[bytes] = []
         with translated(self.address):
             for chunk in self._stub.FetchResult(
-                consumer_pb2.FetchResultRequest(job_id=job_id, task_index=index),
+                consumer_pb2.FetchResultRequest(
+                    job_id=job_id, task_index=index, aggregate=aggregate
+                ),
                 metadata=self._metadata,
             ):
                 parts.append(chunk.data)
         return b"".join(parts)
+
+    def _task_results(self, job_id: str, start: int) -> Iterator[InputResult]:
+        with translated(self.address):
+            for msg in self._stub.ListTaskResults(
+                consumer_pb2.ListTaskResultsRequest(job_id=job_id, start_index=start),
+                metadata=self._metadata,
+            ):
+                result = None
+                if msg.result_inline:
+                    result = json.loads(msg.result_json)
+                elif msg.state == "SUCCEEDED":
+                    result = json.loads(self._fetch_result(job_id, msg.index))
+                error = _wire.error_info(msg.error) if msg.HasField("error") else None
+                yield InputResult(msg.index, msg.state, result, error)
+
+
+AggregateSpec = str | Iterable[str] | Mapping[str, str] | None
+
+
+def normalise_aggregate(aggregate: AggregateSpec) -> tuple[list[str], bool]:
+    """(built-in FIELD=REDUCER specs, use the script's aggregate()) from the SDK's forms."""
+    if aggregate is None:
+        return [], False
+    if isinstance(aggregate, str):
+        return ([], True) if aggregate == "script" else ([aggregate], False)
+    if isinstance(aggregate, Mapping):
+        return [f"{field}={reducer}" for field, reducer in aggregate.items()], False
+    specs = list(aggregate)
+    if "script" in specs:
+        raise InvalidRequest("use aggregate='script' alone: it cannot be combined with reducers")
+    return specs, False

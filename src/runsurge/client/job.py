@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from runsurge.errors import JobFailed
+from runsurge.errors import JobFailed, RunSurgeError
 
 if TYPE_CHECKING:
     from runsurge.client.client import Client
 
 FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+RESULT_PAGE = 500
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,11 @@ class JobStatus:
     created_at: dt.datetime | None
     finished_at: dt.datetime | None
     error: TaskErrorInfo | None
-    result: dict[str, Any] | None  # a finished single job's result, when small enough to inline
+    # A finished single job's result or a group's aggregate, when small enough to inline.
+    result: dict[str, Any] | None
+    aggregate: list[str]  # a group's built-in reducers, FIELD=REDUCER
+    aggregate_script: bool  # a group aggregated by the script's own aggregate()
+    on_error: str  # "continue" or "fail-fast"
 
     @property
     def done(self) -> bool:
@@ -77,8 +82,27 @@ class JobStatus:
         return data
 
 
+@dataclass(frozen=True)
+class InputResult:
+    """One input's outcome in a group: its result, or why it has none."""
+
+    index: int
+    state: str
+    result: dict[str, Any] | None
+    error: TaskErrorInfo | None
+
+    @property
+    def ok(self) -> bool:
+        """True when the input produced a result."""
+        return self.state == "SUCCEEDED"
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON line `runsurge result --per-input` prints."""
+        return asdict(self)
+
+
 class Job:
-    """A handle on a submitted job."""
+    """A handle on a submitted job (single or group)."""
 
     def __init__(self, client: Client, job_id: str, status: JobStatus | None = None) -> None:
         self._client = client
@@ -113,9 +137,10 @@ class Job:
         raise TimeoutError(f"job {self.id} still {self._last.state if self._last else '?'}")
 
     def result(self, timeout: float | None = None) -> dict[str, Any]:
-        """Wait for a single job and return its `process` result.
+        """Wait, then return a single job's result or a group's aggregate.
 
-        Raises JobFailed with the script's error when the job did not succeed.
+        Raises JobFailed with the error when the job did not succeed, and
+        RunSurgeError for a group that declared no aggregate (use `results()`).
         """
         status = self._last if self._last and self._last.done else self.wait(timeout)
         if status.state != "SUCCEEDED":
@@ -123,9 +148,20 @@ class Job:
             raise JobFailed(f"job {self.id} {status.state.lower()}: {detail}")
         if status.result is not None:
             return status.result
-        raw = self._client._fetch_result(self.id, 0)
+        if status.kind == "group":
+            if not (status.aggregate or status.aggregate_script):
+                raise RunSurgeError(
+                    f"group {self.id} declared no aggregate; iterate job.results() instead"
+                )
+            raw = self._client._fetch_result(self.id, 0, aggregate=True)
+        else:
+            raw = self._client._fetch_result(self.id, 0)
         parsed: dict[str, Any] = json.loads(raw)
         return parsed
+
+    def results(self, start: int = 0) -> Iterator[InputResult]:
+        """Every input's outcome in input order (streamed; call after the job is done)."""
+        yield from self._client._task_results(self.id, start)
 
     def cancel(self) -> JobStatus:
         """Stop the job: queued tasks never run, running ones are killed."""

@@ -26,6 +26,8 @@ from runsurge import __version__
 from runsurge.config import ContributorSettings
 from runsurge.contributor import wire
 from runsurge.contributor.blobcache import BlobMismatch, ScriptCache, save_verified
+from runsurge.contributor.slots import Slots
+from runsurge.contributor.warm import WarmPool
 from runsurge.proto.v1 import contributor_pb2, contributor_pb2_grpc
 from runsurge.sandbox.outcome import Outcome, OutcomeKind, ScriptError
 from runsurge.sandbox.runner import Entrypoint, RunRequest, TaskRunner
@@ -67,7 +69,9 @@ class Agent:
         self._scripts = ScriptCache(settings.work_dir / "scripts")
         self._tasks_dir = settings.work_dir / "tasks"
         self._outbox: asyncio.Queue[contributor_pb2.AgentMessage] = asyncio.Queue()
-        self._running: dict[int, Execution] = {}
+        self._running: dict[int, Execution] = {}  # assigned: running or waiting for a slot
+        self._slots = Slots(cores, memory_bytes)
+        self._warm = WarmPool(max_idle=cores)
         self._contributor_id = ""
         self._session_token = ""
         self._stopping = asyncio.Event()
@@ -87,6 +91,15 @@ class Agent:
         """Stay connected until stop(), reconnecting with jittered backoff."""
         shutil.rmtree(self._tasks_dir, ignore_errors=True)
         self._tasks_dir.mkdir(parents=True, exist_ok=True)
+        janitor = asyncio.create_task(self._expire_warm())
+        try:
+            await self._stay_connected()
+        finally:
+            janitor.cancel()
+            await self._shutdown_running()
+            await asyncio.to_thread(self._warm.close_all)
+
+    async def _stay_connected(self) -> None:
         delay = 0.5
         while not self._stopping.is_set():
             try:
@@ -109,7 +122,6 @@ class Agent:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay * (0.5 + random.random()))
             delay = min(delay * 2, self._settings.reconnect_max_seconds)
-        await self._shutdown_running()
 
     async def _session(self) -> None:
         async with grpc.aio.insecure_channel(
@@ -227,12 +239,15 @@ class Agent:
                 script = await self._with_reconnects(
                     "script fetch", lambda stub: self._fetch_script(stub, a.script_sha256)
                 )
-                await self._with_reconnects(
-                    "input fetch",
-                    lambda stub: save_verified(
-                        self._fetch(stub, a.input_sha256), a.input_sha256, input_path
-                    ),
-                )
+                if a.has_input_inline:
+                    await save_verified(_single(a.input_inline), a.input_sha256, input_path)
+                else:
+                    await self._with_reconnects(
+                        "input fetch",
+                        lambda stub: save_verified(
+                            self._fetch(stub, a.input_sha256), a.input_sha256, input_path
+                        ),
+                    )
             except TimeoutError:
                 outcome = _infrastructure(
                     "could not fetch the task's files: coordinator unreachable"
@@ -251,8 +266,12 @@ class Agent:
                     entrypoint=Entrypoint(a.entrypoint or "process"),
                     label=label,
                 )
-                log.info("running %s", label)
-                outcome = await asyncio.to_thread(self._runner.run, request, execution.cancel)
+                async with self._slots.hold(request.policy.memory_bytes):
+                    if execution.cancel.is_set():
+                        outcome = Outcome(kind=OutcomeKind.CANCELLED)
+                    else:
+                        log.info("running %s", label)
+                        outcome = await self._run(a, request, execution.cancel)
                 log.info("%s finished: %s", label, outcome.kind.value)
             await self._report(a.attempt_id, outcome)
         except asyncio.CancelledError:
@@ -264,6 +283,37 @@ class Agent:
         finally:
             shutil.rmtree(task_dir, ignore_errors=True)
             self._running.pop(a.attempt_id, None)
+
+    async def _run(
+        self, a: contributor_pb2.Assignment, request: RunRequest, cancel: threading.Event
+    ) -> Outcome:
+        """Run in a warm session of the same job when one is idle, else open one."""
+        if request.entrypoint is not Entrypoint.PROCESS:
+            return await asyncio.to_thread(self._runner.run, request, cancel)
+        key = (a.job_id, a.script_sha256)
+        taken = self._warm.take(key, request.policy)
+        if taken is not None:
+            session, opened_with = taken
+        else:
+            opened_with = request.policy
+            session = await asyncio.to_thread(
+                self._runner.open_session,
+                request.script,
+                request.entrypoint,
+                opened_with,
+                request.label,
+            )
+        try:
+            return await asyncio.to_thread(
+                session.run, request.input, request.policy, cancel, request.label
+            )
+        finally:
+            await asyncio.to_thread(self._warm.give_back, key, session, opened_with)
+
+    async def _expire_warm(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(self._warm.close_expired)
 
     async def _fetch_script(
         self, stub: contributor_pb2_grpc.ContributorServiceStub, sha256: str
@@ -313,6 +363,10 @@ class Agent:
         tasks = [e.task for e in self._running.values() if e.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=10)
+
+
+async def _single(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 def _infrastructure(message: str) -> Outcome:

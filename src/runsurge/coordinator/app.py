@@ -12,7 +12,8 @@ from sqlalchemy import update
 
 from runsurge.config import CoordinatorSettings
 from runsurge.coordinator import liveness
-from runsurge.coordinator.attempts import RetryLimits
+from runsurge.coordinator.aggregation import Aggregator
+from runsurge.coordinator.attempts import RetryLimits, Settlement
 from runsurge.coordinator.auth import ensure_contributor_token, ensure_default_consumer
 from runsurge.coordinator.dispatch import Dispatcher
 from runsurge.coordinator.events import JobEvents
@@ -34,6 +35,7 @@ class Coordinator:
     blobs: DirectoryBlobStore
     events: JobEvents
     dispatcher: Dispatcher
+    aggregator: Aggregator
     gate: ScriptGate | None
     contributor_token: str
     consumer_token: str
@@ -57,10 +59,27 @@ class Coordinator:
             memory_reservation_bytes=self.settings.task_memory_bytes,
         )
 
+    def settled(self, settlement: Settlement) -> None:
+        """Act on what a transaction changed: wake watchers, stop attempts, dispatch."""
+        for attempt_id, contributor_id in settlement.cancel:
+            self.dispatcher.cancel(contributor_id, attempt_id, "the job was stopped")
+        if settlement.job_id is not None:
+            self.events.notify([settlement.job_id])
+        if settlement.aggregating:
+            self.aggregator.wake()
+        self.dispatcher.wake()
+
     def start_background(self) -> None:
-        """Start the dispatcher and the lease sweeper."""
+        """Start the dispatcher, the lease sweeper and the aggregator."""
         self._tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
         self._tasks.append(asyncio.create_task(self._sweep_leases(), name="lease-sweeper"))
+        self._tasks.append(
+            asyncio.create_task(self.aggregator.run(self._aggregated), name="aggregator")
+        )
+
+    def _aggregated(self, job_ids: list[str]) -> None:
+        self.events.notify(job_ids)
+        self.dispatcher.wake()
 
     async def stop_background(self) -> None:
         """Stop the loops started by start_background."""
@@ -76,13 +95,16 @@ class Coordinator:
         while True:
             await asyncio.sleep(interval)
             try:
-                touched = await self.db.run(liveness.expire_leases, self.retry_limits)
+                for attempt_id in await self.db.run(liveness.lapsed_attempts):
+                    settlement = await self.db.run(
+                        liveness.lose_attempt,
+                        attempt_id,
+                        self.retry_limits,
+                        "the contributor stopped sending heartbeats",
+                    )
+                    self.settled(settlement)
             except Exception:
                 log.exception("lease sweep failed")
-                continue
-            if touched:
-                self.events.notify(touched)
-                self.dispatcher.wake()
 
 
 def build_coordinator(settings: CoordinatorSettings, gate: ScriptGate | None) -> Coordinator:
@@ -95,12 +117,14 @@ def build_coordinator(settings: CoordinatorSettings, gate: ScriptGate | None) ->
     # After a restart no agent is connected yet; they reconnect by themselves.
     db.call(lambda s: s.execute(update(Contributor).values(state=ContributorState.OFFLINE)))
     events = JobEvents()
+    blobs = DirectoryBlobStore(data_dir / "blobs")
     return Coordinator(
         settings=settings,
         db=db,
-        blobs=DirectoryBlobStore(data_dir / "blobs"),
+        blobs=blobs,
         events=events,
-        dispatcher=Dispatcher(db, events, settings.lease_seconds),
+        dispatcher=Dispatcher(db, events, settings.lease_seconds, blobs),
+        aggregator=Aggregator(db, blobs, settings.task_memory_bytes),
         gate=gate,
         contributor_token=ensure_contributor_token(data_dir),
         consumer_token=consumer_token,

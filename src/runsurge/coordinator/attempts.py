@@ -1,22 +1,24 @@
 """Attempts: claiming a queued task for a contributor and recording how it ended.
 
 A claim moves the task to RUNNING and creates the attempt with its lease in one
-transaction (with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so two schedulers never take
-the same task). A task's result is recorded once: only the attempt that is still
-RUNNING may settle its task; late reports from lost or cancelled attempts are ignored.
+transaction. A task's result is recorded once: only the attempt that is still RUNNING
+may settle its task; late reports from lost or cancelled attempts are ignored. Rows
+are locked job → task → attempt (see jobs.py) so concurrent transactions never
+deadlock. Contributors may lie: a reported result must be a JSON object.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from runsurge.coordinator import retries
-from runsurge.coordinator.jobs import settle_job
+from runsurge.coordinator.jobs import CancelList, lock_job, move_task, settle_job
 from runsurge.coordinator.views import AssignmentView, FinishedAttempt
 from runsurge.errors import InvalidRequest
 from runsurge.store.blobs import BlobStore
@@ -26,6 +28,8 @@ from runsurge.store.states import AttemptState, JobState, TaskState, transition
 log = logging.getLogger(__name__)
 
 MAX_LOG_BYTES_KEPT = 64 * 1024
+INPUT_INLINE_LIMIT = 64 * 1024
+SCHEDULABLE_JOBS = (JobState.QUEUED, JobState.RUNNING, JobState.AGGREGATING)
 
 
 @dataclass(frozen=True)
@@ -36,32 +40,42 @@ class RetryLimits:
     max_reservation_bytes: int
 
 
+@dataclass
+class Settlement:
+    """What recording a report changed: the job, and attempts that must now stop."""
+
+    job_id: str | None = None
+    cancel: CancelList = field(default_factory=list)
+    aggregating: bool = False  # the job just reached (or is in) its fan-in
+
+
 def claim_task(
     session: Session,
     contributor_id: str,
     free_memory_bytes: int,
     lease_seconds: float,
+    blobs: BlobStore,
 ) -> AssignmentView | None:
     """Take the oldest queued task that fits in `free_memory_bytes`, or None."""
-    query = (
-        select(Task, Job)
+    candidate = session.execute(
+        select(Task.id, Task.job_id)
         .join(Job, Job.id == Task.job_id)
         .where(
             Task.state == TaskState.QUEUED,
-            Job.state.in_([JobState.QUEUED, JobState.RUNNING]),
+            Job.state.in_(SCHEDULABLE_JOBS),
             Task.memory_reservation_bytes <= free_memory_bytes,
         )
         .order_by(Task.id)
         .limit(1)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Task)
-    row = session.execute(query).first()
-    if row is None:
+    ).first()
+    if candidate is None:
         return None
-    task, job = row.tuple()
+    job = lock_job(session, candidate.job_id)
+    task = session.get(Task, candidate.id, with_for_update=True, populate_existing=True)
+    if task is None or task.state is not TaskState.QUEUED or job.state not in SCHEDULABLE_JOBS:
+        return None  # taken or cancelled meanwhile; the dispatcher asks again
     now = utcnow()
-    task.state = transition(task.state, TaskState.RUNNING, f"task {task.id}")
+    move_task(job, task, TaskState.RUNNING)
     task.attempt_count += 1
     attempt = Attempt(
         task_id=task.id,
@@ -75,6 +89,10 @@ def claim_task(
     session.flush()
     if job.state is JobState.QUEUED:
         job.state = transition(job.state, JobState.RUNNING, f"job {job.id}")
+    inline = None
+    if task.input_size <= INPUT_INLINE_LIMIT:
+        with blobs.open(task.input_sha256) as f:
+            inline = f.read()
     return AssignmentView(
         attempt_id=attempt.id,
         job_id=job.id,
@@ -84,6 +102,8 @@ def claim_task(
         input_sha256=task.input_sha256,
         input_size=task.input_size,
         memory_bytes=task.memory_reservation_bytes,
+        entrypoint=task.kind,
+        input_inline=inline,
     )
 
 
@@ -93,26 +113,31 @@ def finish_attempt(
     report: FinishedAttempt,
     blobs: BlobStore,
     limits: RetryLimits,
-) -> str | None:
-    """Record a contributor's report; return the job id if the job may have changed."""
-    attempt = session.get(Attempt, report.attempt_id, with_for_update=True)
-    if attempt is None or attempt.contributor_id != contributor_id:
+) -> Settlement:
+    """Record a contributor's report about one of its attempts."""
+    found = session.execute(
+        select(Attempt.contributor_id, Task.job_id)
+        .join(Task, Task.id == Attempt.task_id)
+        .where(Attempt.id == report.attempt_id)
+    ).first()
+    if found is None or found.contributor_id != contributor_id:
         raise InvalidRequest(f"attempt {report.attempt_id} is not assigned to you")
+    job = lock_job(session, found.job_id)
+    attempt = session.get(Attempt, report.attempt_id, with_for_update=True, populate_existing=True)
+    assert attempt is not None
     _record_usage(attempt, report)
     if attempt.state is not AttemptState.RUNNING:
         log.info("ignoring late report for attempt %s (%s)", attempt.id, attempt.state.value)
-        return None
-    task = session.get(Task, attempt.task_id, with_for_update=True)
+        return Settlement()
+    task = session.get(Task, attempt.task_id, with_for_update=True, populate_existing=True)
     assert task is not None
     task.logs = report.logs[-MAX_LOG_BYTES_KEPT:]
     if report.outcome == "OK":
-        _succeed(attempt, task, report, blobs)
+        _succeed(job, attempt, task, report, blobs)
     else:
-        _fail(session, attempt, task, report, limits)
-    job = session.get(Job, task.job_id)
-    assert job is not None
-    settle_job(session, job)
-    return job.id
+        _fail(job, attempt, task, report, limits)
+    cancel = settle_job(session, job)
+    return Settlement(job.id, cancel, job.state is JobState.AGGREGATING)
 
 
 def _record_usage(attempt: Attempt, report: FinishedAttempt) -> None:
@@ -123,24 +148,38 @@ def _record_usage(attempt: Attempt, report: FinishedAttempt) -> None:
     attempt.memory_source = report.memory_source[:32]
 
 
-def _succeed(attempt: Attempt, task: Task, report: FinishedAttempt, blobs: BlobStore) -> None:
+def _check_result(data: bytes, attempt_id: int) -> None:
+    try:
+        parsed = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise InvalidRequest(f"attempt {attempt_id} reported a result that is not a JSON object")
+
+
+def _succeed(
+    job: Job, attempt: Attempt, task: Task, report: FinishedAttempt, blobs: BlobStore
+) -> None:
     if report.result_json is not None and not report.result_sha256:
+        _check_result(report.result_json, attempt.id)
         ref = blobs.put(report.result_json)
         sha, size = ref.sha256, ref.size
     elif report.result_sha256 and blobs.exists(report.result_sha256):
+        with blobs.open(report.result_sha256) as f:
+            _check_result(f.read(), attempt.id)
         sha, size = report.result_sha256, blobs.size(report.result_sha256)
     else:
         raise InvalidRequest(f"attempt {attempt.id} reported OK without a stored result")
     now = utcnow()
     attempt.state = transition(attempt.state, AttemptState.SUCCEEDED, f"attempt {attempt.id}")
     attempt.outcome, attempt.finished_at = "OK", now
-    task.state = transition(task.state, TaskState.SUCCEEDED, f"task {task.id}")
+    move_task(job, task, TaskState.SUCCEEDED)
     task.result_sha256, task.result_size, task.finished_at = sha, size, now
     task.error_kind = task.error_type = task.error_message = task.error_traceback = ""
 
 
 def _fail(
-    session: Session, attempt: Attempt, task: Task, report: FinishedAttempt, limits: RetryLimits
+    job: Job, attempt: Attempt, task: Task, report: FinishedAttempt, limits: RetryLimits
 ) -> None:
     now = utcnow()
     outcome = report.outcome
@@ -155,10 +194,10 @@ def _fail(
     if outcome == "CANCELLED":
         # The agent stopped on its own (shutdown): someone else may run the task.
         outcome = "LOST"
-    requeue_or_fail(task, outcome, limits)
+    requeue_or_fail(job, task, outcome, limits)
 
 
-def requeue_or_fail(task: Task, outcome: str, limits: RetryLimits) -> None:
+def requeue_or_fail(job: Job, task: Task, outcome: str, limits: RetryLimits) -> None:
     """After a failed or lost attempt: queue the task again or fail it for good."""
     decision = retries.decide(
         outcome,
@@ -168,11 +207,11 @@ def requeue_or_fail(task: Task, outcome: str, limits: RetryLimits) -> None:
         limits.max_reservation_bytes,
     )
     if decision.retry:
-        task.state = transition(task.state, TaskState.QUEUED, f"task {task.id}")
+        move_task(job, task, TaskState.QUEUED)
         task.memory_reservation_bytes = decision.memory_reservation_bytes
         log.info("task %s requeued: %s", task.id, decision.reason)
         return
-    task.state = transition(task.state, TaskState.FAILED, f"task {task.id}")
+    move_task(job, task, TaskState.FAILED)
     task.finished_at = utcnow()
     if not task.error_kind:
         task.error_kind = outcome

@@ -2,8 +2,9 @@
 
 Each open work stream is an `AgentSession` with an outbox the servicer drains. The
 dispatcher wakes on new work, finished work and new agents (and once a second in any
-case), and fills every agent's free slots: a task goes to an agent only when the
-agent has a free core and free memory covering the task's reservation.
+case), and fills every agent's free slots. An agent holds up to two assignments per
+core (one running, one prefetched); it starts each only when a core and the task's
+memory reservation are free on it (see contributor/slots.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from runsurge.coordinator.attempts import claim_task
 from runsurge.coordinator.events import JobEvents
 from runsurge.coordinator.views import AssignmentView
+from runsurge.store.blobs import BlobStore
 from runsurge.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ class CancelOrder:
 
 
 Outgoing = AssignmentView | CancelOrder | None  # None closes the stream
+# Assignments per core an agent may hold: one running, one fetched and waiting.
+PREFETCH_FACTOR = 2
 
 
 @dataclass
@@ -44,20 +48,29 @@ class AgentSession:
 
     @property
     def free_slots(self) -> int:
-        """Cores not taken by a running attempt."""
-        return self.cores - len(self.running)
+        """Assignments the agent can take now: its cores, plus as many prefetched."""
+        return self.cores * PREFETCH_FACTOR - len(self.running)
 
     @property
-    def free_memory(self) -> int:
-        """Offered memory not reserved by a running attempt."""
-        return self.memory_bytes - sum(self.running.values())
+    def largest_fit(self) -> int:
+        """The largest reservation worth assigning now.
+
+        Assigned attempts may reserve up to PREFETCH_FACTOR times the offer, since the
+        agent starts one only when it fits beside those running (contributor/slots.py);
+        no single task may exceed the whole offer.
+        """
+        assigned = sum(self.running.values())
+        return min(self.memory_bytes, self.memory_bytes * PREFETCH_FACTOR - assigned)
 
 
 class Dispatcher:
     """Matches queued tasks to agents with room for them."""
 
-    def __init__(self, db: Database, events: JobEvents, lease_seconds: float) -> None:
+    def __init__(
+        self, db: Database, events: JobEvents, lease_seconds: float, blobs: BlobStore
+    ) -> None:
         self._db = db
+        self._blobs = blobs
         self._events = events
         self._lease_seconds = lease_seconds
         self.sessions: dict[str, AgentSession] = {}
@@ -118,8 +131,9 @@ class Dispatcher:
                 assignment = await self._db.run(
                     claim_task,
                     session.contributor_id,
-                    session.free_memory,
+                    session.largest_fit,
                     self._lease_seconds,
+                    self._blobs,
                 )
                 if assignment is None:
                     continue

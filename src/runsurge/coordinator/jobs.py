@@ -1,21 +1,52 @@
 """Jobs and their tasks: creation, snapshots, cancellation and the job's derived state.
 
 Plain synchronous functions over a Session; the servicers call them through
-`Database.run`. A job's state follows its tasks: `settle_job` is the one place that
-derives it.
+`Database.run`. Two rules keep concurrent transactions correct on PostgreSQL:
+every transaction that moves a task first locks its job row (`lock_job`), always in
+the order job → task → attempt; and `move_task` is the only way a task changes state,
+so the job's per-state counters stay exact. `settle_job` is the one place a job's own
+state is derived from those counters.
 """
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from runsurge.coordinator.auth import new_id
-from runsurge.coordinator.views import ErrorView, JobView, TaskCounts
+from runsurge.coordinator.views import ErrorView, JobView, TaskCounts, TaskResultView
 from runsurge.errors import Conflict, NotFound
 from runsurge.store.blobs import BlobRef, BlobStore
-from runsurge.store.models import Attempt, Job, Task, utcnow
+from runsurge.store.models import AGGREGATE_INDEX, Attempt, Job, Task, utcnow
 from runsurge.store.states import AttemptState, JobState, TaskState, transition
+
+COUNTER = {
+    TaskState.QUEUED: "queued_count",
+    TaskState.RUNNING: "running_count",
+    TaskState.SUCCEEDED: "succeeded_count",
+    TaskState.FAILED: "failed_count",
+    TaskState.CANCELLED: "cancelled_count",
+}
+RESULT_INLINE_LIMIT = 1024 * 1024
+
+CancelList = list[tuple[int, str]]  # (attempt id, contributor id) to tell to stop
+
+
+@dataclass(frozen=True)
+class GroupOptions:
+    """How a group's results are combined and what a failure does."""
+
+    aggregate_specs: tuple[str, ...] = ()
+    aggregate_script: bool = False
+    on_error: str = "continue"  # "continue" | "fail-fast"
+
+    @property
+    def aggregates(self) -> bool:
+        """Whether the group has an aggregate step."""
+        return bool(self.aggregate_specs) or self.aggregate_script
 
 
 def create_job(
@@ -26,9 +57,11 @@ def create_job(
     name: str,
     script_sha256: str,
     script_name: str,
+    options: GroupOptions | None = None,
 ) -> str:
     """A new job in SUBMITTING; its tasks are added as inputs arrive."""
     job_id = new_id()
+    options = options or GroupOptions()
     session.add(
         Job(
             id=job_id,
@@ -38,15 +71,41 @@ def create_job(
             script_sha256=script_sha256,
             script_name=script_name,
             state=JobState.SUBMITTING,
+            on_error=options.on_error,
+            aggregate_specs=json.dumps(list(options.aggregate_specs)),
+            aggregate_script=options.aggregate_script,
         )
     )
     return job_id
 
 
+def lock_job(session: Session, job_id: str) -> Job:
+    """The job row, locked for this transaction (PostgreSQL; SQLite has one writer)."""
+    job = session.scalar(
+        select(Job)
+        .where(Job.id == job_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if job is None:
+        raise NotFound(f"no job with id {job_id!r}")
+    return job
+
+
+def move_task(job: Job, task: Task, target: TaskState) -> None:
+    """Move a task to `target` (validated) and keep the job's counters in step."""
+    old = task.state
+    task.state = transition(old, target, f"task {task.id}")
+    if task.kind == "process":
+        setattr(job, COUNTER[old], getattr(job, COUNTER[old]) - 1)
+        setattr(job, COUNTER[target], getattr(job, COUNTER[target]) + 1)
+
+
 def add_tasks(
     session: Session, job_id: str, first_index: int, inputs: list[BlobRef], reservation: int
 ) -> None:
-    """Add one task per input, numbered from `first_index` in input order."""
+    """Add one queued task per input, numbered from `first_index` in input order."""
+    job = lock_job(session, job_id)
     session.add_all(
         Task(
             job_id=job_id,
@@ -58,11 +117,12 @@ def add_tasks(
         )
         for offset, ref in enumerate(inputs)
     )
+    job.queued_count += len(inputs)
 
 
 def seal_job(session: Session, job_id: str, task_count: int) -> None:
     """All inputs arrived: the job becomes schedulable."""
-    job = _lock_job(session, job_id)
+    job = lock_job(session, job_id)
     job.task_count = task_count
     job.state = transition(job.state, JobState.QUEUED, f"job {job_id}")
     settle_job(session, job)
@@ -73,47 +133,139 @@ def abort_submission(session: Session, job_id: str, reason: str) -> None:
     job = session.get(Job, job_id)
     if job is None or job.state is not JobState.SUBMITTING:
         return
-    session.execute(
-        update(Task)
-        .where(Task.job_id == job_id, Task.state == TaskState.QUEUED)
-        .values(state=TaskState.CANCELLED, finished_at=utcnow())
-    )
+    job = lock_job(session, job_id)
+    _stop_unfinished(session, job)
     job.state = transition(job.state, JobState.FAILED, f"job {job_id}")
     job.error_kind, job.error_message = "SUBMISSION", reason
     job.finished_at = utcnow()
 
 
-def task_counts(session: Session, job_id: str) -> TaskCounts:
-    """Count a job's tasks per state."""
-    rows = session.execute(
-        select(Task.state, func.count()).where(Task.job_id == job_id).group_by(Task.state)
-    ).all()
-    by_state = {state: count for state, count in rows}
+def counts(job: Job) -> TaskCounts:
+    """The job's input tasks per state, from its counters."""
     return TaskCounts(
-        total=sum(by_state.values()),
-        queued=by_state.get(TaskState.QUEUED, 0),
-        running=by_state.get(TaskState.RUNNING, 0),
-        succeeded=by_state.get(TaskState.SUCCEEDED, 0),
-        failed=by_state.get(TaskState.FAILED, 0),
-        cancelled=by_state.get(TaskState.CANCELLED, 0),
+        total=job.task_count,
+        queued=job.queued_count,
+        running=job.running_count,
+        succeeded=job.succeeded_count,
+        failed=job.failed_count,
+        cancelled=job.cancelled_count,
     )
 
 
-def settle_job(session: Session, job: Job) -> None:
-    """Derive the job's state from its tasks' (the only place that does)."""
+def settle_job(session: Session, job: Job) -> CancelList:
+    """Derive the (locked) job's state from its tasks'; return attempts to stop.
+
+    The only place a job's state follows its tasks. A fail-fast group stops at its
+    first failed input; a group whose inputs are all final moves to AGGREGATING when
+    it has an aggregate step, the aggregator finishing it from there.
+    """
     if job.state.final or job.state is JobState.SUBMITTING:
-        return
-    counts = task_counts(session, job.id)
-    if counts.running and job.state is JobState.QUEUED:
+        return []
+    if job.state is JobState.AGGREGATING:
+        _settle_script_aggregate(session, job)
+        return []
+    if job.running_count and job.state is JobState.QUEUED:
         job.state = transition(job.state, JobState.RUNNING, f"job {job.id}")
-    finished = counts.succeeded + counts.failed + counts.cancelled
-    if finished < counts.total:
+    if job.kind == "group" and job.on_error == "fail-fast" and job.failed_count:
+        return _fail_fast(session, job)
+    done = job.succeeded_count + job.failed_count + job.cancelled_count
+    if done < job.task_count or job.running_count or job.queued_count:
+        return []
+    _inputs_done(job)
+    return []
+
+
+def _inputs_done(job: Job) -> None:
+    if job.kind == "single":
+        target = JobState.SUCCEEDED if job.succeeded_count == job.task_count else JobState.FAILED
+    elif job.task_count and not job.succeeded_count:
+        target = JobState.FAILED
+        job.error_kind, job.error_message = "ALL_FAILED", "every input of the group failed"
+    elif job.aggregate_script or json.loads(job.aggregate_specs):
+        job.state = transition(job.state, JobState.AGGREGATING, f"job {job.id}")
         return
-    target = JobState.FAILED if counts.failed or counts.cancelled else JobState.SUCCEEDED
-    if counts.total == 0:
+    else:
         target = JobState.SUCCEEDED
     job.state = transition(job.state, target, f"job {job.id}")
     job.finished_at = utcnow()
+
+
+def _settle_script_aggregate(session: Session, job: Job) -> None:
+    task = aggregate_task(session, job.id)
+    if task is None or not task.state.final:
+        return
+    if task.state is TaskState.SUCCEEDED:
+        job.aggregate_sha256, job.aggregate_size = task.result_sha256, task.result_size
+        job.state = transition(job.state, JobState.SUCCEEDED, f"job {job.id}")
+    else:
+        job.state = transition(job.state, JobState.FAILED, f"job {job.id}")
+        job.error_kind = "AGGREGATION"
+        job.error_message = f"aggregate() failed: {task.error_kind}: {task.error_type}: " + (
+            task.error_message
+        )
+    job.finished_at = utcnow()
+
+
+def aggregate_task(session: Session, job_id: str) -> Task | None:
+    """The task running a group's own aggregate(), once it exists."""
+    return session.scalar(select(Task).where(Task.job_id == job_id, Task.index == AGGREGATE_INDEX))
+
+
+def _fail_fast(session: Session, job: Job) -> CancelList:
+    failed = session.scalar(
+        select(Task)
+        .where(Task.job_id == job.id, Task.state == TaskState.FAILED, Task.kind == "process")
+        .order_by(Task.finished_at, Task.index)
+        .limit(1)
+    )
+    running = _stop_unfinished(session, job)
+    job.state = transition(job.state, JobState.FAILED, f"job {job.id}")
+    job.finished_at = utcnow()
+    job.error_kind = "FAIL_FAST"
+    if failed is not None:
+        job.error_message = (
+            f"input {failed.index} failed ({failed.error_kind}: {failed.error_type}: "
+            f"{failed.error_message}); the remaining inputs were cancelled (--on-error fail-fast)"
+        )
+    return running
+
+
+def _stop_unfinished(session: Session, job: Job) -> CancelList:
+    """Cancel every unfinished task of a (locked) job in bulk; recount its counters.
+
+    Bulk statements make the same moves `move_task` allows (QUEUED/RUNNING →
+    CANCELLED, RUNNING attempts → CANCELLED), in one statement each for big groups.
+    """
+    now = utcnow()
+    running = session.execute(
+        select(Attempt.id, Attempt.contributor_id)
+        .join(Task, Task.id == Attempt.task_id)
+        .where(Task.job_id == job.id, Attempt.state == AttemptState.RUNNING)
+    ).all()
+    session.execute(
+        update(Attempt)
+        .where(Attempt.id.in_([a for a, _ in running]))
+        .values(state=AttemptState.CANCELLED, outcome="CANCELLED", finished_at=now)
+    )
+    session.execute(
+        update(Task)
+        .where(Task.job_id == job.id, Task.state.in_([TaskState.QUEUED, TaskState.RUNNING]))
+        .values(state=TaskState.CANCELLED, finished_at=now, error_kind="CANCELLED")
+    )
+    recount(session, job)
+    return [(attempt_id, contributor_id) for attempt_id, contributor_id in running]
+
+
+def recount(session: Session, job: Job) -> None:
+    """Recompute the job's counters from its tasks (after bulk changes)."""
+    rows = session.execute(
+        select(Task.state, func.count())
+        .where(Task.job_id == job.id, Task.kind == "process")
+        .group_by(Task.state)
+    ).all()
+    by_state = dict(rows)
+    for state, column in COUNTER.items():
+        setattr(job, column, by_state.get(state, 0))
 
 
 def _owned_job(session: Session, consumer_id: str, job_id: str) -> Job:
@@ -121,13 +273,6 @@ def _owned_job(session: Session, consumer_id: str, job_id: str) -> Job:
     # Someone else's job is reported as missing: ids are not secrets, but existence
     # of other consumers' work should not leak either.
     if job is None or job.consumer_id != consumer_id:
-        raise NotFound(f"no job with id {job_id!r}")
-    return job
-
-
-def _lock_job(session: Session, job_id: str) -> Job:
-    job = session.scalar(select(Job).where(Job.id == job_id).with_for_update())
-    if job is None:
         raise NotFound(f"no job with id {job_id!r}")
     return job
 
@@ -140,21 +285,20 @@ def job_view(
 
 
 def _view(session: Session, job: Job, blobs: BlobStore, inline_limit: int) -> JobView:
-    counts = task_counts(session, job.id)
     error: ErrorView | None = None
-    result: bytes | None = None
-    available = False
+    result_sha, result_size = job.aggregate_sha256, job.aggregate_size
     if job.kind == "single" and job.state.final:
         task = session.scalar(select(Task).where(Task.job_id == job.id, Task.index == 0))
         if task is not None and task.state is TaskState.FAILED:
             error = ErrorView(
                 task.error_kind, task.error_type, task.error_message, task.error_traceback
             )
-        if task is not None and task.result_sha256:
-            available = True
-            if task.result_size <= inline_limit:
-                with blobs.open(task.result_sha256) as f:
-                    result = f.read()
+        if task is not None:
+            result_sha, result_size = task.result_sha256, task.result_size
+    result: bytes | None = None
+    if result_sha and result_size <= inline_limit:
+        with blobs.open(result_sha) as f:
+            result = f.read()
     if error is None and job.error_kind:
         error = ErrorView(job.error_kind, "", job.error_message)
     return JobView(
@@ -163,12 +307,15 @@ def _view(session: Session, job: Job, blobs: BlobStore, inline_limit: int) -> Jo
         state=job.state,
         name=job.name,
         script_sha256=job.script_sha256,
-        counts=counts,
+        counts=counts(job),
         created_at=job.created_at,
         finished_at=job.finished_at,
         error=error,
         result_json=result,
-        result_available=available,
+        result_available=bool(result_sha),
+        aggregate_specs=tuple(json.loads(job.aggregate_specs)),
+        aggregate_script=job.aggregate_script,
+        on_error=job.on_error,
     )
 
 
@@ -185,11 +332,17 @@ def list_jobs(
     return [_view(session, job, blobs, inline_limit) for job in jobs]
 
 
-def result_ref(session: Session, consumer_id: str, job_id: str, index: int) -> str:
-    """The blob hash of one task's result; NotFound while there is none."""
+def result_ref(
+    session: Session, consumer_id: str, job_id: str, index: int, aggregate: bool = False
+) -> str:
+    """The blob hash of one task's result (or the group's aggregate); NotFound if none."""
     job = _owned_job(session, consumer_id, job_id)
+    if aggregate:
+        if not job.aggregate_sha256:
+            raise NotFound(f"job {job_id} has no aggregate ({job.state.value.lower()})")
+        return job.aggregate_sha256
     task = session.scalar(select(Task).where(Task.job_id == job.id, Task.index == index))
-    if task is None:
+    if task is None or task.kind != "process":
         raise NotFound(f"job {job_id} has no input number {index}")
     if not task.result_sha256:
         state = task.state.value.lower()
@@ -197,31 +350,47 @@ def result_ref(session: Session, consumer_id: str, job_id: str, index: int) -> s
     return task.result_sha256
 
 
-def cancel_job(session: Session, consumer_id: str, job_id: str) -> list[tuple[int, str]]:
+def task_results(
+    session: Session,
+    consumer_id: str,
+    job_id: str,
+    start: int,
+    limit: int,
+    blobs: BlobStore,
+) -> list[TaskResultView]:
+    """Up to `limit` inputs' outcomes from index `start` on, in input order."""
+    _owned_job(session, consumer_id, job_id)
+    tasks = session.scalars(
+        select(Task)
+        .where(Task.job_id == job_id, Task.kind == "process", Task.index >= start)
+        .order_by(Task.index)
+        .limit(limit)
+    ).all()
+    views = []
+    for task in tasks:
+        result = None
+        if task.result_sha256 and task.result_size <= RESULT_INLINE_LIMIT:
+            with blobs.open(task.result_sha256) as f:
+                result = f.read()
+        error = None
+        if task.state in (TaskState.FAILED, TaskState.CANCELLED):
+            error = ErrorView(
+                task.error_kind, task.error_type, task.error_message, task.error_traceback
+            )
+        views.append(TaskResultView(task.index, task.state.value, result, task.result_size, error))
+    return views
+
+
+def cancel_job(session: Session, consumer_id: str, job_id: str) -> CancelList:
     """Cancel a job's unfinished tasks; return the running (attempt, contributor) pairs.
 
     The caller tells those contributors to stop. Cancelling a finished job is a Conflict.
     """
-    job = _owned_job(session, consumer_id, job_id)
-    job = _lock_job(session, job.id)
+    _owned_job(session, consumer_id, job_id)
+    job = lock_job(session, job_id)
     if job.state.final:
         raise Conflict(f"job {job_id} already {job.state.value.lower()}")
-    now = utcnow()
-    running = session.execute(
-        select(Attempt.id, Attempt.contributor_id)
-        .join(Task, Task.id == Attempt.task_id)
-        .where(Task.job_id == job_id, Attempt.state == AttemptState.RUNNING)
-    ).all()
-    session.execute(
-        update(Attempt)
-        .where(Attempt.id.in_([a for a, _ in running]))
-        .values(state=AttemptState.CANCELLED, outcome="CANCELLED", finished_at=now)
-    )
-    session.execute(
-        update(Task)
-        .where(Task.job_id == job_id, Task.state.in_([TaskState.QUEUED, TaskState.RUNNING]))
-        .values(state=TaskState.CANCELLED, finished_at=now, error_kind="CANCELLED")
-    )
+    running = _stop_unfinished(session, job)
     job.state = transition(job.state, JobState.CANCELLED, f"job {job_id}")
-    job.finished_at = now
-    return [(attempt_id, contributor_id) for attempt_id, contributor_id in running]
+    job.finished_at = utcnow()
+    return running

@@ -2,8 +2,9 @@
 
 Heartbeats list the attempts the agent is really running. Those get their lease
 extended; RUNNING attempts the agent does not mention (an assignment lost in flight,
-or forgotten after a restart) are declared lost once they are older than a grace
-period. A periodic sweep loses every attempt whose lease lapsed.
+or forgotten after a restart) are declared lost once older than a grace period. A
+periodic sweep loses every attempt whose lease lapsed. Losing an attempt happens in
+its own transaction per job, locking job → task → attempt like every other move.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import logging
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from runsurge.coordinator.attempts import RetryLimits, requeue_or_fail
-from runsurge.coordinator.jobs import settle_job
-from runsurge.store.models import Attempt, Contributor, Job, Task, utcnow
-from runsurge.store.states import AttemptState, ContributorState, transition
+from runsurge.coordinator.attempts import RetryLimits, Settlement, requeue_or_fail
+from runsurge.coordinator.jobs import lock_job, settle_job
+from runsurge.store.models import Attempt, Contributor, Task, utcnow
+from runsurge.store.states import AttemptState, ContributorState, JobState, transition
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +29,8 @@ def heartbeat(
     running_attempt_ids: list[int],
     lease_seconds: float,
     grace_seconds: float,
-    limits: RetryLimits,
-) -> tuple[set[str], list[int]]:
-    """Extend leases of the running attempts, lose the unmentioned.
-
-    Returns the jobs touched and the ids of the attempts declared lost.
-    """
+) -> list[int]:
+    """Extend the leases of the attempts the agent runs; return those it forgot."""
     now = utcnow()
     session.execute(
         update(Contributor).where(Contributor.id == contributor_id).values(last_seen=now)
@@ -47,26 +44,53 @@ def heartbeat(
         )
         .values(lease_expires_at=now + dt.timedelta(seconds=lease_seconds))
     )
-    forgotten = session.scalars(
-        select(Attempt).where(
-            Attempt.contributor_id == contributor_id,
-            Attempt.state == AttemptState.RUNNING,
-            Attempt.id.not_in(running_attempt_ids),
-            Attempt.started_at < now - dt.timedelta(seconds=grace_seconds),
-        )
-    ).all()
-    touched = _lose(session, list(forgotten), limits, "the contributor is not running it")
-    return touched, [a.id for a in forgotten]
+    return list(
+        session.scalars(
+            select(Attempt.id).where(
+                Attempt.contributor_id == contributor_id,
+                Attempt.state == AttemptState.RUNNING,
+                Attempt.id.not_in(running_attempt_ids),
+                Attempt.started_at < now - dt.timedelta(seconds=grace_seconds),
+            )
+        ).all()
+    )
 
 
-def expire_leases(session: Session, limits: RetryLimits) -> set[str]:
-    """Lose every attempt whose lease lapsed; return the jobs touched."""
-    lapsed = session.scalars(
-        select(Attempt)
-        .where(Attempt.state == AttemptState.RUNNING, Attempt.lease_expires_at < utcnow())
-        .with_for_update(skip_locked=True)
-    ).all()
-    return _lose(session, list(lapsed), limits, "the contributor stopped sending heartbeats")
+def lapsed_attempts(session: Session) -> list[int]:
+    """RUNNING attempts whose lease ran out."""
+    return list(
+        session.scalars(
+            select(Attempt.id).where(
+                Attempt.state == AttemptState.RUNNING, Attempt.lease_expires_at < utcnow()
+            )
+        ).all()
+    )
+
+
+def lose_attempt(session: Session, attempt_id: int, limits: RetryLimits, why: str) -> Settlement:
+    """Declare one attempt lost and requeue (or fail) its task."""
+    job_id = session.scalar(
+        select(Task.job_id)
+        .join(Attempt, Attempt.task_id == Task.id)
+        .where(Attempt.id == attempt_id)
+    )
+    if job_id is None:
+        return Settlement()
+    job = lock_job(session, job_id)
+    attempt = session.get(Attempt, attempt_id, with_for_update=True, populate_existing=True)
+    if attempt is None or attempt.state is not AttemptState.RUNNING:
+        return Settlement()  # it finished meanwhile
+    task = session.get(Task, attempt.task_id, with_for_update=True, populate_existing=True)
+    assert task is not None
+    attempt.state = transition(attempt.state, AttemptState.LOST, f"attempt {attempt.id}")
+    attempt.outcome, attempt.finished_at = "LOST", utcnow()
+    log.warning("attempt %s of task %s lost: %s", attempt.id, task.id, why)
+    if task.state.final:
+        return Settlement(job.id)
+    task.error_kind, task.error_message = "LOST", f"contributor lost: {why}"
+    requeue_or_fail(job, task, "LOST", limits)
+    cancel = settle_job(session, job)
+    return Settlement(job.id, cancel, job.state is JobState.AGGREGATING)
 
 
 def contributor_gone(session: Session, contributor_id: str) -> None:
@@ -78,22 +102,3 @@ def contributor_gone(session: Session, contributor_id: str) -> None:
     contributor = session.get(Contributor, contributor_id)
     if contributor is not None:
         contributor.state = transition(contributor.state, ContributorState.OFFLINE)
-
-
-def _lose(session: Session, attempts: list[Attempt], limits: RetryLimits, why: str) -> set[str]:
-    touched: set[str] = set()
-    for attempt in attempts:
-        attempt.state = transition(attempt.state, AttemptState.LOST, f"attempt {attempt.id}")
-        attempt.outcome, attempt.finished_at = "LOST", utcnow()
-        task = session.get(Task, attempt.task_id)
-        assert task is not None
-        log.warning("attempt %s of task %s lost: %s", attempt.id, task.id, why)
-        if task.state.final:
-            continue
-        task.error_kind, task.error_message = "LOST", f"contributor lost: {why}"
-        requeue_or_fail(task, "LOST", limits)
-        job = session.get(Job, task.job_id)
-        assert job is not None
-        settle_job(session, job)
-        touched.add(job.id)
-    return touched

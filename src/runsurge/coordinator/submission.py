@@ -12,10 +12,12 @@ import asyncio
 import codecs
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from runsurge.coordinator import jobs
+from runsurge.coordinator.jobs import GroupOptions
+from runsurge.coordinator.reducers import parse_specs
 from runsurge.coordinator.script_check import check_script
 from runsurge.errors import InvalidInput, InvalidRequest, LimitExceeded
 from runsurge.store.blobs import BlobRef, BlobStore, BlobWriter
@@ -51,6 +53,21 @@ class JobSpecIn:
     kind: str  # "single" | "group"
     name: str
     script_name: str
+    options: GroupOptions = field(default_factory=GroupOptions)
+
+    def validate(self) -> None:
+        """Refuse options that do not fit the job kind, naming the fix."""
+        if self.kind not in ("single", "group"):
+            raise InvalidRequest(f"unknown job kind {self.kind!r}")
+        if self.options.on_error not in ("continue", "fail-fast"):
+            raise InvalidRequest(
+                f"on_error must be continue or fail-fast, not {self.options.on_error!r}"
+            )
+        if self.kind == "single" and self.options.aggregates:
+            raise InvalidRequest("aggregation applies to groups; a single job has one result")
+        if self.options.aggregate_script and self.options.aggregate_specs:
+            raise InvalidRequest("choose the script's aggregate() or built-in reducers, not both")
+        parse_specs(self.options.aggregate_specs)
 
 
 class _InputReceiver:
@@ -123,13 +140,13 @@ class Submission:
         """Validate and scan the script, store it, and open the job."""
         if self.job_id is not None:
             raise InvalidRequest("the job spec was sent twice")
-        if spec.kind not in ("single", "group"):
-            raise InvalidRequest(f"unknown job kind {spec.kind!r}")
+        spec.validate()
         if len(spec.script) > self._limits.max_script_bytes:
             raise LimitExceeded(
                 f"script is {len(spec.script)} bytes; the limit is {self._limits.max_script_bytes}"
             )
-        check_script(spec.script, spec.script_name)
+        required = ("process", "aggregate") if spec.options.aggregate_script else ("process",)
+        check_script(spec.script, spec.script_name, required)
         if self._gate is not None:
             await asyncio.to_thread(self._gate.enforce, spec.script)
         ref = self._blobs.put(spec.script)
@@ -142,6 +159,7 @@ class Submission:
                 name=spec.name[:200],
                 script_sha256=ref.sha256,
                 script_name=spec.script_name[:200] or "script.py",
+                options=spec.options,
             )
         )
 

@@ -43,8 +43,22 @@ class JobView:
     created_at: dt.datetime
     finished_at: dt.datetime | None = None
     error: ErrorView | None = None
-    result_json: bytes | None = None  # inline result of a single job, when small
+    result_json: bytes | None = None  # a single job's result or a group's aggregate, when small
     result_available: bool = False
+    aggregate_specs: tuple[str, ...] = ()
+    aggregate_script: bool = False
+    on_error: str = "continue"
+
+
+@dataclass(frozen=True)
+class TaskResultView:
+    """One input's outcome, as listed in input order."""
+
+    index: int
+    state: str
+    result_json: bytes | None  # None when absent or too large to list (fetch it instead)
+    result_size: int
+    error: ErrorView | None
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,7 @@ class AssignmentView:
     input_size: int
     memory_bytes: int
     entrypoint: str = "process"
+    input_inline: bytes | None = None
 
 
 @dataclass

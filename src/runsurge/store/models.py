@@ -28,6 +28,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from runsurge.store.states import AttemptState, ContributorState, JobState, TaskState
 
+# The custom aggregate runs as a task of its group under this index (inputs count from 0).
+AGGREGATE_INDEX = -1
+
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -115,6 +118,18 @@ class Job(Base):
     script_sha256: Mapped[str] = mapped_column(String(64))
     script_name: Mapped[str] = mapped_column(String(200), default="script.py")
     task_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Per-state counts of the input tasks, kept by jobs.move_task so that progress and
+    # settling cost O(1) whatever the group's size.
+    queued_count: Mapped[int] = mapped_column(Integer, default=0)
+    running_count: Mapped[int] = mapped_column(Integer, default=0)
+    succeeded_count: Mapped[int] = mapped_column(Integer, default=0)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled_count: Mapped[int] = mapped_column(Integer, default=0)
+    on_error: Mapped[str] = mapped_column(String(16), default="continue")
+    aggregate_specs: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of FIELD=REDUCER
+    aggregate_script: Mapped[bool] = mapped_column(Boolean, default=False)
+    aggregate_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    aggregate_size: Mapped[int] = mapped_column(BigInteger, default=0)
     error_kind: Mapped[str] = mapped_column(String(32), default="")
     error_message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
@@ -134,7 +149,8 @@ class Task(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
-    index: Mapped[int] = mapped_column(Integer)
+    index: Mapped[int] = mapped_column(Integer)  # input order; AGGREGATE_INDEX for the fan-in
+    kind: Mapped[str] = mapped_column(String(16), default="process")  # "process" | "aggregate"
     state: Mapped[TaskState] = mapped_column(_state(TaskState), default=TaskState.QUEUED)
     input_sha256: Mapped[str] = mapped_column(String(64))
     input_size: Mapped[int] = mapped_column(BigInteger)

@@ -4,8 +4,9 @@ Each machine is an enum plus a table of allowed moves; `transition` is the only
 function that changes a state, so every change is checked in one place.
 
 Job:         SUBMITTING → QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED
+             RUNNING → AGGREGATING → SUCCEEDED | FAILED | CANCELLED (groups with an aggregate)
              SUBMITTING → FAILED (upload broke off) | CANCELLED
-             QUEUED → CANCELLED | FAILED | SUCCEEDED (zero-task groups)
+             QUEUED → CANCELLED | FAILED | SUCCEEDED | AGGREGATING (zero-input groups)
 Task:        QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED
              RUNNING → QUEUED (its attempt was lost and attempts remain)
              QUEUED → CANCELLED | FAILED
@@ -27,6 +28,7 @@ class JobState(enum.Enum):
     SUBMITTING = "SUBMITTING"
     QUEUED = "QUEUED"
     RUNNING = "RUNNING"
+    AGGREGATING = "AGGREGATING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
@@ -85,8 +87,15 @@ _ALLOWED: dict[type[enum.Enum], dict[enum.Enum, set[enum.Enum]]] = {
             JobState.CANCELLED,
             JobState.FAILED,
             JobState.SUCCEEDED,
+            JobState.AGGREGATING,
         },
-        JobState.RUNNING: {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED},
+        JobState.RUNNING: {
+            JobState.SUCCEEDED,
+            JobState.FAILED,
+            JobState.CANCELLED,
+            JobState.AGGREGATING,
+        },
+        JobState.AGGREGATING: {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED},
         JobState.SUCCEEDED: set(),
         JobState.FAILED: set(),
         JobState.CANCELLED: set(),

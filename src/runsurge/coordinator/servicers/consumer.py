@@ -10,12 +10,16 @@ from sqlalchemy.orm import Session
 
 from runsurge.coordinator import jobs
 from runsurge.coordinator.app import Coordinator
+from runsurge.coordinator.attempts import Settlement
 from runsurge.coordinator.auth import Principal, authenticate_consumer, bearer
+from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.servicers.convert import (
     KIND_NAMES,
+    ON_ERROR_NAMES,
     blob_chunks,
     contributor_message,
     job_message,
+    task_result_message,
 )
 from runsurge.coordinator.status import streaming, unary
 from runsurge.coordinator.submission import JobSpecIn, Submission
@@ -28,6 +32,13 @@ from runsurge.store.states import AttemptState, ContributorState
 # grpc ships no type information; the servicer context is untyped here.
 Context: TypeAlias = Any
 WATCH_POLL_SECONDS = 1.0
+WATCH_MIN_INTERVAL_SECONDS = 0.2
+RESULTS_PAGE = 500
+FINAL_STATES = (
+    consumer_pb2.JOB_STATE_SUCCEEDED,
+    consumer_pb2.JOB_STATE_FAILED,
+    consumer_pb2.JOB_STATE_CANCELLED,
+)
 
 
 def _contributor_views(session: Session) -> list[ContributorView]:
@@ -105,6 +116,11 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):  # type: igno
                     kind=KIND_NAMES.get(spec.kind, "single"),
                     name=spec.name,
                     script_name=spec.script_name or "script.py",
+                    options=GroupOptions(
+                        aggregate_specs=tuple(spec.aggregate),
+                        aggregate_script=spec.aggregate_script,
+                        on_error=ON_ERROR_NAMES.get(spec.on_error, "continue"),
+                    ),
                 )
             )
         elif item == "input_start":
@@ -139,18 +155,17 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):  # type: igno
     ) -> AsyncIterator[consumer_pb2.Job]:
         principal = await self._principal(context)
         last: consumer_pb2.Job | None = None
-        while True:
-            current = await self._view(principal, request.job_id)
-            if current != last:
-                yield current
-                last = current
-            if current.state in (
-                consumer_pb2.JOB_STATE_SUCCEEDED,
-                consumer_pb2.JOB_STATE_FAILED,
-                consumer_pb2.JOB_STATE_CANCELLED,
-            ):
-                return
-            await self._c.events.wait(request.job_id, WATCH_POLL_SECONDS)
+        with self._c.events.subscribe(request.job_id) as changes:
+            while True:
+                changes.clear()  # before reading: a change from here on wakes us
+                current = await self._view(principal, request.job_id)
+                if current != last:
+                    yield current
+                    last = current
+                if current.state in FINAL_STATES:
+                    return
+                # At most a few snapshots a second however fast a big group finishes.
+                await changes.wait(WATCH_POLL_SECONDS, min_delay=WATCH_MIN_INTERVAL_SECONDS)
 
     @streaming
     async def FetchResult(
@@ -163,15 +178,29 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):  # type: igno
         for chunk in blob_chunks(self._c.blobs, sha):
             yield chunk
 
+    @streaming
+    async def ListTaskResults(
+        self, request: consumer_pb2.ListTaskResultsRequest, context: Context
+    ) -> AsyncIterator[consumer_pb2.TaskResult]:
+        principal = await self._principal(context)
+        start = request.start_index
+        while True:
+            page = await self._c.db.run(
+                jobs.task_results, principal.id, request.job_id, start, RESULTS_PAGE, self._c.blobs
+            )
+            for view in page:
+                yield task_result_message(view)
+            if len(page) < RESULTS_PAGE:
+                return
+            start = page[-1].index + 1
+
     @unary
     async def CancelJob(
         self, request: consumer_pb2.GetJobRequest, context: Context
     ) -> consumer_pb2.Job:
         principal = await self._principal(context)
         running = await self._c.db.run(jobs.cancel_job, principal.id, request.job_id)
-        for attempt_id, contributor_id in running:
-            self._c.dispatcher.cancel(contributor_id, attempt_id, "job cancelled by its consumer")
-        self._c.events.notify([request.job_id])
+        self._c.settled(Settlement(request.job_id, running))
         return await self._view(principal, request.job_id)
 
     @unary

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from runsurge.coordinator import liveness
 from runsurge.coordinator.app import Coordinator
-from runsurge.coordinator.attempts import finish_attempt
+from runsurge.coordinator.attempts import Settlement, finish_attempt
 from runsurge.coordinator.auth import (
     Principal,
     authenticate_contributor,
@@ -180,31 +180,38 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):  # t
 
     async def _heartbeat(self, session: AgentSession, beat: contributor_pb2.Heartbeat) -> None:
         settings = self._c.settings
-        touched, lost = await self._c.db.run(
+        forgotten = await self._c.db.run(
             liveness.heartbeat,
             session.contributor_id,
             list(beat.running_attempt_ids),
             settings.lease_seconds,
             settings.heartbeat_interval_seconds * 3,
-            self._c.retry_limits,
         )
-        for attempt_id in lost:
+        for attempt_id in forgotten:
+            settlement = await self._c.db.run(
+                liveness.lose_attempt,
+                attempt_id,
+                self._c.retry_limits,
+                "the contributor is not running it",
+            )
             self._c.dispatcher.released(session.contributor_id, attempt_id)
-        if touched:
-            self._c.events.notify(touched)
+            self._c.settled(settlement)
 
     async def _finished(self, session: AgentSession, msg: contributor_pb2.AttemptFinished) -> None:
         report = finished_from_message(msg)
         try:
-            job_id = await self._c.db.run(
-                finish_attempt, session.contributor_id, report, self._c.blobs, self._c.retry_limits
+            settlement = await self._c.db.run(
+                finish_attempt,
+                session.contributor_id,
+                report,
+                self._c.blobs,
+                self._c.retry_limits,
             )
         except RunSurgeError as exc:
             log.warning("rejected report from %s: %s", session.contributor_id, exc)
-            job_id = None
+            settlement = Settlement()
         self._c.dispatcher.released(session.contributor_id, report.attempt_id)
-        if job_id is not None:
-            self._c.events.notify([job_id])
+        self._c.settled(settlement)
 
     @streaming
     async def FetchBlob(

@@ -13,6 +13,7 @@ from runsurge.coordinator.views import (
     ErrorView,
     FinishedAttempt,
     JobView,
+    TaskResultView,
 )
 from runsurge.proto.v1 import common_pb2, consumer_pb2, contributor_pb2
 from runsurge.sandbox.policy import SandboxPolicy
@@ -26,9 +27,15 @@ _JOB_STATES = {
     JobState.SUCCEEDED: consumer_pb2.JOB_STATE_SUCCEEDED,
     JobState.FAILED: consumer_pb2.JOB_STATE_FAILED,
     JobState.CANCELLED: consumer_pb2.JOB_STATE_CANCELLED,
+    JobState.AGGREGATING: consumer_pb2.JOB_STATE_AGGREGATING,
 }
 _KINDS = {"single": consumer_pb2.JOB_KIND_SINGLE, "group": consumer_pb2.JOB_KIND_GROUP}
 KIND_NAMES = {v: k for k, v in _KINDS.items()}
+_ON_ERROR = {
+    "continue": consumer_pb2.ON_ERROR_CONTINUE,
+    "fail-fast": consumer_pb2.ON_ERROR_FAIL_FAST,
+}
+ON_ERROR_NAMES = {v: k for k, v in _ON_ERROR.items()}
 
 
 def timestamp(value: dt.datetime | None) -> Timestamp | None:
@@ -71,6 +78,22 @@ def job_message(view: JobView) -> consumer_pb2.Job:
         error=error_message(view.error),
         result_json=view.result_json or b"",
         result_inline=view.result_json is not None,
+        result_available=view.result_available,
+        aggregate=list(view.aggregate_specs),
+        aggregate_script=view.aggregate_script,
+        on_error=_ON_ERROR.get(view.on_error, consumer_pb2.ON_ERROR_UNSPECIFIED),
+    )
+
+
+def task_result_message(view: TaskResultView) -> consumer_pb2.TaskResult:
+    """The wire form of one input's outcome."""
+    return consumer_pb2.TaskResult(
+        index=view.index,
+        state=view.state,
+        result_json=view.result_json or b"",
+        result_inline=view.result_json is not None,
+        result_size=view.result_size,
+        error=error_message(view.error),
     )
 
 
@@ -114,6 +137,8 @@ def assignment_message(a: AssignmentView, policy: SandboxPolicy) -> contributor_
         policy=policy_message(policy),
         entrypoint=a.entrypoint,
         script_name=a.script_name,
+        input_inline=a.input_inline or b"",
+        has_input_inline=a.input_inline is not None,
     )
 
 

@@ -62,6 +62,11 @@ class ConsumerServiceStub:
                 request_serializer=runsurge_dot_v1_dot_consumer__pb2.FetchResultRequest.SerializeToString,
                 response_deserializer=runsurge_dot_v1_dot_common__pb2.Chunk.FromString,
                 _registered_method=True)
+        self.ListTaskResults = channel.unary_stream(
+                '/runsurge.v1.ConsumerService/ListTaskResults',
+                request_serializer=runsurge_dot_v1_dot_consumer__pb2.ListTaskResultsRequest.SerializeToString,
+                response_deserializer=runsurge_dot_v1_dot_consumer__pb2.TaskResult.FromString,
+                _registered_method=True)
         self.CancelJob = channel.unary_unary(
                 '/runsurge.v1.ConsumerService/CancelJob',
                 request_serializer=runsurge_dot_v1_dot_consumer__pb2.GetJobRequest.SerializeToString,
@@ -115,6 +120,14 @@ class ConsumerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTaskResults(self, request, context):
+        """Streams each input's outcome (result or error) in input order, from
+        start_index on; results larger than 1 MiB are left for FetchResult.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CancelJob(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -154,6 +167,11 @@ def add_ConsumerServiceServicer_to_server(servicer, server):
                     servicer.FetchResult,
                     request_deserializer=runsurge_dot_v1_dot_consumer__pb2.FetchResultRequest.FromString,
                     response_serializer=runsurge_dot_v1_dot_common__pb2.Chunk.SerializeToString,
+            ),
+            'ListTaskResults': grpc.unary_stream_rpc_method_handler(
+                    servicer.ListTaskResults,
+                    request_deserializer=runsurge_dot_v1_dot_consumer__pb2.ListTaskResultsRequest.FromString,
+                    response_serializer=runsurge_dot_v1_dot_consumer__pb2.TaskResult.SerializeToString,
             ),
             'CancelJob': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelJob,
@@ -302,6 +320,33 @@ class ConsumerService:
             '/runsurge.v1.ConsumerService/FetchResult',
             runsurge_dot_v1_dot_consumer__pb2.FetchResultRequest.SerializeToString,
             runsurge_dot_v1_dot_common__pb2.Chunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTaskResults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/runsurge.v1.ConsumerService/ListTaskResults',
+            runsurge_dot_v1_dot_consumer__pb2.ListTaskResultsRequest.SerializeToString,
+            runsurge_dot_v1_dot_consumer__pb2.TaskResult.FromString,
             options,
             channel_credentials,
             insecure,
