@@ -15,7 +15,7 @@ from runsurge.sandbox import harness
 from runsurge.sandbox.framing import HarnessReport, parse_result
 from runsurge.sandbox.outcome import Outcome, OutcomeKind, ScriptError, Usage
 from runsurge.sandbox.policy import SandboxPolicy
-from runsurge.sandbox.supervise import StopReason
+from runsurge.sandbox.supervise import StopReason, Streams
 
 _MiB = 1024 * 1024
 
@@ -193,3 +193,28 @@ def build_outcome(
         usage=obs.usage,
         leftovers=leftovers,
     )
+
+
+def outcome_of(
+    stop: StopReason,
+    streams: Streams,
+    policy: SandboxPolicy,
+    usage: Usage,
+    oom_kills: int,
+    exit_returncode: int | None,
+    leftovers: tuple[str, ...] = (),
+) -> Outcome:
+    """The Outcome of one supervised run (cold or warm), from what its streams captured."""
+    diagnostics = (
+        streams.diagnostics.value().decode(errors="replace") if streams.diagnostics else ""
+    )
+    observation = Observation(
+        stop=stop,
+        report=streams.reader.report,
+        policy=policy,
+        usage=usage,
+        oom_kills=oom_kills,
+        exit_returncode=exit_returncode,
+        diagnostics=diagnostics,
+    )
+    return build_outcome(observation, streams.logs.value(), streams.logs.truncated, leftovers)

@@ -24,7 +24,7 @@ from runsurge.sandbox import bwrap, harness
 from runsurge.sandbox.bwrap import Launcher
 from runsurge.sandbox.cgroups import CgroupHost, find_cgroup_host
 from runsurge.sandbox.channels import HarnessChannels, session_harness_args
-from runsurge.sandbox.classify import Observation, build_outcome
+from runsurge.sandbox.classify import outcome_of
 from runsurge.sandbox.framing import FrameReader, LogCapture, new_nonce
 from runsurge.sandbox.launch import (
     LaunchedSandbox,
@@ -172,19 +172,14 @@ class Sandbox:
             leftovers = launched.teardown()
         if leftovers:
             log.error("sandbox clean-up incomplete for %s: %s", request.label, "; ".join(leftovers))
-        observation = Observation(
-            stop=stop,
-            report=streams.reader.report,
-            policy=policy,
-            usage=usage,
-            oom_kills=oom_kills,
-            exit_returncode=exit_info.returncode if exit_info else None,
-            diagnostics=streams.diagnostics.value().decode(errors="replace")
-            if streams.diagnostics
-            else "",
-        )
-        return build_outcome(
-            observation, streams.logs.value(), streams.logs.truncated, tuple(leftovers)
+        return outcome_of(
+            stop,
+            streams,
+            policy,
+            usage,
+            oom_kills,
+            exit_info.returncode if exit_info else None,
+            tuple(leftovers),
         )
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 from runsurge.sandbox import harness
-from runsurge.sandbox.classify import Observation, build_outcome
+from runsurge.sandbox.classify import outcome_of
 from runsurge.sandbox.framing import FrameReader, LogCapture, new_nonce
 from runsurge.sandbox.monitor import UsageMonitor, UsageSource
 from runsurge.sandbox.outcome import Outcome, OutcomeKind, ScriptError
@@ -177,21 +177,11 @@ class HarnessSession:
         if not goes_on:
             self.close()
         exit_info = self._host.child.exit
-        observation = Observation(
-            stop=stop,
-            report=streams.reader.report,
-            policy=policy,
-            usage=usage,
-            oom_kills=oom_kills,
-            exit_returncode=exit_info.returncode if exit_info else None,
-            diagnostics=streams.diagnostics.value().decode(errors="replace")
-            if streams.diagnostics
-            else "",
-        )
         leftovers = self.leftovers if self._closed else ()
         if leftovers:
             log.error("warm session clean-up incomplete for %s", label)
-        return build_outcome(observation, streams.logs.value(), streams.logs.truncated, leftovers)
+        returncode = exit_info.returncode if exit_info else None
+        return outcome_of(stop, streams, policy, usage, oom_kills, returncode, leftovers)
 
     def _await_ready(self) -> bool:
         """The reporter answers "ready" when the session goes on, or exits."""
