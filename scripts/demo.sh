@@ -31,5 +31,9 @@ echo
 echo "submitting examples/wordcount.py on examples/input.txt:"
 "$PY" -m runsurge submit examples/wordcount.py examples/input.txt --wait
 echo
+echo "the same script over a group of inputs, aggregated (runsurge submit ... -a words=sum):"
+"$PY" -m runsurge submit examples/wordcount.py examples/input.txt examples/more.txt \
+  -a words=sum -a lines=sum --wait
+echo
 "$PY" -m runsurge contributors
 echo "demo finished; stopping the local cluster"

@@ -61,9 +61,14 @@ def print_task_error(text: str) -> None:
 
 def print_contributors(rows: list[dict[str, Any]]) -> None:
     """The contributors table."""
-    table = Table("id", "name", "online", "cores", "memory", "running", "isolation")
+    table = Table()
+    table.add_column("id", no_wrap=True)
+    for name in ("name", "online", "cores", "memory", "running"):
+        table.add_column(name)
+    table.add_column("isolation")
     for row in rows:
-        isolation = row["isolation_level"] + (" [bold red](INSECURE)[/]" if row["insecure"] else "")
+        level = escape(row["isolation_level"].replace("+", " + "))
+        isolation = level + (" [bold red](INSECURE)[/]" if row["insecure"] else "")
         table.add_row(
             row["id"],
             escape(row["name"]),
