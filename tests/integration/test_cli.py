@@ -100,3 +100,22 @@ def test_unreachable_coordinator_exits_3_with_a_hint(cluster: Cluster) -> None:
     assert run.returncode == 3
     assert "is it running?" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_coordinator_on_a_taken_port_says_so(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [sys.executable, "-m", "runsurge", "coordinator", "--listen", f"127.0.0.1:{port}",
+             "--data-dir", str(tmp_path / "data")],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert run.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}: the address is in use" in run.stderr
+    assert "Traceback" not in run.stderr

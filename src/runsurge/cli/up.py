@@ -150,7 +150,12 @@ def _start(
     if db:
         args += ["--db", db]
     cluster.coordinator = cluster.spawn(args, "coordinator.log")
-    wait_healthy(cluster.address, START_TIMEOUT, cluster.coordinator)
+    try:
+        wait_healthy(cluster.address, START_TIMEOUT, cluster.coordinator)
+    except RunSurgeError as exc:
+        raise RunSurgeError(
+            f"{exc}:\n  {_log_tail(cluster.data_dir / 'coordinator.log')}"
+        ) from None
     consumer_token = (coordinator_dir / "consumer.token").read_text().strip()
     config_path = ClientSettings().config
     write_client_config(config_path, cluster.address, consumer_token)
@@ -191,17 +196,24 @@ def _wait_contributors(cluster: LocalCluster, token: str, n: int) -> None:
         while time.monotonic() < deadline:
             for i, proc in enumerate(cluster.contributors):
                 if proc.poll() is not None:
-                    log = cluster.data_dir / f"contributor-{i + 1}.log"
-                    tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+                    tail = _log_tail(cluster.data_dir / f"contributor-{i + 1}.log")
                     raise RunSurgeError(
-                        f"contributor {i + 1} exited with code {proc.returncode}:\n  "
-                        + "\n  ".join(tail)
+                        f"contributor {i + 1} exited with code {proc.returncode}:\n  {tail}"
                     )
             online = [c for c in client.contributors() if c["online"]]
             if len(online) >= n:
                 return
             time.sleep(0.2)
     raise RunSurgeError(f"contributors did not register within {START_TIMEOUT:.0f}s")
+
+
+def _log_tail(path: Path, lines: int = 5) -> str:
+    """The last lines of a child's log, indented, for an error message."""
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()[-lines:]
+    except OSError:
+        return f"(no log at {path})"
+    return "\n  ".join(text)
 
 
 __all__ = ["format_size", "up"]

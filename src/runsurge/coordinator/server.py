@@ -15,6 +15,7 @@ from runsurge.coordinator.app import Coordinator, build_coordinator
 from runsurge.coordinator.servicers.consumer import ConsumerServicer
 from runsurge.coordinator.servicers.contributor import ContributorServicer
 from runsurge.coordinator.submission import ScriptGate
+from runsurge.errors import ConfigError
 from runsurge.proto.v1 import consumer_pb2, consumer_pb2_grpc, contributor_pb2, contributor_pb2_grpc
 from runsurge.scan import ScanGate, SemgrepCoreEngine
 from runsurge.store.verdicts import DatabaseVerdictCache
@@ -65,9 +66,14 @@ async def serve(settings: CoordinatorSettings, ready: asyncio.Event | None = Non
     reflection.enable_server_reflection(
         (*SERVICES, reflection.SERVICE_NAME, "grpc.health.v1.Health"), server
     )
-    port = server.add_insecure_port(settings.listen)
-    if port == 0:
-        raise OSError(f"cannot listen on {settings.listen}")
+    try:
+        server.add_insecure_port(settings.listen)
+    except RuntimeError:
+        coordinator.db.close()
+        raise ConfigError(
+            f"cannot listen on {settings.listen}: the address is in use "
+            "(another coordinator?) or not an address of this machine"
+        ) from None
     await server.start()
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
