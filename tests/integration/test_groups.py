@@ -243,3 +243,15 @@ def test_group_survives_a_coordinator_restart_without_losing_or_repeating(
         assert job.result(timeout=120) == {"n": list(range(60))}
         assert job.status().tasks.succeeded == 60
         assert json.dumps([r.index for r in job.results()]) == json.dumps(list(range(60)))
+
+
+def test_a_single_job_behind_a_big_group_starts_at_the_next_free_slot(cluster: Cluster) -> None:
+    slow = "import time\ndef process(s):\n    time.sleep(0.1)\n    return {'s': s}\n"
+    with cluster.client() as client:
+        group = client.submit_group(slow, [str(n) for n in range(300)], aggregate=["s=count"])
+        wait_until(lambda: group.status().tasks.succeeded >= 2, 60, "the group to start")
+        single = client.submit(WORDCOUNT, "jumps the queue")
+        assert single.result(timeout=30) == {"lines": 1, "words": 3}
+        # The group had barely started: the single job did not wait behind it.
+        assert group.status().tasks.queued > 200
+        group.cancel()

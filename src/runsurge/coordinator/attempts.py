@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from runsurge.coordinator import retries
+from runsurge.coordinator.fairness import SCHEDULABLE_JOBS, next_task
 from runsurge.coordinator.jobs import CancelList, lock_job, move_task, settle_job
 from runsurge.coordinator.views import AssignmentView, FinishedAttempt
 from runsurge.errors import InvalidRequest
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 
 MAX_LOG_BYTES_KEPT = 64 * 1024
 INPUT_INLINE_LIMIT = 64 * 1024
-SCHEDULABLE_JOBS = (JobState.QUEUED, JobState.RUNNING, JobState.AGGREGATING)
 
 
 @dataclass(frozen=True)
@@ -56,22 +56,13 @@ def claim_task(
     lease_seconds: float,
     blobs: BlobStore,
 ) -> AssignmentView | None:
-    """Take the oldest queued task that fits in `free_memory_bytes`, or None."""
-    candidate = session.execute(
-        select(Task.id, Task.job_id)
-        .join(Job, Job.id == Task.job_id)
-        .where(
-            Task.state == TaskState.QUEUED,
-            Job.state.in_(SCHEDULABLE_JOBS),
-            Task.memory_reservation_bytes <= free_memory_bytes,
-        )
-        .order_by(Task.id)
-        .limit(1)
-    ).first()
+    """Take the next task (see fairness.py) that fits in `free_memory_bytes`, or None."""
+    candidate = next_task(session, free_memory_bytes)
     if candidate is None:
         return None
-    job = lock_job(session, candidate.job_id)
-    task = session.get(Task, candidate.id, with_for_update=True, populate_existing=True)
+    task_id, job_id = candidate
+    job = lock_job(session, job_id)
+    task = session.get(Task, task_id, with_for_update=True, populate_existing=True)
     if task is None or task.state is not TaskState.QUEUED or job.state not in SCHEDULABLE_JOBS:
         return None  # taken or cancelled meanwhile; the dispatcher asks again
     now = utcnow()

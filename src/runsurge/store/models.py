@@ -145,6 +145,8 @@ class Task(Base):
     __table_args__ = (
         UniqueConstraint("job_id", "index", name="uq_tasks_job_index"),
         Index("ix_tasks_state_id", "state", "id"),
+        # The scheduler's "next queued task of this job, in input order".
+        Index("ix_tasks_job_state_index", "job_id", "state", "index"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
