@@ -5,7 +5,6 @@ from __future__ import annotations
 import glob
 import json
 import sys
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,8 +169,3 @@ def report_failures(status: JobStatus) -> None:
             f"[yellow]{t.failed} of {t.total} inputs failed; see them with "
             f"`runsurge result {status.id} --per-input`[/]"
         )
-
-
-def elapsed_since(start: float) -> str:
-    """Seconds since `start` for a summary line."""
-    return f"{time.monotonic() - start:.1f}s"

@@ -8,7 +8,6 @@ Ctrl-C (or SIGTERM) stops the contributors, then the coordinator.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -24,7 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from runsurge.cli import output
 from runsurge.client import Client
-from runsurge.config import ClientSettings, default_home, format_size, write_client_config
+from runsurge.config import ClientSettings, default_home, write_client_config
 from runsurge.errors import RunSurgeError
 
 START_TIMEOUT = 60.0
@@ -187,7 +186,6 @@ def _start(
         "  try: runsurge submit SCRIPT INPUT --wait    (Ctrl-C here stops everything)"
     )
     print(f"READY {cluster.address}", flush=True)
-    os.environ["RUNSURGE_COORDINATOR"] = cluster.address
 
 
 def _wait_contributors(cluster: LocalCluster, token: str, n: int) -> None:
@@ -214,6 +212,3 @@ def _log_tail(path: Path, lines: int = 5) -> str:
     except OSError:
         return f"(no log at {path})"
     return "\n  ".join(text)
-
-
-__all__ = ["format_size", "up"]

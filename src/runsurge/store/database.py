@@ -83,11 +83,6 @@ class Database:
         workers = 1 if self.url.startswith("sqlite") else threads
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
 
-    @property
-    def is_postgres(self) -> bool:
-        """True on PostgreSQL, where row locks with SKIP LOCKED are available."""
-        return self.engine.dialect.name == "postgresql"
-
     def migrate(self) -> None:
         """Apply pending migrations."""
         migrate(self.engine)
