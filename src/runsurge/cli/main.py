@@ -68,10 +68,39 @@ def _root(
     """RunSurge command line."""
 
 
+# Packages that only an extra installs, and the extra that brings each: a consumer's
+# `pip install runsurge` has none of them, and `runsurge coordinator` should say so.
+EXTRA_OF_PACKAGE = {
+    "sqlalchemy": "coordinator",
+    "alembic": "coordinator",
+    "psycopg": "coordinator",
+    "grpc_reflection": "coordinator",
+    "prometheus_client": "coordinator",
+    "psutil": "contributor",
+    "pyseccomp": "contributor",
+}
+EXIT_MISSING_EXTRA = 2  # a set-up mistake, like a ConfigError
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """The extra that would have installed the missing module, if it is one of ours."""
+    return EXTRA_OF_PACKAGE.get((exc.name or "").split(".")[0])
+
+
 def main() -> None:
     """Entry point: run the app; a RunSurge error becomes a message and an exit code."""
     try:
         app()
+    except ModuleNotFoundError as exc:
+        extra = missing_extra(exc)
+        if extra is None:
+            raise
+        message = (
+            f"this command needs the {extra!r} extra ({exc.name} is missing): "
+            f"pip install 'runsurge[{extra}]'"
+        )
+        output.err.print(f"[bold red]error:[/] {output.escape(message)}")
+        sys.exit(EXIT_MISSING_EXTRA)
     except RunSurgeError as exc:
         output.err.print(f"[bold red]error:[/] {output.escape(str(exc))}")
         code = next((c for cls, c in EXIT_CODES if isinstance(exc, cls)), 5)

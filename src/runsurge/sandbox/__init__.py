@@ -8,13 +8,44 @@ insecure development mode, the `SubprocessRunner`.  Every run returns an `Outcom
 behind.  ``docs/security.md`` says what each layer guarantees and what it does not.
 """
 
-from runsurge.sandbox.detect import IsolationReport, LayerStatus, create_runner, detect_isolation
-from runsurge.sandbox.outcome import Outcome, OutcomeKind, ScriptError, Usage
-from runsurge.sandbox.policy import SandboxPolicy
-from runsurge.sandbox.runner import Entrypoint, RunRequest, TaskRunner, WarmSession
-from runsurge.sandbox.sandbox import Sandbox, SandboxConfig
-from runsurge.sandbox.subprocess_runner import SubprocessRunner
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runsurge.sandbox.detect import (
+        IsolationReport,
+        LayerStatus,
+        create_runner,
+        detect_isolation,
+    )
+    from runsurge.sandbox.outcome import Outcome, OutcomeKind, ScriptError, Usage
+    from runsurge.sandbox.policy import SandboxPolicy
+    from runsurge.sandbox.runner import Entrypoint, RunRequest, TaskRunner, WarmSession
+    from runsurge.sandbox.sandbox import Sandbox, SandboxConfig
+    from runsurge.sandbox.subprocess_runner import SubprocessRunner
+
+# Loaded on first use, so that importing one light submodule (say the policy or the
+# findings) does not pull in the whole package: the consumer SDK stays small.
+_EXPORTS = {
+    "Entrypoint": "runsurge.sandbox.runner",
+    "IsolationReport": "runsurge.sandbox.detect",
+    "LayerStatus": "runsurge.sandbox.detect",
+    "Outcome": "runsurge.sandbox.outcome",
+    "OutcomeKind": "runsurge.sandbox.outcome",
+    "RunRequest": "runsurge.sandbox.runner",
+    "Sandbox": "runsurge.sandbox.sandbox",
+    "SandboxConfig": "runsurge.sandbox.sandbox",
+    "SandboxPolicy": "runsurge.sandbox.policy",
+    "ScriptError": "runsurge.sandbox.outcome",
+    "SubprocessRunner": "runsurge.sandbox.subprocess_runner",
+    "TaskRunner": "runsurge.sandbox.runner",
+    "Usage": "runsurge.sandbox.outcome",
+    "WarmSession": "runsurge.sandbox.runner",
+    "create_runner": "runsurge.sandbox.detect",
+    "detect_isolation": "runsurge.sandbox.detect",
+}
 __all__ = [
     "Entrypoint",
     "IsolationReport",
@@ -33,3 +64,13 @@ __all__ = [
     "create_runner",
     "detect_isolation",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import an exported name's module the first time the name is used."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -241,7 +241,9 @@ def find_semgrep_core() -> Path:
             return bundled
     found = shutil.which("semgrep-core")
     if found is None:
-        raise ScanUnavailable("semgrep-core not found: install the semgrep package")
+        raise ScanUnavailable(
+            "semgrep-core not found: install the scanner with pip install 'runsurge[coordinator]'"
+        )
     return Path(found)
 
 
@@ -252,7 +254,9 @@ def find_semgrep_cli() -> Path:
         return beside
     found = shutil.which("semgrep")
     if found is None:
-        raise ScanUnavailable("semgrep not found: install the semgrep package")
+        raise ScanUnavailable(
+            "semgrep not found: install the scanner with pip install 'runsurge[coordinator]'"
+        )
     return Path(found)
 
 

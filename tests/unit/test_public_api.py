@@ -1,0 +1,44 @@
+"""The consumer SDK's public surface, pinned, and what importing it costs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import runsurge.client
+
+# Changing this list is an API change: update docs and say so in the changelog.
+CLIENT_API = ["Client", "InputResult", "Job", "JobStatus", "TaskCounts", "TaskErrorInfo"]
+
+
+def test_client_public_names_are_pinned() -> None:
+    assert sorted(runsurge.client.__all__) == CLIENT_API
+    for name in CLIENT_API:
+        assert getattr(runsurge.client, name).__module__.startswith("runsurge.client")
+
+
+def _modules_loaded_by(statement: str) -> set[str]:
+    probe = f"{statement}; import sys; print('\\n'.join(sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+def test_importing_the_client_loads_no_sandbox_scanner_or_database() -> None:
+    loaded = _modules_loaded_by("import runsurge.client")
+    heavy = sorted(
+        m
+        for m in loaded
+        if m.split(".")[0] in {"sqlalchemy", "alembic", "psycopg", "psutil", "pyseccomp"}
+        or m.startswith(("runsurge.coordinator", "runsurge.contributor", "runsurge.store"))
+        or (m.startswith("runsurge.sandbox.") and m != "runsurge.sandbox.policy")
+        or (m.startswith("runsurge.scan.") and m != "runsurge.scan.findings")
+    )
+    assert heavy == []
+
+
+def test_package_exports_still_resolve_lazily() -> None:
+    from runsurge import sandbox, scan
+
+    for package in (sandbox, scan):
+        for name in package.__all__:
+            assert getattr(package, name) is not None, f"{package.__name__}.{name}"
