@@ -30,6 +30,7 @@ def generate(out_dir: Path) -> None:
         str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / "runsurge" / "v1").glob("*.proto")
     )
     well_known = Path(protoc.__file__).parent / "_proto"
+    plugins = Path(sys.executable).parent  # mypy-protobuf installs its plugins there
     with tempfile.TemporaryDirectory() as tmp:
         code = protoc.main(
             [
@@ -38,6 +39,11 @@ def generate(out_dir: Path) -> None:
                 f"-I{well_known}",
                 f"--python_out={tmp}",
                 f"--grpc_python_out={tmp}",
+                # Typed .pyi stubs beside the modules, so mypy sees messages, not Any.
+                f"--plugin=protoc-gen-mypy={plugins / 'protoc-gen-mypy'}",
+                f"--plugin=protoc-gen-mypy_grpc={plugins / 'protoc-gen-mypy_grpc'}",
+                f"--mypy_out={tmp}",
+                f"--mypy_grpc_out={tmp}",
                 *protos,
             ]
         )
@@ -45,18 +51,21 @@ def generate(out_dir: Path) -> None:
             raise SystemExit(f"protoc failed with exit code {code}")
         generated = Path(tmp) / "runsurge" / "v1"
         out_dir.mkdir(parents=True, exist_ok=True)
-        for old in out_dir.glob("*_pb2*.py"):
+        for old in [*out_dir.glob("*_pb2*.py"), *out_dir.glob("*_pb2*.pyi")]:
             old.unlink()
-        for src in sorted(generated.glob("*.py")):
-            text = re.sub(
-                r"^from runsurge\.v1 import",
-                "from runsurge.proto.v1 import",
-                src.read_text(),
-                flags=re.M,
-            )
-            (out_dir / src.name).write_text(HEADER + text)
+        for src in sorted([*generated.glob("*.py"), *generated.glob("*.pyi")]):
+            (out_dir / src.name).write_text(HEADER + _rewrite_imports(src))
     init = out_dir / "__init__.py"
     init.write_text(HEADER + '"""Generated protobuf and gRPC stubs for runsurge.v1."""\n')
+
+
+def _rewrite_imports(src: Path) -> str:
+    """Point the generated imports at runsurge.proto.v1; service names stay runsurge.v1."""
+    text = src.read_text()
+    text = re.sub(r"^from runsurge\.v1 import", "from runsurge.proto.v1 import", text, flags=re.M)
+    if src.suffix == ".pyi":  # the stubs also name modules in annotations
+        text = re.sub(r"\brunsurge\.v1\.(\w+_pb2(?:_grpc)?)\b", r"runsurge.proto.v1.\1", text)
+    return text
 
 
 def main() -> None:

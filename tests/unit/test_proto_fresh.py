@@ -16,8 +16,8 @@ def test_generated_stubs_match_the_proto_files(tmp_path: Path) -> None:
         capture_output=True,
     )
     committed = ROOT / "src" / "runsurge" / "proto" / "v1"
-    fresh = {p.name: p.read_text() for p in tmp_path.glob("*.py")}
-    current = {p.name: p.read_text() for p in committed.glob("*.py")}
+    fresh = {p.name: p.read_text() for p in tmp_path.glob("*.py*")}
+    current = {p.name: p.read_text() for p in committed.glob("*.py*")}
     assert fresh.keys() == current.keys()
     stale = [name for name in fresh if fresh[name] != current[name]]
     assert not stale, f"stale stubs {stale}: run `make proto`"

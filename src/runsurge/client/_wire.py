@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Literal
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from runsurge.client.job import JobStatus, TaskCounts, TaskErrorInfo
 from runsurge.proto.v1 import common_pb2, consumer_pb2
@@ -28,10 +30,11 @@ ON_ERROR_NAMES = {v: k for k, v in ON_ERROR.items()}
 KIND_NAMES = {consumer_pb2.JOB_KIND_SINGLE: "single", consumer_pb2.JOB_KIND_GROUP: "group"}
 
 
-def _time(msg: consumer_pb2.Job, field: str) -> dt.datetime | None:
+def _time(msg: consumer_pb2.Job, field: Literal["created_at", "finished_at"]) -> dt.datetime | None:
     if not msg.HasField(field):
         return None
-    return getattr(msg, field).ToDatetime(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+    stamp: Timestamp = getattr(msg, field)
+    return stamp.ToDatetime(tzinfo=dt.UTC)
 
 
 def job_status(msg: consumer_pb2.Job) -> JobStatus:

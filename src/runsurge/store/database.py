@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -22,6 +22,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
+P = ParamSpec("P")
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -93,15 +94,23 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
-    def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(session, *args)` in one transaction, synchronously."""
+    def call(
+        self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run `fn(session, *args, **kwargs)` in one transaction, synchronously."""
         with self.transaction() as session:
-            return fn(session, *args)
+            return fn(session, *args, **kwargs)
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(session, *args)` in one transaction on a database thread."""
+    async def run(
+        self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run `fn(session, *args, **kwargs)` in one transaction on a database thread.
+
+        Typed with ParamSpec, so mypy checks the arguments against `fn`'s signature.
+        """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(self.call, fn, *args))
+        call = functools.partial(self.call, fn, *args, **kwargs)
+        return await loop.run_in_executor(self._executor, call)
 
     def close(self) -> None:
         """Release the thread pool and the connections."""

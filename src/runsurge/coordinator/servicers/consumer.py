@@ -66,7 +66,7 @@ def _contributor_views(session: Session) -> list[ContributorView]:
     ]
 
 
-class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):  # type: ignore[misc]
+class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
     """Submit, inspect, watch, fetch and cancel jobs."""
 
     def __init__(self, coordinator: Coordinator) -> None:

@@ -92,7 +92,7 @@ def _may_fetch(session: Session, contributor_id: str, sha: str) -> bool:
     return found is not None
 
 
-class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):  # type: ignore[misc]
+class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):
     """What contributor agents call."""
 
     def __init__(self, coordinator: Coordinator) -> None:
