@@ -18,6 +18,7 @@ from runsurge.client.job import InputResult, Job, JobStatus
 from runsurge.config import ClientSettings
 from runsurge.errors import ConfigError, InvalidInput, InvalidRequest
 from runsurge.proto.v1 import consumer_pb2, consumer_pb2_grpc
+from runsurge.wire_limits import MESSAGE_SIZE_OPTIONS
 
 ScriptSource = str | os.PathLike[str] | IO[str] | IO[bytes]
 InputSource = str | bytes | os.PathLike[str] | IO[str] | IO[bytes]
@@ -111,13 +112,7 @@ class Client:
         self.address = resolved.coordinator
         self._metadata = (("authorization", f"Bearer {resolved.token}"),)
         self._timeout = timeout
-        self._channel = grpc.insecure_channel(
-            self.address,
-            options=[
-                ("grpc.max_receive_message_length", 8 * 1024 * 1024),
-                ("grpc.max_send_message_length", 8 * 1024 * 1024),
-            ],
-        )
+        self._channel = grpc.insecure_channel(self.address, options=list(MESSAGE_SIZE_OPTIONS))
         self._stub = consumer_pb2_grpc.ConsumerServiceStub(self._channel)
 
     def __enter__(self) -> Client:
