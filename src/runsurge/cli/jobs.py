@@ -9,19 +9,14 @@ from typing import Annotated, Any
 import typer
 
 from runsurge.cli import groups, output
+from runsurge.cli.settings_options import setting_option
 from runsurge.client import Client, Job, JobStatus
-from runsurge.config import ClientSettings
+from runsurge.config import ClientSettings, load_settings
 
 CoordinatorOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--coordinator", "-c", help="HOST:PORT of the coordinator [env RUNSURGE_COORDINATOR]"
-    ),
+    str | None, setting_option(ClientSettings, "coordinator", "--coordinator", "-c")
 ]
-TokenOpt = Annotated[
-    str | None,
-    typer.Option("--token", help="Consumer token [env RUNSURGE_TOKEN]", show_default=False),
-]
+TokenOpt = Annotated[str | None, setting_option(ClientSettings, "token", "--token")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (docs/cli.md).")]
 
 EXIT_JOB_FAILED = 1
@@ -29,7 +24,9 @@ EXIT_JOB_FAILED = 1
 
 def connect(coordinator: str | None, token: str | None) -> Client:
     """A client from flags, environment or the config file written by `runsurge up`."""
-    return Client(coordinator, token, settings=ClientSettings())
+    return Client(
+        settings=load_settings(ClientSettings, {"coordinator": coordinator, "token": token})
+    )
 
 
 def _finish(status: JobStatus, as_json: bool, client: Client) -> None:
