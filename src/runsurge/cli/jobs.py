@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -102,14 +103,18 @@ def submit(
     is_group = group or sources.is_group or bool(aggregate)
     if not sources.paths and not (inputs_dir or inputs_glob):
         raise typer.BadParameter("give at least one INPUT, --inputs-dir or --inputs-glob")
+    # Inputs are checked before connecting: a mistake never reaches the request stream.
+    items = sources.items() if is_group else None
+    if items is None and str(sources.paths[0]) != "-":
+        groups.check_readable(sources.paths[0])
     with connect(coordinator, token) as client:
-        if not is_group:
+        if items is None:
             first = sources.paths[0]
             job = client.submit(
                 script, sys.stdin.buffer.read() if str(first) == "-" else first, name=name
             )
         else:
-            job = _submit_group(client, script, sources, aggregate, on_error, name)
+            job = _submit_group(client, script, items, aggregate, on_error, name)
         if not wait:
             status = job.status()
             if as_json:
@@ -129,12 +134,11 @@ def submit(
 def _submit_group(
     client: Client,
     script: Path,
-    sources: groups.InputSources,
+    items: Iterable[Any],
     aggregate: list[str] | None,
     on_error: str,
     name: str,
 ) -> Job:
-    items = sources.items()
     specs: Any = aggregate or None
     if aggregate == ["script"]:
         specs = "script"
