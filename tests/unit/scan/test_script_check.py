@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runsurge.coordinator.script_check import check_script
 from runsurge.errors import InvalidRequest
+from runsurge.scan.script_check import check_script
 
 
 @pytest.mark.parametrize(
