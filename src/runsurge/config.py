@@ -1,7 +1,9 @@
 """Settings, one pydantic-settings class per role, read once at start-up and passed down.
 
-Precedence is flags, then environment (`RUNSURGE_…`), then the client config file
-written by `runsurge up`, then defaults. No other module reads the environment.
+Every role resolves a setting the same way: the flag, if it was given; else the
+environment (`RUNSURGE_…`, see `env_var`); else, for the client only, the config file
+`runsurge up` writes; else the default declared here. `load_settings` applies it. No
+other module reads the environment. docs/operations.md lists every variable.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runsurge.errors import ConfigError
@@ -44,6 +48,25 @@ def format_size(n: int) -> str:
     raise AssertionError("unreachable")
 
 
+def _size(value: object) -> object:
+    """Let a number of bytes be written as a size ('4GiB') wherever a setting is one."""
+    if isinstance(value, str):
+        try:
+            return parse_size(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+Size = Annotated[int, BeforeValidator(_size)]
+"""A number of bytes; from the environment or a flag it may be written '512MiB', '2GiB'."""
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+# The sandbox limits have one source, SandboxPolicy's own defaults.
+_POLICY = SandboxPolicy()
+
+
 def default_home() -> Path:
     """Where RunSurge keeps per-user state (~/.runsurge unless RUNSURGE_HOME is set)."""
     return Path(os.environ.get("RUNSURGE_HOME", Path.home() / ".runsurge"))
@@ -54,33 +77,67 @@ class CoordinatorSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RUNSURGE_COORDINATOR_")
 
-    listen: str = "127.0.0.1:7070"
-    data_dir: Path = Field(default_factory=lambda: default_home() / "coordinator")
-    db_url: str = ""  # empty: SQLite in data_dir
-    heartbeat_interval_seconds: float = 2.0
-    lease_seconds: float = 10.0
-    max_attempts: int = 3
+    listen: str = Field(default="127.0.0.1:7070", description="HOST:PORT to listen on.")
+    data_dir: Path = Field(
+        default_factory=lambda: default_home() / "coordinator",
+        description="State directory (database, blobs, tokens).",
+    )
+    db_url: str = Field(
+        default="", description="Database URL; empty: SQLite in the data directory."
+    )
+    heartbeat_interval_seconds: float = Field(
+        default=2.0, description="Heartbeat interval asked of agents."
+    )
+    lease_seconds: float = Field(
+        default=10.0, description="Attempt lease: an agent silent this long has its tasks requeued."
+    )
+    max_attempts: int = Field(default=3, description="Attempts a task gets before it fails.")
     # The sandbox limits every task gets (memory until the estimator refines it).
-    task_memory_bytes: int = 512 * 1024 * 1024
-    task_wall_seconds: float = 900.0
-    task_cpu_seconds: float = 600.0
-    task_pids: int = 64
-    task_max_output_bytes: int = 64 * 1024 * 1024
-    task_max_log_bytes: int = 1024 * 1024
-    task_workdir_bytes: int = 64 * 1024 * 1024
-    inline_result_limit: int = 64 * 1024
-    max_script_bytes: int = 1024 * 1024
-    max_input_bytes: int = 1024 * 1024 * 1024
+    task_memory_bytes: Size = Field(
+        default=_POLICY.memory_bytes, description="Memory limit of a task (the first attempt's)."
+    )
+    task_wall_seconds: float = Field(
+        default=_POLICY.wall_seconds, description="Wall-clock limit of a task."
+    )
+    task_cpu_seconds: float = Field(
+        default=_POLICY.cpu_seconds, description="CPU-time limit of a task."
+    )
+    task_pids: int = Field(
+        default=_POLICY.pids, description="Processes and threads a task may have."
+    )
+    task_max_output_bytes: Size = Field(
+        default=_POLICY.max_output_bytes, description="Largest result a task may return."
+    )
+    task_max_log_bytes: Size = Field(
+        default=_POLICY.max_log_bytes,
+        description="Task output (stdout, stderr) kept for the consumer.",
+    )
+    task_workdir_bytes: Size = Field(
+        default=_POLICY.workdir_bytes, description="Size of a task's private work directory."
+    )
+    inline_result_limit: Size = Field(
+        default=64 * 1024, description="Results up to this size travel inside job replies."
+    )
+    max_script_bytes: Size = Field(default=1024 * 1024, description="Largest script accepted.")
+    max_input_bytes: Size = Field(
+        default=1024 * 1024 * 1024, description="Largest single input accepted."
+    )
     # Development and testing only: accept scripts without the Semgrep gate (the sandbox
     # is then the only defence). Logged loudly at start-up.
-    skip_scan: bool = False
-    semgrep_core: Path | None = None  # default: the binary shipped in the semgrep wheel
+    skip_scan: bool = Field(
+        default=False,
+        description="DEVELOPMENT/TESTING ONLY: accept scripts without the Semgrep security scan.",
+    )
+    semgrep_core: Path | None = Field(
+        default=None,
+        description="The semgrep-core binary; unset: the one shipped in the semgrep wheel.",
+    )
 
     @field_validator("listen")
     @classmethod
     def _check_listen(cls, value: str) -> str:
         if ":" not in value:
-            raise ValueError("listen must be HOST:PORT")
+            raise ValueError("must be HOST:PORT")
         return value
 
     def default_policy(self, memory_bytes: int | None = None) -> SandboxPolicy:
@@ -101,15 +158,34 @@ class ContributorSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RUNSURGE_CONTRIBUTOR_")
 
-    coordinator: str = "127.0.0.1:7070"
-    token: str = ""
-    name: str = Field(default_factory=lambda: os.uname().nodename)
-    cores: int = Field(default_factory=lambda: os.cpu_count() or 1)
-    memory_bytes: int = 0  # 0: half the machine's RAM
-    work_dir: Path = Field(default_factory=lambda: default_home() / "contributor")
-    insecure_dev: bool = False
-    reconnect_max_seconds: float = 10.0
-    inline_result_limit: int = 256 * 1024
+    coordinator: str = Field(default="127.0.0.1:7070", description="HOST:PORT of the coordinator.")
+    token: str = Field(
+        default="", description="Enrolment token (the coordinator's DATA_DIR/contributor.token)."
+    )
+    name: str = Field(
+        default_factory=lambda: os.uname().nodename, description="Name shown to the coordinator."
+    )
+    cores: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        description="Tasks to run at once (at most the machine's cores).",
+    )
+    memory_bytes: Size = Field(
+        default=0, description="Memory to offer, e.g. 4GiB (at most 90% of RAM); 0: half of RAM."
+    )
+    work_dir: Path = Field(
+        default_factory=lambda: default_home() / "contributor",
+        description="Where scripts and task files go.",
+    )
+    insecure_dev: bool = Field(
+        default=False,
+        description="DEVELOPMENT ONLY: run tasks without the full sandbox if the host lacks it.",
+    )
+    reconnect_max_seconds: float = Field(
+        default=10.0, description="Longest wait between attempts to reach the coordinator."
+    )
+    inline_result_limit: Size = Field(
+        default=256 * 1024, description="Results up to this size are reported inline, not uploaded."
+    )
 
 
 class ClientSettings(BaseSettings):
@@ -117,9 +193,14 @@ class ClientSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RUNSURGE_")
 
-    coordinator: str = ""
-    token: str = ""
-    config: Path = Field(default_factory=lambda: default_home() / "client.json")
+    coordinator: str = Field(
+        default="", description="HOST:PORT of the coordinator; empty: the one in the config file."
+    )
+    token: str = Field(default="", description="Consumer token; empty: the one in the config file.")
+    config: Path = Field(
+        default_factory=lambda: default_home() / "client.json",
+        description="The client config file, which `runsurge up` writes.",
+    )
 
     def resolved(self) -> ClientSettings:
         """Fill what flags and environment left empty from the config file."""
@@ -132,6 +213,41 @@ class ClientSettings(BaseSettings):
                 "token": self.token or saved.get("token", ""),
             }
         )
+
+
+def env_var(cls: type[BaseSettings], field: str) -> str:
+    """The environment variable that sets `field` of `cls`, e.g. RUNSURGE_COORDINATOR_LISTEN."""
+    if field not in cls.model_fields:
+        raise KeyError(f"{cls.__name__} has no setting {field!r}")
+    return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def load_settings(cls: type[SettingsT], flags: Mapping[str, Any] | None = None) -> SettingsT:
+    """A role's settings: the flags given (None means not given), else environment, else default.
+
+    A value that does not fit becomes a ConfigError naming the setting and its variable.
+    """
+    given = {name: value for name, value in (flags or {}).items() if value is not None}
+    try:
+        return cls(**given)
+    except ValidationError as exc:
+        raise ConfigError(_describe(cls, exc)) from None
+
+
+def _describe(cls: type[BaseSettings], exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        source = (
+            f"{field} (its flag or {env_var(cls, field)})" if field in cls.model_fields else field
+        )
+        cause = error.get("ctx", {}).get("error")
+        reason = str(cause) if error["type"] == "value_error" and cause else error["msg"]
+        secret = "token" in field or "url" in field  # a database URL may carry a password
+        given = repr(error["input"])
+        shown = "" if secret or given in reason else f", got {given}"
+        problems.append(f"invalid setting {source}: {reason}{shown}")
+    return "; ".join(problems)
 
 
 def read_client_config(path: Path) -> dict[str, str]:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -49,6 +50,8 @@ class Cluster:
     heartbeat_seconds: float = 0.3
     port: int = field(default_factory=free_port)
     skip_scan: bool = False
+    # How the processes get their settings: command-line flags, or only RUNSURGE_… variables.
+    configure_by: Literal["flags", "env"] = "flags"
     coordinator_env: dict[str, str] = field(default_factory=dict)
     contributor_env: dict[str, str] = field(default_factory=dict)
     coordinator: subprocess.Popen[bytes] | None = None
@@ -92,23 +95,36 @@ class Cluster:
         )
 
     def start_coordinator(self) -> None:
-        args = [
-            "coordinator",
-            "--listen",
-            self.address,
-            "--data-dir",
-            str(self.data_dir),
-            "--lease-seconds",
-            str(self.lease_seconds),
-            "--heartbeat-seconds",
-            str(self.heartbeat_seconds),
+        settings = [
+            ("--listen", "RUNSURGE_COORDINATOR_LISTEN", self.address),
+            ("--data-dir", "RUNSURGE_COORDINATOR_DATA_DIR", str(self.data_dir)),
+            ("--lease-seconds", "RUNSURGE_COORDINATOR_LEASE_SECONDS", str(self.lease_seconds)),
+            (
+                "--heartbeat-seconds",
+                "RUNSURGE_COORDINATOR_HEARTBEAT_INTERVAL_SECONDS",
+                str(self.heartbeat_seconds),
+            ),
         ]
         if self.db_url:
-            args += ["--db", self.db_url]
+            settings.append(("--db", "RUNSURGE_COORDINATOR_DB_URL", self.db_url))
         if self.skip_scan:
-            args.append("--skip-scan")
-        self.coordinator = self._spawn(args, "coordinator.log", self.coordinator_env)
+            settings.append(("--skip-scan", "RUNSURGE_COORDINATOR_SKIP_SCAN", ""))
+        args, env = self._configure(settings, self.coordinator_env)
+        self.coordinator = self._spawn(["coordinator", *args], "coordinator.log", env)
         self._wait_healthy()
+
+    def _configure(
+        self, settings: list[tuple[str, str, str]], extra_env: dict[str, str]
+    ) -> tuple[list[str], dict[str, str]]:
+        """(flag, variable, value) settings as arguments or as environment (value "" = on)."""
+        args: list[str] = []
+        env = dict(extra_env)
+        for flag, variable, value in settings:
+            if self.configure_by == "env":
+                env[variable] = value or "true"
+            else:
+                args += [flag, value] if value else [flag]
+        return args, env
 
     def _wait_healthy(self) -> None:
         assert self.coordinator is not None
@@ -136,25 +152,28 @@ class Cluster:
     ) -> subprocess.Popen[bytes]:
         n = len(self.contributors) + 1
         before = self.online_count() if wait else 0
-        proc = self._spawn(
+        token_file = self.data_dir / "contributor.token"
+        token = (
+            ("--token", "RUNSURGE_CONTRIBUTOR_TOKEN", token_file.read_text().strip())
+            if self.configure_by == "env"
+            else ("--token-file", "", str(token_file))  # a flag only: never used as env
+        )
+        args, env = self._configure(
             [
-                "contributor",
-                "--coordinator",
-                self.address,
-                "--token-file",
-                str(self.data_dir / "contributor.token"),
-                "--cores",
-                str(cores),
-                "--memory",
-                memory,
-                "--name",
-                f"test-{n}",
-                "--work-dir",
-                str(self.root / f"contributor-{n}"),
+                ("--coordinator", "RUNSURGE_CONTRIBUTOR_COORDINATOR", self.address),
+                token,
+                ("--cores", "RUNSURGE_CONTRIBUTOR_CORES", str(cores)),
+                ("--memory", "RUNSURGE_CONTRIBUTOR_MEMORY_BYTES", memory),
+                ("--name", "RUNSURGE_CONTRIBUTOR_NAME", f"test-{n}"),
+                (
+                    "--work-dir",
+                    "RUNSURGE_CONTRIBUTOR_WORK_DIR",
+                    str(self.root / f"contributor-{n}"),
+                ),
             ],
-            f"contributor-{n}.log",
             self.contributor_env,
         )
+        proc = self._spawn(["contributor", *args], f"contributor-{n}.log", env)
         self.contributors.append(proc)
         if wait:
 
@@ -191,14 +210,18 @@ class Cluster:
                 proc.wait()
 
     def cli(
-        self, *args: str, stdin: bytes | None = None, timeout: float = 60
+        self,
+        *args: str,
+        stdin: bytes | None = None,
+        timeout: float = 60,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run `runsurge ARGS` against this cluster."""
+        """Run `runsurge ARGS` against this cluster (or with `env` instead of `self.env`)."""
         return subprocess.run(
             [sys.executable, "-m", "runsurge", *args],
             input=stdin.decode() if stdin is not None else None,
             capture_output=True,
             text=True,
-            env=self.env,
+            env=self.env if env is None else env,
             timeout=timeout,
         )

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from runsurge.config import ClientSettings, parse_size, write_client_config
+from runsurge.config import (
+    ClientSettings,
+    ContributorSettings,
+    CoordinatorSettings,
+    load_settings,
+    parse_size,
+    write_client_config,
+)
 from runsurge.errors import ConfigError
+from runsurge.sandbox.policy import SandboxPolicy
 
 
 @pytest.mark.parametrize(
@@ -42,3 +51,52 @@ def test_flags_and_environment_win_over_the_config_file(
     assert (resolved.coordinator, resolved.token) == ("127.0.0.1:2222", "file-token")
     explicit = ClientSettings(config=config, token="flag-token").resolved()
     assert explicit.token == "flag-token"
+
+
+def test_task_limits_default_to_the_sandbox_policy_itself() -> None:
+    settings = CoordinatorSettings()
+    assert settings.default_policy() == SandboxPolicy()
+    for limit in dataclasses.fields(SandboxPolicy):
+        assert getattr(settings, f"task_{limit.name}") == limit.default, limit.name
+    assert settings.default_policy(memory_bytes=1234).memory_bytes == 1234
+
+
+def test_environment_configures_a_role_and_a_given_flag_wins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RUNSURGE_COORDINATOR_LISTEN", "0.0.0.0:9000")
+    monkeypatch.setenv("RUNSURGE_COORDINATOR_LEASE_SECONDS", "4.5")
+    from_env = load_settings(CoordinatorSettings, {"listen": None, "lease_seconds": None})
+    assert (from_env.listen, from_env.lease_seconds) == ("0.0.0.0:9000", 4.5)
+    flagged = load_settings(CoordinatorSettings, {"listen": "127.0.0.1:9001"})
+    assert (flagged.listen, flagged.lease_seconds) == ("127.0.0.1:9001", 4.5)
+
+
+def test_sizes_may_be_written_with_units_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RUNSURGE_CONTRIBUTOR_MEMORY_BYTES", "4GiB")
+    monkeypatch.setenv("RUNSURGE_CONTRIBUTOR_CORES", "3")
+    monkeypatch.setenv("RUNSURGE_COORDINATOR_TASK_MEMORY_BYTES", "256MiB")
+    contributor = load_settings(ContributorSettings)
+    assert (contributor.memory_bytes, contributor.cores) == (4 * 1024**3, 3)
+    assert load_settings(ContributorSettings, {"memory_bytes": "1.5GiB"}).memory_bytes == int(
+        1.5 * 1024**3
+    )
+    assert load_settings(CoordinatorSettings).default_policy().memory_bytes == 256 * 1024**2
+
+
+def test_a_bad_value_names_the_setting_and_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNSURGE_CONTRIBUTOR_MEMORY_BYTES", "lots")
+    with pytest.raises(
+        ConfigError, match=r"memory_bytes \(its flag or RUNSURGE_CONTRIBUTOR_MEMORY"
+    ):
+        load_settings(ContributorSettings)
+    with pytest.raises(ConfigError, match=r"RUNSURGE_COORDINATOR_LISTEN.*must be HOST:PORT"):
+        load_settings(CoordinatorSettings, {"listen": "nowhere"})
+
+
+def test_a_refused_token_is_not_echoed() -> None:
+    with pytest.raises(ConfigError, match="RUNSURGE_CONTRIBUTOR_TOKEN") as caught:
+        load_settings(ContributorSettings, {"token": 98765})  # not a str: refused
+    assert "98765" not in str(caught.value)

@@ -25,13 +25,22 @@ from rich.text import Text
 
 from runsurge.cli import output
 from runsurge.client import Job, JobStatus
-from runsurge.errors import InvalidRequest
+from runsurge.errors import InvalidInput, InvalidRequest
+
+
+def check_readable(path: Path) -> None:
+    """Raise InvalidInput naming `path` unless it is a file this process can open."""
+    if path.exists() and not path.is_file():
+        raise InvalidInput(f"input {path} is not a file")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise InvalidInput(f"cannot read input {path}: {exc.strerror}") from None
 
 
 def split_lines(source: Path, lines_per_input: int) -> Iterator[str]:
     """One input per `lines_per_input` lines of a (large) file, read lazily ('-' = stdin)."""
-    if lines_per_input < 1:
-        raise InvalidRequest("--split-lines takes a positive number of lines")
     stream = sys.stdin if str(source) == "-" else source.open(encoding="utf-8", newline="")
     try:
         chunk: list[str] = []
@@ -43,7 +52,9 @@ def split_lines(source: Path, lines_per_input: int) -> Iterator[str]:
         if chunk:
             yield "".join(chunk)
     except UnicodeDecodeError as exc:
-        raise InvalidRequest(f"{source} is not UTF-8 text ({exc.reason})") from None
+        raise InvalidInput(f"{source} is not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read input {source}: {exc.strerror}") from None
     finally:
         if stream is not sys.stdin:
             stream.close()
@@ -51,22 +62,29 @@ def split_lines(source: Path, lines_per_input: int) -> Iterator[str]:
 
 def expand_inputs(
     paths: list[Path], inputs_dir: Path | None, inputs_glob: str | None
-) -> Iterator[Path]:
-    """INPUT paths, then the files of --inputs-dir (sorted), then --inputs-glob matches."""
-    for path in paths:
-        if not path.is_file():
-            raise InvalidRequest(f"input {path} is not a file")
-        yield path
+) -> list[Path]:
+    """INPUT paths, then the files of --inputs-dir (sorted), then --inputs-glob matches.
+
+    Every file is checked readable here, before the upload starts; a directory or a
+    pattern that yields no file is an error, not an empty group.
+    """
+    files = list(paths)
     if inputs_dir is not None:
         if not inputs_dir.is_dir():
-            raise InvalidRequest(f"--inputs-dir {inputs_dir} is not a directory")
-        yield from sorted(p for p in inputs_dir.iterdir() if p.is_file())
+            raise InvalidInput(f"--inputs-dir {inputs_dir} is not a directory")
+        found = sorted(p for p in inputs_dir.iterdir() if p.is_file())
+        if not found:
+            raise InvalidInput(f"--inputs-dir {inputs_dir} contains no files")
+        files += found
     if inputs_glob is not None:
         matches = sorted(Path(p) for p in glob.glob(inputs_glob, recursive=True))
-        files = [p for p in matches if p.is_file()]
-        if not files:
-            raise InvalidRequest(f"--inputs-glob {inputs_glob!r} matches no file")
-        yield from files
+        found = [p for p in matches if p.is_file()]
+        if not found:
+            raise InvalidInput(f"--inputs-glob {inputs_glob!r} matches no file")
+        files += found
+    for path in files:
+        check_readable(path)
+    return files
 
 
 @dataclass(frozen=True)
@@ -83,11 +101,15 @@ class InputSources:
         """More than one input, or a source that yields many."""
         return len(self.paths) > 1 or bool(self.inputs_dir or self.inputs_glob or self.split_lines)
 
-    def items(self) -> Iterator[Any]:
-        """The inputs, lazily: paths, or text chunks for --split-lines."""
+    def items(self) -> Iterable[Any]:
+        """The inputs, every file checked: paths, or text chunks (lazily) for --split-lines."""
         if self.split_lines is not None:
             if len(self.paths) != 1 or self.inputs_dir or self.inputs_glob:
                 raise InvalidRequest("--split-lines takes exactly one INPUT file")
+            if self.split_lines < 1:
+                raise InvalidRequest("--split-lines takes a positive number of lines")
+            if str(self.paths[0]) != "-":
+                check_readable(self.paths[0])
             return split_lines(self.paths[0], self.split_lines)
         return expand_inputs(self.paths, self.inputs_dir, self.inputs_glob)
 

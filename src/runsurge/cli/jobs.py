@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from runsurge.cli import groups, output
+from runsurge.cli.settings_options import setting_option
 from runsurge.client import Client, Job, JobStatus
-from runsurge.config import ClientSettings
+from runsurge.config import ClientSettings, load_settings
 
 CoordinatorOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--coordinator", "-c", help="HOST:PORT of the coordinator [env RUNSURGE_COORDINATOR]"
-    ),
+    str | None, setting_option(ClientSettings, "coordinator", "--coordinator", "-c")
 ]
-TokenOpt = Annotated[
-    str | None,
-    typer.Option("--token", help="Consumer token [env RUNSURGE_TOKEN]", show_default=False),
-]
+TokenOpt = Annotated[str | None, setting_option(ClientSettings, "token", "--token")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (docs/cli.md).")]
 
 EXIT_JOB_FAILED = 1
@@ -29,7 +25,9 @@ EXIT_JOB_FAILED = 1
 
 def connect(coordinator: str | None, token: str | None) -> Client:
     """A client from flags, environment or the config file written by `runsurge up`."""
-    return Client(coordinator, token, settings=ClientSettings())
+    return Client(
+        settings=load_settings(ClientSettings, {"coordinator": coordinator, "token": token})
+    )
 
 
 def _finish(status: JobStatus, as_json: bool, client: Client) -> None:
@@ -105,14 +103,18 @@ def submit(
     is_group = group or sources.is_group or bool(aggregate)
     if not sources.paths and not (inputs_dir or inputs_glob):
         raise typer.BadParameter("give at least one INPUT, --inputs-dir or --inputs-glob")
+    # Inputs are checked before connecting: a mistake never reaches the request stream.
+    items = sources.items() if is_group else None
+    if items is None and str(sources.paths[0]) != "-":
+        groups.check_readable(sources.paths[0])
     with connect(coordinator, token) as client:
-        if not is_group:
+        if items is None:
             first = sources.paths[0]
             job = client.submit(
                 script, sys.stdin.buffer.read() if str(first) == "-" else first, name=name
             )
         else:
-            job = _submit_group(client, script, sources, aggregate, on_error, name)
+            job = _submit_group(client, script, items, aggregate, on_error, name)
         if not wait:
             status = job.status()
             if as_json:
@@ -132,12 +134,11 @@ def submit(
 def _submit_group(
     client: Client,
     script: Path,
-    sources: groups.InputSources,
+    items: Iterable[Any],
     aggregate: list[str] | None,
     on_error: str,
     name: str,
 ) -> Job:
-    items = sources.items()
     specs: Any = aggregate or None
     if aggregate == ["script"]:
         specs = "script"

@@ -6,12 +6,20 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from runsurge.cli import output
-from runsurge.config import ContributorSettings, CoordinatorSettings, format_size, parse_size
+from runsurge.cli.settings_options import setting_option
+from runsurge.config import (
+    ContributorSettings,
+    CoordinatorSettings,
+    env_var,
+    format_size,
+    load_settings,
+)
+from runsurge.errors import ConfigError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -22,103 +30,105 @@ def setup_logging(verbose: bool) -> None:
     logging.getLogger("grpc").setLevel(logging.WARNING)
 
 
+def _coordinator_option(field: str, *param_decls: str) -> Any:
+    return setting_option(CoordinatorSettings, field, *param_decls)
+
+
+def _contributor_option(field: str, *param_decls: str) -> Any:
+    return setting_option(ContributorSettings, field, *param_decls)
+
+
 def coordinator(
-    listen: Annotated[str, typer.Option(help="HOST:PORT to listen on.")] = "127.0.0.1:7070",
-    data_dir: Annotated[
-        Path | None, typer.Option(help="State directory (database, blobs, tokens).")
-    ] = None,
-    db: Annotated[
-        str, typer.Option("--db", help="Database URL (default: SQLite in the data dir).")
-    ] = "",
-    skip_scan: Annotated[
-        bool,
-        typer.Option(
-            "--skip-scan",
-            help="DEVELOPMENT/TESTING ONLY: accept scripts without the Semgrep security scan.",
-        ),
-    ] = False,
-    lease_seconds: Annotated[
-        float, typer.Option(help="Attempt lease; silence this long requeues.")
-    ] = 10.0,
+    listen: Annotated[str | None, _coordinator_option("listen")] = None,
+    data_dir: Annotated[Path | None, _coordinator_option("data_dir")] = None,
+    db: Annotated[str | None, _coordinator_option("db_url", "--db")] = None,
+    skip_scan: Annotated[bool | None, _coordinator_option("skip_scan", "--skip-scan")] = None,
+    lease_seconds: Annotated[float | None, _coordinator_option("lease_seconds")] = None,
     heartbeat_seconds: Annotated[
-        float, typer.Option(help="Heartbeat interval asked of agents.")
-    ] = 2.0,
+        float | None, _coordinator_option("heartbeat_interval_seconds", "--heartbeat-seconds")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Run a coordinator: accepts jobs, scans them, schedules them onto contributors."""
+    """Run a coordinator: accepts jobs, scans them, schedules them onto contributors.
+
+    Flags win over RUNSURGE_COORDINATOR_* variables, which win over the defaults.
+    """
     from runsurge.coordinator.server import serve
 
     setup_logging(verbose)
-    values: dict[str, object] = {
-        "listen": listen,
-        "db_url": db,
-        "skip_scan": skip_scan,
-        "lease_seconds": lease_seconds,
-        "heartbeat_interval_seconds": heartbeat_seconds,
-    }
-    if data_dir is not None:
-        values["data_dir"] = data_dir
-    settings = CoordinatorSettings(**values)  # type: ignore[arg-type]
-    if skip_scan:
+    settings = load_settings(
+        CoordinatorSettings,
+        {
+            "listen": listen,
+            "data_dir": data_dir,
+            "db_url": db,
+            "skip_scan": skip_scan,
+            "lease_seconds": lease_seconds,
+            "heartbeat_interval_seconds": heartbeat_seconds,
+        },
+    )
+    if settings.skip_scan:
         output.err.print("[bold red]WARNING: --skip-scan: scripts run WITHOUT the security scan[/]")
     asyncio.run(serve(settings))
 
 
 def contributor(
-    coordinator: Annotated[
-        str, typer.Option(help="HOST:PORT of the coordinator.")
-    ] = "127.0.0.1:7070",
-    token: Annotated[
-        str, typer.Option(help="Enrolment token (the coordinator's data-dir/contributor.token).")
-    ] = "",
+    coordinator: Annotated[str | None, _contributor_option("coordinator")] = None,
+    token: Annotated[str | None, _contributor_option("token")] = None,
     token_file: Annotated[
-        Path | None, typer.Option(help="Read the enrolment token from a file.")
-    ] = None,
-    cores: Annotated[
-        int | None, typer.Option(help="Tasks to run at once (default: all cores).")
-    ] = None,
-    memory: Annotated[
-        str | None, typer.Option(help="Memory to offer, e.g. 4GiB (default: half of RAM).")
-    ] = None,
-    name: Annotated[str | None, typer.Option(help="Name shown to the coordinator.")] = None,
-    work_dir: Annotated[Path | None, typer.Option(help="Where scripts and task files go.")] = None,
-    insecure_dev: Annotated[
-        bool,
+        Path | None,
         typer.Option(
-            "--insecure-dev",
-            help="DEVELOPMENT ONLY: run tasks without the full sandbox if the host lacks it.",
+            exists=True,
+            dir_okay=False,
+            help="Read the enrolment token from a file (wins over --token).",
         ),
-    ] = False,
+    ] = None,
+    cores: Annotated[int | None, _contributor_option("cores")] = None,
+    memory: Annotated[str | None, _contributor_option("memory_bytes", "--memory")] = None,
+    name: Annotated[str | None, _contributor_option("name")] = None,
+    work_dir: Annotated[Path | None, _contributor_option("work_dir")] = None,
+    insecure_dev: Annotated[
+        bool | None, _contributor_option("insecure_dev", "--insecure-dev")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Run a contributor agent: offers this machine's cores and RAM to a coordinator."""
+    """Run a contributor agent: offers this machine's cores and RAM to a coordinator.
+
+    Flags win over RUNSURGE_CONTRIBUTOR_* variables, which win over the defaults.
+    """
     from runsurge.contributor.main import run_agent
     from runsurge.contributor.resources import offered_cores, offered_memory
 
     setup_logging(verbose)
     if token_file is not None:
         token = token_file.read_text().strip()
-    values: dict[str, object] = {
-        "coordinator": coordinator,
-        "token": token,
-        "insecure_dev": insecure_dev,
-    }
-    if name:
-        values["name"] = name
-    if work_dir is not None:
-        values["work_dir"] = work_dir
-    settings = ContributorSettings(**values)  # type: ignore[arg-type]
+    settings = load_settings(
+        ContributorSettings,
+        {
+            "coordinator": coordinator,
+            "token": token,
+            "cores": cores,
+            "memory_bytes": memory,
+            "name": name,
+            "work_dir": work_dir,
+            "insecure_dev": insecure_dev,
+        },
+    )
     if not settings.token:
-        raise typer.BadParameter("an enrolment token is required (--token or --token-file)")
-    n_cores = offered_cores(cores or settings.cores)
-    n_memory = offered_memory(parse_size(memory) if memory else settings.memory_bytes)
-    if insecure_dev:
+        raise ConfigError(
+            "an enrolment token is required: --token, --token-file or "
+            + env_var(ContributorSettings, "token")
+        )
+    n_cores = offered_cores(settings.cores)
+    n_memory = offered_memory(settings.memory_bytes)
+    if settings.insecure_dev:
         output.err.print(
             "[bold red]WARNING: --insecure-dev: tasks may run WITHOUT the sandbox. "
             "Never use this with untrusted work.[/]"
         )
     output.err.print(
-        f"contributor offering {n_cores} core(s) and {format_size(n_memory)} to {coordinator}"
+        f"contributor offering {n_cores} core(s) and {format_size(n_memory)} "
+        f"to {settings.coordinator}"
     )
     code = asyncio.run(run_agent(settings, n_cores, n_memory, _install_signals))
     raise typer.Exit(code)

@@ -1,7 +1,9 @@
-"""`runsurge scan SCRIPT [--json]`: run the coordinator's rules locally before submitting.
+"""`runsurge scan SCRIPT [--json]`: run the coordinator's checks locally before submitting.
 
-Exit status: 0 the script would be accepted (warnings allowed), 1 it would be
-rejected, 2 the scan could not run (Semgrep missing or broken).
+The same checks as submission: the structure of the script (`scan/script_check.py`:
+UTF-8, parses, a workable `process`) and the Semgrep rules. Exit status: 0 the script
+would be accepted (warnings allowed), 1 it would be rejected, 2 the scan could not run
+(Semgrep missing or broken).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from runsurge.errors import ScanUnavailable
-from runsurge.scan import MemoryVerdictCache, ScanGate, ScanReport, SemgrepCoreEngine
+from runsurge.scan import Finding, MemoryVerdictCache, ScanGate, ScanReport, SemgrepCoreEngine
+from runsurge.scan.script_check import structure_findings
 
 EXIT_CLEAN = 0
 EXIT_REJECTED = 1
@@ -35,19 +38,46 @@ def scan_command(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the scan report as JSON (see docs/scanning.md).")
     ] = False,
+    aggregate_script: Annotated[
+        bool,
+        typer.Option(
+            "--aggregate-script",
+            help="Also require `aggregate(results)`, as `submit -a script` does.",
+        ),
+    ] = False,
 ) -> None:
-    """Check a script against the same rules the coordinator applies at submission."""
+    """Check a script with the same checks the coordinator applies at submission."""
     source = script.read_bytes()
     try:
         report = ScanGate(SemgrepCoreEngine(), MemoryVerdictCache(max_entries=1)).check(source)
     except ScanUnavailable as exc:
         Console(stderr=True).print(f"[bold red]scan unavailable:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_UNAVAILABLE) from None
+    required = ("process", "aggregate") if aggregate_script else ("process",)
+    report = with_structure(report, structure_findings(source, script.name, required))
     if json_output:
         typer.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
     else:
         _print_report(Console(), script, report)
     raise typer.Exit(EXIT_REJECTED if report.rejected else EXIT_CLEAN)
+
+
+def with_structure(report: ScanReport, structure: list[Finding]) -> ScanReport:
+    """The Semgrep report plus the submission's structure findings, in one verdict.
+
+    The gate reports encoding and syntax problems itself, under the same rule ids;
+    those are not repeated.
+    """
+    seen = {f.rule_id for f in report.findings}
+    extra = [f for f in structure if f.rule_id not in seen]
+    if not extra:
+        return report
+    return ScanReport.from_findings(
+        report.script_sha256,
+        [*report.findings, *extra],
+        report.ruleset_version,
+        report.duration_ms,
+    )
 
 
 def _print_report(console: Console, script: Path, report: ScanReport) -> None:
@@ -58,7 +88,9 @@ def _print_report(console: Console, script: Path, report: ScanReport) -> None:
             f"{finding.line}:{finding.column} [dim]{finding.rule_id}[/]"
         )
         console.print(f"    {escape(finding.message)}")
-        console.print(f"    [cyan]{finding.line:>4} |[/] {escape(finding.source_line.rstrip())}")
+        if finding.source_line:
+            line = escape(finding.source_line.rstrip())
+            console.print(f"    [cyan]{finding.line:>4} |[/] {line}")
     errors, warnings = len(report.errors), len(report.warnings)
     if report.rejected:
         console.print(

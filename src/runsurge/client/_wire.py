@@ -10,6 +10,7 @@ from typing import BinaryIO, Literal
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from runsurge.client.job import JobStatus, TaskCounts, TaskErrorInfo
+from runsurge.errors import InvalidInput
 from runsurge.proto.v1 import common_pb2, consumer_pb2
 
 CHUNK = 1024 * 1024
@@ -66,13 +67,25 @@ def error_info(msg: common_pb2.TaskError) -> TaskErrorInfo:
 def submit_requests(
     spec: consumer_pb2.JobSpec, inputs: Iterator[BinaryIO]
 ) -> Iterator[consumer_pb2.SubmitJobRequest]:
-    """The SubmitJob request stream: spec, then each input in chunks (closed once sent)."""
+    """The SubmitJob request stream: spec, then each input in chunks (closed once sent).
+
+    An input that fails while being read raises InvalidInput naming it.
+    """
     yield consumer_pb2.SubmitJobRequest(spec=spec)
-    for stream in inputs:
+    for index, stream in enumerate(inputs):
         try:
             yield consumer_pb2.SubmitJobRequest(input_start=consumer_pb2.InputStart())
-            while data := stream.read(CHUNK):
+            while data := _read_chunk(stream, index):
                 yield consumer_pb2.SubmitJobRequest(input_data=data)
             yield consumer_pb2.SubmitJobRequest(input_end=consumer_pb2.InputEnd())
         finally:
             stream.close()
+
+
+def _read_chunk(stream: BinaryIO, index: int) -> bytes:
+    try:
+        return stream.read(CHUNK)
+    except (OSError, UnicodeError) as exc:
+        name = getattr(stream, "name", "") or f"#{index}"
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidInput(f"cannot read input {name}: {reason}") from None

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 
 import grpc
 
-from runsurge.client import _wire
+from runsurge.client import _upload, _wire
 from runsurge.client._errors import translate, translated
+from runsurge.client._upload import InputSource, check_inputs, open_input
 from runsurge.client.job import InputResult, Job, JobStatus
 from runsurge.config import ClientSettings
 from runsurge.errors import ConfigError, InvalidInput, InvalidRequest
 from runsurge.proto.v1 import consumer_pb2, consumer_pb2_grpc
+from runsurge.wire_limits import MESSAGE_SIZE_OPTIONS
 
 ScriptSource = str | os.PathLike[str] | IO[str] | IO[bytes]
-InputSource = str | bytes | os.PathLike[str] | IO[str] | IO[bytes]
 WATCH_RECONNECT_SECONDS = 1.0
 WATCH_OUTAGE_SECONDS = 30.0
 
@@ -44,44 +44,6 @@ def read_script(script: ScriptSource) -> tuple[bytes, str]:
     data = script.read()
     name = Path(getattr(script, "name", "script.py")).name
     return (data.encode() if isinstance(data, str) else data), name
-
-
-def open_input(data: InputSource) -> BinaryIO:
-    """A binary reader over an input: a str or bytes is the content, a Path is a file."""
-    if isinstance(data, str):
-        return io.BytesIO(data.encode())
-    if isinstance(data, bytes):
-        return io.BytesIO(data)
-    if isinstance(data, os.PathLike):
-        try:
-            return open(data, "rb")
-        except OSError as exc:
-            raise InvalidInput(f"cannot read input {data}: {exc.strerror}") from None
-    if isinstance(data.read(0), str):
-        return _EncodingReader(data)  # type: ignore[arg-type,return-value]
-    return data  # type: ignore[return-value]
-
-
-class _EncodingReader(io.RawIOBase):
-    """Reads a text stream as UTF-8 bytes, piece by piece, never all at once."""
-
-    def __init__(self, text: IO[str]) -> None:
-        self._text = text
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        if size < 0:
-            return self._pending + self._text.read().encode()
-        while len(self._pending) < size:
-            piece = self._text.read(size)
-            if not piece:
-                break
-            self._pending += piece.encode()
-        out, self._pending = self._pending[:size], self._pending[size:]
-        return out
 
 
 class Client:
@@ -111,13 +73,7 @@ class Client:
         self.address = resolved.coordinator
         self._metadata = (("authorization", f"Bearer {resolved.token}"),)
         self._timeout = timeout
-        self._channel = grpc.insecure_channel(
-            self.address,
-            options=[
-                ("grpc.max_receive_message_length", 8 * 1024 * 1024),
-                ("grpc.max_send_message_length", 8 * 1024 * 1024),
-            ],
-        )
+        self._channel = grpc.insecure_channel(self.address, options=list(MESSAGE_SIZE_OPTIONS))
         self._stub = consumer_pb2_grpc.ConsumerServiceStub(self._channel)
 
     def __enter__(self) -> Client:
@@ -131,12 +87,19 @@ class Client:
         self._channel.close()
 
     def submit(self, script: ScriptSource, input: InputSource, *, name: str = "") -> Job:
-        """Submit a single job: one script, one input. Returns at once with a Job handle."""
+        """Submit a single job: one script, one input. Returns at once with a Job handle.
+
+        Raises InvalidInput, naming the file, when the input cannot be opened or read.
+        """
         source, script_name = read_script(script)
         spec = consumer_pb2.JobSpec(
             script=source, kind=consumer_pb2.JOB_KIND_SINGLE, name=name, script_name=script_name
         )
-        return self._submit(spec, [input])
+        stream = open_input(input)  # before the call: a missing file fails here
+        try:
+            return self._submit(spec, [stream])
+        finally:
+            stream.close()
 
     def submit_group(
         self,
@@ -154,6 +117,10 @@ class Client:
         of "FIELD=REDUCER" specs (or a {field: reducer} dict) for built-in reducers,
         or "script" to run the script's own `aggregate(results) -> dict`.
         `on_error` is "continue" (aggregate what succeeded) or "fail-fast".
+
+        The files of a list of inputs are opened before anything is sent; an input that
+        cannot be read raises InvalidInput naming it. An exception raised by a lazy
+        `inputs` reaches the caller as itself, and the half-sent job is dropped.
         """
         source, script_name = read_script(script)
         specs, use_script = normalise_aggregate(aggregate)
@@ -168,14 +135,11 @@ class Client:
         )
         if on_error not in _wire.ON_ERROR:
             raise InvalidRequest(f"on_error must be 'continue' or 'fail-fast', not {on_error!r}")
+        check_inputs(inputs)
         return self._submit(spec, inputs)
 
     def _submit(self, spec: consumer_pb2.JobSpec, inputs: Iterable[InputSource]) -> Job:
-        streams = (open_input(item) for item in inputs)
-        with translated(self.address):
-            reply = self._stub.SubmitJob(
-                _wire.submit_requests(spec, streams), metadata=self._metadata
-            )
+        reply = _upload.submit(self._stub, spec, inputs, self._metadata, self.address)
         status = _wire.job_status(reply)
         return Job(self, status.id, status)
 

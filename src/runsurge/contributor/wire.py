@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from runsurge.proto.v1 import common_pb2, contributor_pb2
 from runsurge.sandbox.outcome import Outcome
 from runsurge.sandbox.policy import SandboxPolicy
+from runsurge.wire_limits import MESSAGE_SIZE_OPTIONS
 
 CHANNEL_OPTIONS = [
-    ("grpc.max_receive_message_length", 8 * 1024 * 1024),
-    ("grpc.max_send_message_length", 8 * 1024 * 1024),
+    *MESSAGE_SIZE_OPTIONS,
     ("grpc.keepalive_time_ms", 20_000),
     ("grpc.keepalive_timeout_ms", 10_000),
 ]

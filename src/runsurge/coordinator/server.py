@@ -19,9 +19,9 @@ from runsurge.errors import ConfigError
 from runsurge.proto.v1 import consumer_pb2, consumer_pb2_grpc, contributor_pb2, contributor_pb2_grpc
 from runsurge.scan import ScanGate, SemgrepCoreEngine
 from runsurge.store.verdicts import DatabaseVerdictCache
+from runsurge.wire_limits import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 SERVICES = (
     consumer_pb2.DESCRIPTOR.services_by_name["ConsumerService"].full_name,
     contributor_pb2.DESCRIPTOR.services_by_name["ContributorService"].full_name,

@@ -18,8 +18,8 @@ from typing import Protocol
 from runsurge.coordinator import jobs
 from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.reducers import parse_specs
-from runsurge.coordinator.script_check import check_script
 from runsurge.errors import InvalidInput, InvalidRequest, LimitExceeded
+from runsurge.scan.script_check import check_script
 from runsurge.store.blobs import BlobRef, BlobStore, BlobWriter
 from runsurge.store.database import Database
 
