@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from runsurge.coordinator.attempts import RetryLimits, Settlement, requeue_or_fail
 from runsurge.coordinator.jobs import lock_job, settle_job
 from runsurge.store.models import Attempt, Contributor, Task, utcnow
-from runsurge.store.states import AttemptState, ContributorState, JobState, transition
+from runsurge.store.states import AttemptState, JobState, transition
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +91,3 @@ def lose_attempt(session: Session, attempt_id: int, limits: RetryLimits, why: st
     requeue_or_fail(job, task, "LOST", limits)
     cancel = settle_job(session, job)
     return Settlement(job.id, cancel, job.state is JobState.AGGREGATING)
-
-
-def contributor_gone(session: Session, contributor_id: str) -> None:
-    """The work stream closed: mark the contributor offline; its leases run out alone.
-
-    Attempts are not lost at once, so a contributor that reconnects within its lease
-    (a network blip, a coordinator restart) can still deliver their results.
-    """
-    contributor = session.get(Contributor, contributor_id)
-    if contributor is not None:
-        contributor.state = transition(contributor.state, ContributorState.OFFLINE)

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from runsurge.coordinator.liveness import (
-    contributor_gone,
-    heartbeat,
-    lapsed_attempts,
-    lose_attempt,
-)
+from runsurge.coordinator.liveness import heartbeat, lapsed_attempts, lose_attempt
 from runsurge.store.models import utcnow
-from runsurge.store.states import AttemptState, ContributorState, JobState, TaskState
+from runsurge.store.states import AttemptState, JobState, TaskState
 from tests.unit.coordinator.scene import Scene
 
 GRACE = 6.0
@@ -115,19 +110,3 @@ def test_task_lost_on_every_attempt_fails_saying_the_contributor_was_lost(
     assert task.state is TaskState.FAILED and task.error_kind == "LOST"
     assert "contributor lost: no heartbeats" in task.error_message
     assert scene.job(job_id).state is JobState.FAILED
-
-
-def test_closed_stream_marks_contributor_offline_but_keeps_its_attempts_running(
-    scene: Scene,
-) -> None:
-    job_id = scene.submit(scene.consumer())
-    machine = scene.contributor()
-    assignment = scene.claimed(machine)
-
-    scene.db.call(contributor_gone, machine)
-
-    assert scene.contributor_row(machine).state is ContributorState.OFFLINE
-    # Its lease decides: a reconnect within it can still deliver the result.
-    assert scene.attempt(assignment.attempt_id).state is AttemptState.RUNNING
-    scene.report(machine, assignment.attempt_id)
-    assert scene.job(job_id).state is JobState.SUCCEEDED

@@ -5,12 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from runsurge.coordinator import jobs
+from runsurge.coordinator import contributors, jobs
 from runsurge.coordinator.app import Coordinator
-from runsurge.coordinator.attempts import Settlement
 from runsurge.coordinator.auth import Principal, authenticate_consumer, bearer
 from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.servicers.convert import (
@@ -23,11 +19,8 @@ from runsurge.coordinator.servicers.convert import (
 )
 from runsurge.coordinator.status import streaming, unary
 from runsurge.coordinator.submission import JobSpecIn, Submission
-from runsurge.coordinator.views import ContributorView
 from runsurge.errors import InvalidRequest
 from runsurge.proto.v1 import common_pb2, consumer_pb2, consumer_pb2_grpc
-from runsurge.store.models import Attempt, Contributor
-from runsurge.store.states import AttemptState, ContributorState
 
 # grpc ships no type information; the servicer context is untyped here.
 Context: TypeAlias = Any
@@ -39,31 +32,6 @@ FINAL_STATES = (
     consumer_pb2.JOB_STATE_FAILED,
     consumer_pb2.JOB_STATE_CANCELLED,
 )
-
-
-def _contributor_views(session: Session) -> list[ContributorView]:
-    running = dict(
-        session.execute(
-            select(Attempt.contributor_id, func.count())
-            .where(Attempt.state == AttemptState.RUNNING)
-            .group_by(Attempt.contributor_id)
-        ).all()
-    )
-    rows = session.scalars(select(Contributor).order_by(Contributor.registered_at)).all()
-    return [
-        ContributorView(
-            id=c.id,
-            name=c.name,
-            online=c.state is ContributorState.ONLINE,
-            cores=c.cores,
-            memory_bytes=c.memory_bytes,
-            isolation_level=c.isolation_level,
-            insecure=c.insecure,
-            running_tasks=running.get(c.id, 0),
-            last_seen=c.last_seen,
-        )
-        for c in rows
-    ]
 
 
 class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):  # type: ignore[misc]
@@ -199,8 +167,7 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):  # type: igno
         self, request: consumer_pb2.GetJobRequest, context: Context
     ) -> consumer_pb2.Job:
         principal = await self._principal(context)
-        running = await self._c.db.run(jobs.cancel_job, principal.id, request.job_id)
-        self._c.settled(Settlement(request.job_id, running))
+        await self._c.cancel_job(principal.id, request.job_id)
         return await self._view(principal, request.job_id)
 
     @unary
@@ -208,7 +175,7 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):  # type: igno
         self, request: consumer_pb2.ListContributorsRequest, context: Context
     ) -> consumer_pb2.ListContributorsResponse:
         await self._principal(context)
-        views = await self._c.db.run(_contributor_views)
+        views = await self._c.db.run(contributors.list_contributors)
         return consumer_pb2.ListContributorsResponse(
             contributors=[contributor_message(v) for v in views]
         )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from runsurge.coordinator.contributors import Registration
+from runsurge.coordinator.uploads import UploadChunk
 from runsurge.coordinator.views import (
     AssignmentView,
     ContributorView,
@@ -160,6 +162,26 @@ def finished_from_message(msg: contributor_pb2.AttemptFinished) -> FinishedAttem
         memory_source=msg.usage.memory_source,
         logs=msg.logs,
     )
+
+
+def registration_from_message(msg: contributor_pb2.RegisterRequest) -> Registration:
+    """An agent's registration as a domain object."""
+    return Registration(
+        contributor_id=msg.contributor_id,
+        name=msg.name,
+        cores=msg.cores,
+        memory_bytes=msg.memory_bytes,
+        isolation_level=msg.isolation_level,
+        insecure=msg.insecure,
+        benchmark_score=msg.benchmark_score,
+        agent_version=msg.agent_version,
+    )
+
+
+async def upload_chunks(messages: AsyncIterator[common_pb2.Chunk]) -> AsyncIterator[UploadChunk]:
+    """An upload's chunk messages as plain chunks."""
+    async for message in messages:
+        yield UploadChunk(message.data, message.sha256)
 
 
 def blob_chunks(blobs: BlobStore, sha256: str) -> Iterator[common_pb2.Chunk]:
