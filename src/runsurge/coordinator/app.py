@@ -114,10 +114,20 @@ class Coordinator:
                 finish_attempt, contributor_id, report, self.blobs, self.retry_limits
             )
         except RunSurgeError as exc:
-            log.warning("rejected report from %s: %s", contributor_id, exc)
-            settlement = Settlement()
+            self.report_refused(contributor_id, report.attempt_id, exc)
+            return
         self.dispatcher.released(contributor_id, report.attempt_id)
         self.settled(settlement)
+
+    def report_refused(self, contributor_id: str, attempt_id: int, why: RunSurgeError) -> None:
+        """A report that cannot be recorded: the agent's slot is free all the same.
+
+        The attempt stays RUNNING until the agent's heartbeats stop listing it, and is
+        then lost and retried like any other.
+        """
+        log.warning("rejected report from %s: %s", contributor_id, why)
+        self.dispatcher.released(contributor_id, attempt_id)
+        self.settled(Settlement())
 
     async def cancel_job(self, consumer_id: str, job_id: str) -> None:
         """Cancel a consumer's job and tell the agents running its attempts to stop."""

@@ -20,6 +20,7 @@ from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.reducers import parse_specs
 from runsurge.coordinator.script_check import check_script
 from runsurge.errors import InvalidInput, InvalidRequest, LimitExceeded
+from runsurge.kinds import JobKind
 from runsurge.store.blobs import BlobRef, BlobStore, BlobWriter
 from runsurge.store.database import Database
 
@@ -50,20 +51,14 @@ class JobSpecIn:
     """The header of a submission."""
 
     script: bytes
-    kind: str  # "single" | "group"
+    kind: JobKind
     name: str
     script_name: str
     options: GroupOptions = field(default_factory=GroupOptions)
 
     def validate(self) -> None:
         """Refuse options that do not fit the job kind, naming the fix."""
-        if self.kind not in ("single", "group"):
-            raise InvalidRequest(f"unknown job kind {self.kind!r}")
-        if self.options.on_error not in ("continue", "fail-fast"):
-            raise InvalidRequest(
-                f"on_error must be continue or fail-fast, not {self.options.on_error!r}"
-            )
-        if self.kind == "single" and self.options.aggregates:
+        if self.kind is JobKind.SINGLE and self.options.aggregates:
             raise InvalidRequest("aggregation applies to groups; a single job has one result")
         if self.options.aggregate_script and self.options.aggregate_specs:
             raise InvalidRequest("choose the script's aggregate() or built-in reducers, not both")
@@ -131,7 +126,7 @@ class Submission:
         self._consumer_id = consumer_id
         self._limits = limits
         self.job_id: str | None = None
-        self._kind = "single"
+        self._kind = JobKind.SINGLE
         self._current: _InputReceiver | None = None
         self._pending: list[BlobRef] = []
         self._count = 0
@@ -168,7 +163,7 @@ class Submission:
         self._require_started()
         if self._current is not None:
             raise InvalidRequest(f"input {self._current.index} was not ended before the next began")
-        if self._kind == "single" and self._count >= 1:
+        if self._kind is JobKind.SINGLE and self._count >= 1:
             raise InvalidRequest("a single job takes exactly one input; submit a group instead")
         if declared_size > self._limits.max_input_bytes:
             raise LimitExceeded(
@@ -201,7 +196,7 @@ class Submission:
         job_id = self._require_started()
         if self._current is not None:
             raise InvalidRequest(f"the stream ended inside input {self._current.index}")
-        if self._kind == "single" and self._count != 1:
+        if self._kind is JobKind.SINGLE and self._count != 1:
             raise InvalidRequest("a single job needs exactly one input")
         await self._flush()
         await self._db.run(jobs.seal_job, job_id, self._count)

@@ -19,6 +19,7 @@ from runsurge.coordinator.attempts import RetryLimits, Settlement, claim_task, f
 from runsurge.coordinator.auth import new_id, token_hash
 from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.views import AssignmentView, ErrorView, FinishedAttempt
+from runsurge.kinds import JobKind, OutcomeKind
 from runsurge.store.blobs import DirectoryBlobStore
 from runsurge.store.database import Database
 from runsurge.store.models import Attempt, Consumer, Contributor, Job, Task
@@ -70,13 +71,14 @@ class Scene:
         consumer_id: str,
         inputs: Sequence[bytes] = (b"x",),
         *,
-        kind: str = "",
+        kind: JobKind | None = None,
         reservation: int = 512 * MiB,
         options: GroupOptions | None = None,
         script: bytes = SCRIPT,
     ) -> str:
         """A sealed (queued) job with one task per input; returns its id."""
-        kind = kind or ("single" if len(inputs) == 1 and options is None else "group")
+        if kind is None:
+            kind = JobKind.SINGLE if len(inputs) == 1 and options is None else JobKind.GROUP
         script_ref = self.blobs.put(script)
         job_id = self.db.call(
             lambda s: jobs.create_job(
@@ -111,7 +113,7 @@ class Scene:
         self,
         contributor_id: str,
         attempt_id: int,
-        outcome: str = "OK",
+        outcome: OutcomeKind = OutcomeKind.OK,
         *,
         result: bytes | None = RESULT,
         result_sha256: str = "",
@@ -121,7 +123,7 @@ class Scene:
         report = FinishedAttempt(
             attempt_id=attempt_id,
             outcome=outcome,
-            result_json=result if outcome == "OK" and not result_sha256 else None,
+            result_json=result if outcome is OutcomeKind.OK and not result_sha256 else None,
             result_sha256=result_sha256,
             error=error,
             wall_seconds=1.5,

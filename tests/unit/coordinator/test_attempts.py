@@ -10,6 +10,7 @@ from runsurge.coordinator.attempts import INPUT_INLINE_LIMIT
 from runsurge.coordinator.liveness import lose_attempt
 from runsurge.coordinator.views import ErrorView
 from runsurge.errors import InvalidRequest
+from runsurge.kinds import OutcomeKind
 from runsurge.store.models import utcnow
 from runsurge.store.states import AttemptState, JobState, TaskState
 from tests.unit.coordinator.scene import RESULT, GiB, MiB, Scene
@@ -77,7 +78,7 @@ def test_ok_report_records_the_result_and_usage_and_finishes_a_single_job(
     assert task.state is TaskState.SUCCEEDED
     assert scene.blobs.read(task.result_sha256 or "") == RESULT
     attempt = scene.attempt(assignment.attempt_id)
-    assert attempt.state is AttemptState.SUCCEEDED and attempt.outcome == "OK"
+    assert attempt.state is AttemptState.SUCCEEDED and attempt.outcome is OutcomeKind.OK
     assert (attempt.wall_seconds, attempt.peak_memory_bytes) == (1.5, 10 * MiB)
     assert task.logs == b"log line\n"
     job = scene.job(job_id)
@@ -121,7 +122,7 @@ def test_second_report_of_the_same_attempt_is_ignored(scene: Scene) -> None:
     assignment = scene.claimed(machine)
     scene.report(machine, assignment.attempt_id, result=b'{"first": 1}')
 
-    again = scene.report(machine, assignment.attempt_id, "SCRIPT_ERROR")
+    again = scene.report(machine, assignment.attempt_id, OutcomeKind.SCRIPT_ERROR)
 
     assert again.job_id is None
     task = scene.task(job_id, 0)
@@ -170,7 +171,7 @@ def test_script_error_fails_the_task_for_good_with_the_consumers_error(scene: Sc
     assignment = scene.claimed(machine)
     error = ErrorView("SCRIPT_ERROR", "ValueError", "bad input", "Traceback ...")
 
-    scene.report(machine, assignment.attempt_id, "SCRIPT_ERROR", error=error)
+    scene.report(machine, assignment.attempt_id, OutcomeKind.SCRIPT_ERROR, error=error)
 
     task = scene.task(job_id, 0)
     assert task.state is TaskState.FAILED
@@ -189,7 +190,7 @@ def test_out_of_memory_requeues_the_task_with_twice_the_reservation(scene: Scene
     machine = scene.contributor(memory=4 * GiB)
     first = scene.claimed(machine)
 
-    scene.report(machine, first.attempt_id, "OUT_OF_MEMORY")
+    scene.report(machine, first.attempt_id, OutcomeKind.OUT_OF_MEMORY)
 
     task = scene.task(job_id, 0)
     assert task.state is TaskState.QUEUED and task.memory_reservation_bytes == 1 * GiB
@@ -204,7 +205,7 @@ def test_agent_cancelling_on_its_own_requeues_the_task(scene: Scene) -> None:
     machine = scene.contributor()
     assignment = scene.claimed(machine)
 
-    scene.report(machine, assignment.attempt_id, "CANCELLED")
+    scene.report(machine, assignment.attempt_id, OutcomeKind.CANCELLED)
 
     assert scene.attempt(assignment.attempt_id).state is AttemptState.CANCELLED
     assert scene.task(job_id, 0).state is TaskState.QUEUED
@@ -215,7 +216,7 @@ def test_platform_failures_stop_being_retried_after_max_attempts(scene: Scene) -
     machine = scene.contributor()
 
     for _ in range(scene.limits.max_attempts):
-        scene.report(machine, scene.claimed(machine).attempt_id, "INFRASTRUCTURE")
+        scene.report(machine, scene.claimed(machine).attempt_id, OutcomeKind.INFRASTRUCTURE)
 
     task = scene.task(job_id, 0)
     assert task.state is TaskState.FAILED and task.attempt_count == scene.limits.max_attempts

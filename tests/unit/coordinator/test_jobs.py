@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select, text
+from sqlalchemy.orm import Session
 
 from runsurge.coordinator import jobs
 from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.views import ErrorView
 from runsurge.errors import Conflict, NotFound
+from runsurge.kinds import JobKind, OnError, OutcomeKind, TaskKind
 from runsurge.store.models import Task
 from runsurge.store.states import AttemptState, JobState, TaskState
 from tests.unit.coordinator.scene import Scene
 
-FAIL_FAST = GroupOptions(on_error="fail-fast")
+FAIL_FAST = GroupOptions(on_error=OnError.FAIL_FAST)
 
 
 def _counters_match_tasks(scene: Scene, job_id: str) -> None:
@@ -22,7 +26,7 @@ def _counters_match_tasks(scene: Scene, job_id: str) -> None:
         lambda s: dict(
             s.execute(
                 select(Task.state, func.count())
-                .where(Task.job_id == job_id, Task.kind == "process")
+                .where(Task.job_id == job_id, Task.kind == TaskKind.PROCESS)
                 .group_by(Task.state)
             ).all()
         )
@@ -49,8 +53,8 @@ def test_counters_stay_exact_through_claims_retries_and_results(scene: Scene) ->
     _counters_match_tasks(scene, job_id)
 
     scene.report(machine, a.attempt_id)
-    scene.report(machine, b.attempt_id, "SCRIPT_ERROR")
-    scene.report(machine, c.attempt_id, "INFRASTRUCTURE")
+    scene.report(machine, b.attempt_id, OutcomeKind.SCRIPT_ERROR)
+    scene.report(machine, c.attempt_id, OutcomeKind.INFRASTRUCTURE)
     _counters_match_tasks(scene, job_id)
 
     job = scene.job(job_id)
@@ -64,7 +68,7 @@ def test_fail_fast_cancels_running_attempts(scene: Scene) -> None:
     failing, running = scene.claimed(one), scene.claimed(two)
     error = ErrorView("SCRIPT_ERROR", "KeyError", "'k'")
 
-    settlement = scene.report(one, failing.attempt_id, "SCRIPT_ERROR", error=error)
+    settlement = scene.report(one, failing.attempt_id, OutcomeKind.SCRIPT_ERROR, error=error)
 
     assert settlement.cancel == [(running.attempt_id, two)]
     assert scene.attempt(running.attempt_id).state is AttemptState.CANCELLED
@@ -81,7 +85,7 @@ def test_continue_group_succeeds_despite_a_failed_input(scene: Scene) -> None:
     machine = scene.contributor(cores=2)
     ok, bad = scene.claimed(machine), scene.claimed(machine)
 
-    scene.report(machine, bad.attempt_id, "SCRIPT_ERROR")
+    scene.report(machine, bad.attempt_id, OutcomeKind.SCRIPT_ERROR)
     assert scene.job(job_id).state is JobState.RUNNING
     settlement = scene.report(machine, ok.attempt_id)
 
@@ -93,7 +97,7 @@ def test_group_whose_every_input_failed_fails_as_all_failed(scene: Scene) -> Non
     job_id = scene.submit(scene.consumer(), [b"a", b"b"])
     machine = scene.contributor(cores=2)
     for assignment in (scene.claimed(machine), scene.claimed(machine)):
-        scene.report(machine, assignment.attempt_id, "SCRIPT_ERROR")
+        scene.report(machine, assignment.attempt_id, OutcomeKind.SCRIPT_ERROR)
 
     job = scene.job(job_id)
     assert job.state is JobState.FAILED and job.error_kind == "ALL_FAILED"
@@ -115,7 +119,7 @@ def test_group_with_an_aggregate_step_moves_to_aggregating_after_its_last_input(
 
 
 def test_empty_group_succeeds_when_sealed(scene: Scene) -> None:
-    job_id = scene.submit(scene.consumer(), [], kind="group")
+    job_id = scene.submit(scene.consumer(), [], kind=JobKind.GROUP)
 
     assert scene.job(job_id).state is JobState.SUCCEEDED
 
@@ -172,7 +176,7 @@ def test_single_job_view_carries_its_result_inline_or_its_error(scene: Scene) ->
     by_job = {a.job_id: a for a in (scene.claimed(machine), scene.claimed(machine))}
     scene.report(machine, by_job[good].attempt_id, result=b'{"v": 1}')
     error = ErrorView("SCRIPT_ERROR", "ValueError", "no", "tb")
-    scene.report(machine, by_job[bad].attempt_id, "SCRIPT_ERROR", error=error)
+    scene.report(machine, by_job[bad].attempt_id, OutcomeKind.SCRIPT_ERROR, error=error)
 
     good_view = scene.db.call(jobs.job_view, consumer, good, scene.blobs, 1024)
     bad_view = scene.db.call(jobs.job_view, consumer, bad, scene.blobs, 1024)
@@ -202,7 +206,12 @@ def test_aborted_submission_fails_the_job_and_cancels_its_tasks(scene: Scene) ->
     script = scene.blobs.put(b"def process(x): return {}")
     job_id = scene.db.call(
         lambda s: jobs.create_job(
-            s, consumer, kind="group", name="", script_sha256=script.sha256, script_name="s.py"
+            s,
+            consumer,
+            kind=JobKind.GROUP,
+            name="",
+            script_sha256=script.sha256,
+            script_name="s.py",
         )
     )
     scene.db.call(jobs.add_tasks, job_id, 0, [scene.blobs.put(b"in")], 1024)
@@ -213,3 +222,23 @@ def test_aborted_submission_fails_the_job_and_cancels_its_tasks(scene: Scene) ->
     assert job.state is JobState.FAILED and job.error_kind == "SUBMISSION"
     assert scene.task(job_id, 0).state is TaskState.CANCELLED
     assert scene.claim(scene.contributor()) is None
+
+
+def test_kinds_are_stored_as_their_string_values(scene: Scene) -> None:
+    job_id = scene.submit(scene.consumer(), [b"a", b"b"], options=FAIL_FAST)
+    machine = scene.contributor()
+    finished, running = scene.claimed(machine), scene.claimed(machine)
+    scene.report(machine, finished.attempt_id)
+
+    def raw(session: Session) -> tuple[Row[Any], list[Row[Any]], list[Row[Any]]]:
+        job = session.execute(
+            text("SELECT kind, on_error FROM jobs WHERE id = :id"), {"id": job_id}
+        ).one()
+        tasks = session.execute(text("SELECT DISTINCT kind FROM tasks")).all()
+        attempts = session.execute(text("SELECT id, outcome FROM attempts ORDER BY id")).all()
+        return job, list(tasks), list(attempts)
+
+    job, tasks, attempts = scene.db.call(raw)
+    assert tuple(job) == ("group", "fail-fast")
+    assert [tuple(t) for t in tasks] == [("process",)]
+    assert [tuple(a) for a in attempts] == [(finished.attempt_id, "OK"), (running.attempt_id, None)]

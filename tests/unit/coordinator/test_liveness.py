@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from runsurge.coordinator.liveness import heartbeat, lapsed_attempts, lose_attempt
+from runsurge.kinds import OutcomeKind
 from runsurge.store.models import utcnow
 from runsurge.store.states import AttemptState, JobState, TaskState
 from tests.unit.coordinator.scene import Scene
@@ -75,7 +76,7 @@ def test_lapsed_lease_requeues_task_once(scene: Scene) -> None:
 
     assert first.job_id == job_id and second.job_id is None
     attempt = scene.attempt(assignment.attempt_id)
-    assert attempt.state is AttemptState.LOST and attempt.outcome == "LOST"
+    assert attempt.state is AttemptState.LOST and attempt.outcome is OutcomeKind.LOST
     task = scene.task(job_id, 0)
     assert task.state is TaskState.QUEUED and task.attempt_count == 1
     job = scene.job(job_id)

@@ -17,6 +17,7 @@ from runsurge.config import CoordinatorSettings
 from runsurge.coordinator.app import GRACE_HEARTBEATS, Coordinator, build_coordinator
 from runsurge.coordinator.dispatch import AgentSession, CancelOrder
 from runsurge.coordinator.views import AssignmentView, FinishedAttempt
+from runsurge.kinds import OutcomeKind
 from runsurge.store.states import AttemptState, ContributorState, JobState, TaskState
 from tests.unit.coordinator.scene import Scene
 
@@ -104,7 +105,7 @@ def test_finished_report_settles_the_job_and_frees_the_slot(
     async def body() -> AgentSession:
         session = await _connected(coordinator, machine)
         (attempt_id,) = session.running
-        report = FinishedAttempt(attempt_id, "OK", result_json=b'{"v": 2}')
+        report = FinishedAttempt(attempt_id, OutcomeKind.OK, result_json=b'{"v": 2}')
         await coordinator.attempt_finished(machine, report)
         return session
 
@@ -121,7 +122,7 @@ def test_rejected_report_changes_nothing_but_still_frees_the_slot(
     async def body() -> AgentSession:
         session = await _connected(coordinator, machine)
         (attempt_id,) = session.running
-        report = FinishedAttempt(attempt_id, "OK", result_json=b"[not an object]")
+        report = FinishedAttempt(attempt_id, OutcomeKind.OK, result_json=b"[not an object]")
         await coordinator.attempt_finished(machine, report)
         return session
 

@@ -8,17 +8,15 @@ from typing import Any, TypeAlias
 from runsurge.coordinator import contributors, jobs
 from runsurge.coordinator.app import Coordinator
 from runsurge.coordinator.auth import Principal, authenticate_consumer, bearer
-from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.servicers.convert import (
-    KIND_NAMES,
-    ON_ERROR_NAMES,
     blob_chunks,
     contributor_message,
     job_message,
+    job_spec_from_message,
     task_result_message,
 )
 from runsurge.coordinator.status import streaming, unary
-from runsurge.coordinator.submission import JobSpecIn, Submission
+from runsurge.coordinator.submission import Submission
 from runsurge.errors import InvalidRequest
 from runsurge.proto.v1 import common_pb2, consumer_pb2, consumer_pb2_grpc
 
@@ -77,20 +75,7 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):  # type: igno
     async def _feed(self, submission: Submission, message: consumer_pb2.SubmitJobRequest) -> None:
         item = message.WhichOneof("item")
         if item == "spec":
-            spec = message.spec
-            await submission.start(
-                JobSpecIn(
-                    script=spec.script,
-                    kind=KIND_NAMES.get(spec.kind, "single"),
-                    name=spec.name,
-                    script_name=spec.script_name or "script.py",
-                    options=GroupOptions(
-                        aggregate_specs=tuple(spec.aggregate),
-                        aggregate_script=spec.aggregate_script,
-                        on_error=ON_ERROR_NAMES.get(spec.on_error, "continue"),
-                    ),
-                )
-            )
+            await submission.start(job_spec_from_message(message.spec))
         elif item == "input_start":
             submission.begin_input(message.input_start.size)
         elif item == "input_data":

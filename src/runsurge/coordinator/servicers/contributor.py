@@ -26,6 +26,7 @@ from runsurge.coordinator.servicers.convert import (
 )
 from runsurge.coordinator.status import streaming, unary
 from runsurge.coordinator.uploads import receive_result
+from runsurge.errors import InvalidRequest
 from runsurge.proto.v1 import common_pb2, contributor_pb2, contributor_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -97,15 +98,21 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):  # t
                         session.contributor_id, list(message.heartbeat.running_attempt_ids)
                     )
                 elif kind == "finished":
-                    await self._c.attempt_finished(
-                        session.contributor_id, finished_from_message(message.finished)
-                    )
+                    await self._finished(session, message.finished)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("work stream of %s failed", session.contributor_id)
         finally:
             session.outbox.put_nowait(None)
+
+    async def _finished(self, session: AgentSession, msg: contributor_pb2.AttemptFinished) -> None:
+        try:
+            report = finished_from_message(msg)
+        except InvalidRequest as exc:  # an outcome this coordinator does not know
+            self._c.report_refused(session.contributor_id, msg.attempt_id, exc)
+            return
+        await self._c.attempt_finished(session.contributor_id, report)
 
     @streaming
     async def FetchBlob(

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from runsurge.coordinator.contributors import Registration
+from runsurge.coordinator.jobs import GroupOptions
+from runsurge.coordinator.submission import JobSpecIn
 from runsurge.coordinator.uploads import UploadChunk
 from runsurge.coordinator.views import (
     AssignmentView,
@@ -17,6 +19,8 @@ from runsurge.coordinator.views import (
     JobView,
     TaskResultView,
 )
+from runsurge.errors import InvalidRequest
+from runsurge.kinds import JobKind, OnError, OutcomeKind
 from runsurge.proto.v1 import common_pb2, consumer_pb2, contributor_pb2
 from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import CHUNK_SIZE, BlobStore
@@ -31,13 +35,28 @@ _JOB_STATES = {
     JobState.CANCELLED: consumer_pb2.JOB_STATE_CANCELLED,
     JobState.AGGREGATING: consumer_pb2.JOB_STATE_AGGREGATING,
 }
-_KINDS = {"single": consumer_pb2.JOB_KIND_SINGLE, "group": consumer_pb2.JOB_KIND_GROUP}
-KIND_NAMES = {v: k for k, v in _KINDS.items()}
+_KINDS = {JobKind.SINGLE: consumer_pb2.JOB_KIND_SINGLE, JobKind.GROUP: consumer_pb2.JOB_KIND_GROUP}
+_KIND_OF = {v: k for k, v in _KINDS.items()}
 _ON_ERROR = {
-    "continue": consumer_pb2.ON_ERROR_CONTINUE,
-    "fail-fast": consumer_pb2.ON_ERROR_FAIL_FAST,
+    OnError.CONTINUE: consumer_pb2.ON_ERROR_CONTINUE,
+    OnError.FAIL_FAST: consumer_pb2.ON_ERROR_FAIL_FAST,
 }
-ON_ERROR_NAMES = {v: k for k, v in _ON_ERROR.items()}
+_ON_ERROR_OF = {v: k for k, v in _ON_ERROR.items()}
+
+
+def job_spec_from_message(spec: consumer_pb2.JobSpec) -> JobSpecIn:
+    """The header of a submission; an unset kind is a single job, an unset policy continue."""
+    return JobSpecIn(
+        script=spec.script,
+        kind=_KIND_OF.get(spec.kind, JobKind.SINGLE),
+        name=spec.name,
+        script_name=spec.script_name or "script.py",
+        options=GroupOptions(
+            aggregate_specs=tuple(spec.aggregate),
+            aggregate_script=spec.aggregate_script,
+            on_error=_ON_ERROR_OF.get(spec.on_error, OnError.CONTINUE),
+        ),
+    )
 
 
 def timestamp(value: dt.datetime | None) -> Timestamp | None:
@@ -137,7 +156,7 @@ def assignment_message(a: AssignmentView, policy: SandboxPolicy) -> contributor_
         input_sha256=a.input_sha256,
         input_size=a.input_size,
         policy=policy_message(policy),
-        entrypoint=a.entrypoint,
+        entrypoint=a.entrypoint.value,
         script_name=a.script_name,
         input_inline=a.input_inline or b"",
         has_input_inline=a.input_inline is not None,
@@ -145,14 +164,22 @@ def assignment_message(a: AssignmentView, policy: SandboxPolicy) -> contributor_
 
 
 def finished_from_message(msg: contributor_pb2.AttemptFinished) -> FinishedAttempt:
-    """A contributor's report as a domain object."""
+    """A contributor's report as a domain object; InvalidRequest for an unknown outcome."""
+    try:
+        outcome = OutcomeKind(msg.outcome)
+    except ValueError:
+        raise InvalidRequest(
+            f"attempt {msg.attempt_id} reported an unknown outcome {msg.outcome[:40]!r}"
+        ) from None
     error = None
     if msg.HasField("error"):
         error = ErrorView(msg.error.kind, msg.error.type, msg.error.message, msg.error.traceback)
     return FinishedAttempt(
         attempt_id=msg.attempt_id,
-        outcome=msg.outcome,
-        result_json=msg.result_json if msg.outcome == "OK" and not msg.result_sha256 else None,
+        outcome=outcome,
+        result_json=msg.result_json
+        if outcome is OutcomeKind.OK and not msg.result_sha256
+        else None,
         result_sha256=msg.result_sha256,
         error=error,
         wall_seconds=msg.usage.wall_seconds,
