@@ -186,13 +186,15 @@ def build_coordinator(settings: CoordinatorSettings, gate: ScriptGate | None) ->
     db.call(contributors.mark_all_offline)
     events = JobEvents()
     blobs = DirectoryBlobStore(data_dir / "blobs")
+    # The limits every attempt starts from; policy.policy_for decides each at claim time.
+    policy_defaults = settings.default_policy()
     return Coordinator(
         settings=settings,
         db=db,
         blobs=blobs,
         events=events,
-        dispatcher=Dispatcher(db, events, settings.lease_seconds, blobs),
-        aggregator=Aggregator(db, blobs, settings.task_memory_bytes),
+        dispatcher=Dispatcher(db, events, settings.lease_seconds, blobs, policy_defaults),
+        aggregator=Aggregator(db, blobs, policy_defaults.memory_bytes),
         gate=gate,
         contributor_token=ensure_contributor_token(data_dir),
         consumer_token=consumer_token,

@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 from runsurge.coordinator import retries
 from runsurge.coordinator.fairness import SCHEDULABLE_JOBS, next_task
 from runsurge.coordinator.jobs import CancelList, lock_job, move_task, settle_job
+from runsurge.coordinator.policy import policy_for, record_policy
 from runsurge.coordinator.views import AssignmentView, FinishedAttempt
 from runsurge.errors import InvalidRequest
 from runsurge.kinds import OutcomeKind
+from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import BlobStore
 from runsurge.store.models import Attempt, Job, Task, utcnow
 from runsurge.store.states import AttemptState, JobState, TaskState, transition
@@ -56,8 +58,13 @@ def claim_task(
     free_memory_bytes: int,
     lease_seconds: float,
     blobs: BlobStore,
+    defaults: SandboxPolicy,
 ) -> AssignmentView | None:
-    """Take the next task (see fairness.py) that fits in `free_memory_bytes`, or None."""
+    """Take the next task (see fairness.py) that fits in `free_memory_bytes`, or None.
+
+    The attempt's sandbox policy is decided here, once (policy.py, from `defaults`),
+    stored on the attempt and carried in the assignment.
+    """
     candidate = next_task(session, free_memory_bytes)
     if candidate is None:
         return None
@@ -77,6 +84,8 @@ def claim_task(
         started_at=now,
         lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
     )
+    policy = policy_for(task, job, defaults)
+    record_policy(attempt, policy)
     session.add(attempt)
     session.flush()
     if job.state is JobState.QUEUED:
@@ -94,6 +103,7 @@ def claim_task(
         input_sha256=task.input_sha256,
         input_size=task.input_size,
         memory_bytes=task.memory_reservation_bytes,
+        policy=policy,
         entrypoint=task.kind,
         input_inline=inline,
     )

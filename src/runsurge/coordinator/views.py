@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from runsurge.kinds import JobKind, OnError, OutcomeKind, TaskKind
+from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.states import JobState
 
 
@@ -88,7 +89,8 @@ class AssignmentView:
     script_name: str
     input_sha256: str
     input_size: int
-    memory_bytes: int
+    memory_bytes: int  # the reservation the dispatcher counts against the agent's offer
+    policy: SandboxPolicy  # the limits it runs under, decided at claim (policy.py)
     entrypoint: TaskKind = TaskKind.PROCESS
     input_inline: bytes | None = None
 

@@ -191,6 +191,14 @@ class Attempt(Base):
     memory_reservation_bytes: Mapped[int] = mapped_column(BigInteger)
     # None while the attempt runs.
     outcome: Mapped[OutcomeKind | None] = mapped_column(_enum(OutcomeKind, 32), nullable=True)
+    # The sandbox policy decided when the attempt was claimed (coordinator/policy.py).
+    policy_memory_bytes: Mapped[int] = mapped_column(BigInteger)
+    policy_pids: Mapped[int] = mapped_column(Integer)
+    policy_cpu_seconds: Mapped[float] = mapped_column(Float)
+    policy_wall_seconds: Mapped[float] = mapped_column(Float)
+    policy_max_output_bytes: Mapped[int] = mapped_column(BigInteger)
+    policy_max_log_bytes: Mapped[int] = mapped_column(BigInteger)
+    policy_workdir_bytes: Mapped[int] = mapped_column(BigInteger)
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     lease_expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -20,6 +20,7 @@ from runsurge.coordinator.auth import new_id, token_hash
 from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.views import AssignmentView, ErrorView, FinishedAttempt
 from runsurge.kinds import JobKind, OutcomeKind
+from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import DirectoryBlobStore
 from runsurge.store.database import Database
 from runsurge.store.models import Attempt, Consumer, Contributor, Job, Task
@@ -39,6 +40,7 @@ class Scene:
     blobs: DirectoryBlobStore
     limits: RetryLimits = field(default_factory=lambda: RetryLimits(3, 4 * GiB))
     lease_seconds: float = 30.0
+    policy_defaults: SandboxPolicy = field(default_factory=SandboxPolicy)
 
     # -- populating ------------------------------------------------------------------
 
@@ -101,7 +103,9 @@ class Scene:
 
     def claim(self, contributor_id: str, free: int = 4 * GiB) -> AssignmentView | None:
         """What the dispatcher does for one free slot."""
-        return self.db.call(claim_task, contributor_id, free, self.lease_seconds, self.blobs)
+        return self.db.call(
+            claim_task, contributor_id, free, self.lease_seconds, self.blobs, self.policy_defaults
+        )
 
     def claimed(self, contributor_id: str, free: int = 4 * GiB) -> AssignmentView:
         """A claim that must succeed."""

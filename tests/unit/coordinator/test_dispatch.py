@@ -18,7 +18,9 @@ T = TypeVar("T")
 
 def _run(scene: Scene, body: Callable[[Dispatcher], Awaitable[T]]) -> T:
     async def scenario() -> T:
-        dispatcher = Dispatcher(scene.db, JobEvents(), scene.lease_seconds, scene.blobs)
+        dispatcher = Dispatcher(
+            scene.db, JobEvents(), scene.lease_seconds, scene.blobs, scene.policy_defaults
+        )
         return await body(dispatcher)
 
     return asyncio.run(scenario())
@@ -153,7 +155,9 @@ def test_assignment_wakes_the_watchers_of_its_job(scene: Scene) -> None:
 
     async def scenario() -> float:
         events = JobEvents()
-        dispatcher = Dispatcher(scene.db, events, scene.lease_seconds, scene.blobs)
+        dispatcher = Dispatcher(
+            scene.db, events, scene.lease_seconds, scene.blobs, scene.policy_defaults
+        )
         with events.subscribe(job_id) as changes:
             changes.clear()
             dispatcher.attach(AgentSession(machine, cores=1, memory_bytes=GiB))

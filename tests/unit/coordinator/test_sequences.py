@@ -16,17 +16,20 @@ import pytest
 from runsurge.config import CoordinatorSettings
 from runsurge.coordinator.app import GRACE_HEARTBEATS, Coordinator, build_coordinator
 from runsurge.coordinator.dispatch import AgentSession, CancelOrder
+from runsurge.coordinator.policy import recorded_policy
 from runsurge.coordinator.views import AssignmentView, FinishedAttempt
 from runsurge.kinds import OutcomeKind
 from runsurge.store.states import AttemptState, ContributorState, JobState, TaskState
-from tests.unit.coordinator.scene import Scene
+from tests.unit.coordinator.scene import MiB, Scene
 
 T = TypeVar("T")
 
 
 @pytest.fixture
 def coordinator(db_url: str, tmp_path: Path) -> Iterator[Coordinator]:
-    settings = CoordinatorSettings(data_dir=tmp_path / "coordinator", db_url=db_url)
+    settings = CoordinatorSettings(
+        data_dir=tmp_path / "coordinator", db_url=db_url, task_wall_seconds=77.0, task_pids=9
+    )
     built = build_coordinator(settings, gate=None)
     try:
         yield built
@@ -182,3 +185,19 @@ def test_closing_the_only_stream_takes_the_contributor_offline(
         return after_old, world.contributor_row(machine).state
 
     assert _run(body) == (ContributorState.ONLINE, ContributorState.OFFLINE)
+
+
+def test_assignments_carry_the_policy_decided_from_the_coordinators_settings(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    job_id = world.submit(world.consumer(), reservation=300 * MiB)
+    machine = world.contributor()
+
+    async def body() -> list[AssignmentView]:
+        return _assignments(await _connected(coordinator, machine))
+
+    (assignment,) = _run(body)
+    assert assignment.policy == coordinator.settings.default_policy(300 * MiB)
+    assert (assignment.policy.wall_seconds, assignment.policy.pids) == (77.0, 9)
+    (attempt,) = world.attempts_of(job_id, 0)
+    assert recorded_policy(attempt) == assignment.policy

@@ -23,7 +23,7 @@ def test_migrated_schema_equals_the_models(db_url: str) -> None:
     assert diff == []
 
 
-def test_upgrade_to_kinds_keeps_known_outcomes_and_clears_the_rest(db_url: str) -> None:
+def test_upgrade_keeps_known_outcomes_and_gives_old_attempts_a_policy(db_url: str) -> None:
     db = Database(db_url)
     config = alembic_config()
     try:
@@ -76,7 +76,18 @@ def test_upgrade_to_kinds_keeps_known_outcomes_and_clears_the_rest(db_url: str) 
                 )
         db.migrate()
         with db.engine.connect() as connection:
-            rows = connection.execute(text("SELECT id, outcome FROM attempts ORDER BY id")).all()
+            rows = connection.execute(
+                text(
+                    "SELECT id, outcome, policy_memory_bytes, policy_pids, policy_wall_seconds "
+                    "FROM attempts ORDER BY id"
+                )
+            ).all()
     finally:
         db.close()
-    assert [tuple(r) for r in rows] == [(1, "OK"), (2, None), (3, None)]
+    # Outcomes that are no OutcomeKind (and '' for running) become NULL; attempts made
+    # before policies were recorded get their reservation and the shipped defaults.
+    assert [tuple(r) for r in rows] == [
+        (1, "OK", 1, 64, 900.0),
+        (2, None, 1, 64, 900.0),
+        (3, None, 1, 64, 900.0),
+    ]

@@ -76,10 +76,7 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):  # t
                         )
                     )
                 else:
-                    policy = self._c.settings.default_policy(item.memory_bytes)
-                    yield contributor_pb2.CoordinatorMessage(
-                        assignment=assignment_message(item, policy)
-                    )
+                    yield contributor_pb2.CoordinatorMessage(assignment=assignment_message(item))
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

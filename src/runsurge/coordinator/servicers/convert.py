@@ -146,7 +146,7 @@ def policy_message(policy: SandboxPolicy) -> common_pb2.SandboxPolicy:
     )
 
 
-def assignment_message(a: AssignmentView, policy: SandboxPolicy) -> contributor_pb2.Assignment:
+def assignment_message(a: AssignmentView) -> contributor_pb2.Assignment:
     """The wire form of an assignment."""
     return contributor_pb2.Assignment(
         attempt_id=a.attempt_id,
@@ -155,7 +155,7 @@ def assignment_message(a: AssignmentView, policy: SandboxPolicy) -> contributor_
         script_sha256=a.script_sha256,
         input_sha256=a.input_sha256,
         input_size=a.input_size,
-        policy=policy_message(policy),
+        policy=policy_message(a.policy),
         entrypoint=a.entrypoint.value,
         script_name=a.script_name,
         input_inline=a.input_inline or b"",
