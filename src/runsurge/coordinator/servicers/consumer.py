@@ -126,7 +126,7 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):  # type: igno
     ) -> AsyncIterator[common_pb2.Chunk]:
         principal = await self._principal(context)
         sha = await self._c.db.run(
-            jobs.result_ref, principal.id, request.job_id, request.task_index
+            jobs.result_ref, principal.id, request.job_id, request.task_index, request.aggregate
         )
         for chunk in blob_chunks(self._c.blobs, sha):
             yield chunk
