@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,12 @@ from runsurge.coordinator.attempts import RetryLimits, Settlement, finish_attemp
 from runsurge.coordinator.auth import ensure_contributor_token, ensure_default_consumer
 from runsurge.coordinator.dispatch import AgentSession, Dispatcher
 from runsurge.coordinator.events import JobEvents
-from runsurge.coordinator.submission import ScriptGate, SubmissionLimits
+from runsurge.coordinator.submission import (
+    ScriptGate,
+    Submission,
+    SubmissionItem,
+    SubmissionLimits,
+)
 from runsurge.coordinator.views import FinishedAttempt
 from runsurge.errors import RunSurgeError
 from runsurge.store.blobs import DirectoryBlobStore
@@ -74,6 +80,13 @@ class Coordinator:
         if settlement.aggregating:
             self.aggregator.wake()
         self.dispatcher.wake()
+
+    async def submit_job(self, consumer_id: str, items: AsyncIterable[SubmissionItem]) -> str:
+        """Receive a consumer's job (see submission.py) and dispatch it; return its id."""
+        submission = Submission(self.db, self.blobs, self.gate, consumer_id, self.submission_limits)
+        job_id = await submission.receive(items)
+        self.dispatcher.wake()
+        return job_id
 
     async def open_work_stream(self, contributor_id: str) -> AgentSession:
         """An agent opened its work stream: it is online and gets work."""

@@ -32,6 +32,8 @@ COUNTER = {
     TaskState.CANCELLED: "cancelled_count",
 }
 RESULT_INLINE_LIMIT = 1024 * 1024
+LIST_LIMIT_DEFAULT = 50  # jobs listed when the consumer asks for no number
+LIST_LIMIT_MAX = 1000
 
 CancelList = list[tuple[int, str]]  # (attempt id, contributor id) to tell to stop
 
@@ -329,7 +331,8 @@ def _view(session: Session, job: Job, blobs: BlobStore, inline_limit: int) -> Jo
 def list_jobs(
     session: Session, consumer_id: str, limit: int, blobs: BlobStore, inline_limit: int
 ) -> list[JobView]:
-    """The consumer's most recent jobs, newest first."""
+    """The consumer's `limit` most recent jobs (default 50, at most 1000), newest first."""
+    limit = min(limit or LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX)
     jobs = session.scalars(
         select(Job)
         .where(Job.consumer_id == consumer_id)

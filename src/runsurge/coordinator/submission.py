@@ -12,8 +12,9 @@ import asyncio
 import codecs
 import hashlib
 import logging
+from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 from runsurge.coordinator import jobs
 from runsurge.coordinator.jobs import GroupOptions
@@ -63,6 +64,25 @@ class JobSpecIn:
         if self.options.aggregate_script and self.options.aggregate_specs:
             raise InvalidRequest("choose the script's aggregate() or built-in reducers, not both")
         parse_specs(self.options.aggregate_specs)
+
+
+@dataclass(frozen=True)
+class InputStart:
+    """A new input begins; `size` is what the consumer declared (0 when unknown)."""
+
+    size: int
+
+
+@dataclass(frozen=True)
+class InputEnd:
+    """The current input is complete; `sha256` is its hash as the consumer claims it."""
+
+    sha256: str
+
+
+# One piece of a submission stream: the spec first, then per input its start, its
+# bytes in chunks, and its end.
+SubmissionItem: TypeAlias = JobSpecIn | InputStart | bytes | InputEnd
 
 
 class _InputReceiver:
@@ -130,6 +150,30 @@ class Submission:
         self._current: _InputReceiver | None = None
         self._pending: list[BlobRef] = []
         self._count = 0
+
+    async def receive(self, items: AsyncIterable[SubmissionItem]) -> str:
+        """Take a whole submission stream; return the queued job's id.
+
+        Whatever breaks the stream (a refused script, a bad input, the consumer going
+        away) fails the partial job, so none of its tasks ever runs.
+        """
+        try:
+            async for item in items:
+                await self._take(item)
+            return await self.finish()
+        except BaseException as exc:
+            await self.abort(f"submission failed: {exc}" if str(exc) else "cancelled")
+            raise
+
+    async def _take(self, item: SubmissionItem) -> None:
+        if isinstance(item, JobSpecIn):
+            await self.start(item)
+        elif isinstance(item, InputStart):
+            self.begin_input(item.size)
+        elif isinstance(item, InputEnd):
+            await self.end_input(item.sha256)
+        else:
+            self.write(item)
 
     async def start(self, spec: JobSpecIn) -> None:
         """Validate and scan the script, store it, and open the job."""

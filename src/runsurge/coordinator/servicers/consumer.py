@@ -12,11 +12,11 @@ from runsurge.coordinator.servicers.convert import (
     blob_chunks,
     contributor_message,
     job_message,
-    job_spec_from_message,
+    submission_items,
     task_result_message,
 )
 from runsurge.coordinator.status import streaming, unary
-from runsurge.coordinator.submission import Submission
+from runsurge.coordinator.views import JobView
 from runsurge.errors import InvalidRequest
 from runsurge.proto.v1 import common_pb2, consumer_pb2, consumer_pb2_grpc
 
@@ -25,11 +25,6 @@ Context: TypeAlias = Any
 WATCH_POLL_SECONDS = 1.0
 WATCH_MIN_INTERVAL_SECONDS = 0.2
 RESULTS_PAGE = 500
-FINAL_STATES = (
-    consumer_pb2.JOB_STATE_SUCCEEDED,
-    consumer_pb2.JOB_STATE_FAILED,
-    consumer_pb2.JOB_STATE_CANCELLED,
-)
 
 
 class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):  # type: ignore[misc]
@@ -42,48 +37,27 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):  # type: igno
         token = bearer(context.invocation_metadata())
         return await self._c.db.run(authenticate_consumer, token)
 
-    async def _view(self, principal: Principal, job_id: str) -> consumer_pb2.Job:
+    async def _job(self, principal: Principal, job_id: str) -> JobView:
         if not job_id:
             raise InvalidRequest("job_id is required")
-        view = await self._c.db.run(
+        return await self._c.db.run(
             jobs.job_view,
             principal.id,
             job_id,
             self._c.blobs,
             self._c.settings.inline_result_limit,
         )
-        return job_message(view)
+
+    async def _view(self, principal: Principal, job_id: str) -> consumer_pb2.Job:
+        return job_message(await self._job(principal, job_id))
 
     @unary
     async def SubmitJob(
         self, request_iterator: AsyncIterator[consumer_pb2.SubmitJobRequest], context: Context
     ) -> consumer_pb2.Job:
         principal = await self._principal(context)
-        submission = Submission(
-            self._c.db, self._c.blobs, self._c.gate, principal.id, self._c.submission_limits
-        )
-        try:
-            async for message in request_iterator:
-                await self._feed(submission, message)
-            job_id = await submission.finish()
-        except BaseException as exc:
-            await submission.abort(f"submission failed: {exc}" if str(exc) else "cancelled")
-            raise
-        self._c.dispatcher.wake()
+        job_id = await self._c.submit_job(principal.id, submission_items(request_iterator))
         return await self._view(principal, job_id)
-
-    async def _feed(self, submission: Submission, message: consumer_pb2.SubmitJobRequest) -> None:
-        item = message.WhichOneof("item")
-        if item == "spec":
-            await submission.start(job_spec_from_message(message.spec))
-        elif item == "input_start":
-            submission.begin_input(message.input_start.size)
-        elif item == "input_data":
-            submission.write(message.input_data)
-        elif item == "input_end":
-            await submission.end_input(message.input_end.sha256)
-        else:
-            raise InvalidRequest("empty SubmitJobRequest")
 
     @unary
     async def GetJob(
@@ -96,9 +70,12 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):  # type: igno
         self, request: consumer_pb2.ListJobsRequest, context: Context
     ) -> consumer_pb2.ListJobsResponse:
         principal = await self._principal(context)
-        limit = min(request.limit or 50, 1000)
         views = await self._c.db.run(
-            jobs.list_jobs, principal.id, limit, self._c.blobs, self._c.settings.inline_result_limit
+            jobs.list_jobs,
+            principal.id,
+            request.limit,
+            self._c.blobs,
+            self._c.settings.inline_result_limit,
         )
         return consumer_pb2.ListJobsResponse(jobs=[job_message(v) for v in views])
 
@@ -111,11 +88,12 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):  # type: igno
         with self._c.events.subscribe(request.job_id) as changes:
             while True:
                 changes.clear()  # before reading: a change from here on wakes us
-                current = await self._view(principal, request.job_id)
+                view = await self._job(principal, request.job_id)
+                current = job_message(view)
                 if current != last:
                     yield current
                     last = current
-                if current.state in FINAL_STATES:
+                if view.state.final:
                     return
                 # At most a few snapshots a second however fast a big group finishes.
                 await changes.wait(WATCH_POLL_SECONDS, min_delay=WATCH_MIN_INTERVAL_SECONDS)

@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from runsurge.coordinator.contributors import Registration
 from runsurge.coordinator.jobs import GroupOptions
-from runsurge.coordinator.submission import JobSpecIn
+from runsurge.coordinator.submission import InputEnd, InputStart, JobSpecIn, SubmissionItem
 from runsurge.coordinator.uploads import UploadChunk
 from runsurge.coordinator.views import (
     AssignmentView,
@@ -57,6 +57,24 @@ def job_spec_from_message(spec: consumer_pb2.JobSpec) -> JobSpecIn:
             on_error=_ON_ERROR_OF.get(spec.on_error, OnError.CONTINUE),
         ),
     )
+
+
+async def submission_items(
+    messages: AsyncIterator[consumer_pb2.SubmitJobRequest],
+) -> AsyncIterator[SubmissionItem]:
+    """A SubmitJob request stream as plain submission items."""
+    async for message in messages:
+        item = message.WhichOneof("item")
+        if item == "spec":
+            yield job_spec_from_message(message.spec)
+        elif item == "input_start":
+            yield InputStart(message.input_start.size)
+        elif item == "input_data":
+            yield message.input_data
+        elif item == "input_end":
+            yield InputEnd(message.input_end.sha256)
+        else:
+            raise InvalidRequest("empty SubmitJobRequest")
 
 
 def timestamp(value: dt.datetime | None) -> Timestamp | None:
