@@ -119,6 +119,14 @@ def test_custom_aggregate_runs_in_the_sandbox_over_results_in_input_order(cluste
         assert job.status().tasks.total == 50  # the aggregate task is not an input
 
 
+def test_an_aggregate_too_large_to_inline_is_fetched_whole(cluster: Cluster) -> None:
+    script = "def process(input_data: str) -> dict:\n    return {'s': input_data}\n"
+    inputs = ["x" * 40_000, "y" * 40_000]  # collected, larger than the inline limit
+    with cluster.client() as client:
+        job = client.submit_group(script, inputs, aggregate=["s=collect"])
+        assert job.result(timeout=120) == {"s": inputs}
+
+
 def test_custom_aggregate_must_be_defined(cluster: Cluster) -> None:
     with cluster.client() as client, pytest.raises(InvalidRequest, match="no function `aggregate`"):
         client.submit_group(WORDCOUNT, ["a"], aggregate="script")

@@ -263,7 +263,7 @@ class Agent:
                     script=script,
                     input=input_path,
                     policy=wire.policy_from_message(a.policy),
-                    entrypoint=Entrypoint(a.entrypoint or "process"),
+                    entrypoint=Entrypoint(a.entrypoint or Entrypoint.PROCESS.value),
                     label=label,
                 )
                 async with self._slots.hold(request.policy.memory_bytes):

@@ -7,8 +7,9 @@ The `Aggregator` loop then:
 - for built-in reducers, reads the successful results in input order (never all at
   once), reduces them on the coordinator, stores the aggregate and finishes the job;
 - for the script's own `aggregate()`, writes the successful results as JSON lines into
-  one blob and adds a single aggregate task (index -1) that a contributor runs in the
-  sandbox like any task; the job finishes when that task does.
+  one blob and adds a single task of kind AGGREGATE that a contributor runs in the
+  sandbox like any task (claimed, and given its sandbox policy, like any other); the
+  job finishes when that task does.
 
 Every step is idempotent and the finishing transition is taken under the job's row
 lock only while the job is still AGGREGATING, so a restart mid-aggregation repeats
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from runsurge.coordinator.jobs import aggregate_task, lock_job
 from runsurge.coordinator.reducers import Aggregation, AggregationError, parse_specs
+from runsurge.kinds import TaskKind
 from runsurge.store.blobs import BlobRef, BlobStore
 from runsurge.store.database import Database
 from runsurge.store.models import AGGREGATE_INDEX, Job, Task, utcnow
@@ -50,7 +52,7 @@ def _result_page(session: Session, job_id: str, after: int) -> list[tuple[int, s
             select(Task.index, Task.result_sha256)
             .where(
                 Task.job_id == job_id,
-                Task.kind == "process",
+                Task.kind == TaskKind.PROCESS,
                 Task.state == TaskState.SUCCEEDED,
                 Task.index > after,
             )
@@ -108,7 +110,7 @@ def _add_aggregate_task(session: Session, job_id: str, ref: BlobRef, reservation
         Task(
             job_id=job_id,
             index=AGGREGATE_INDEX,
-            kind="aggregate",
+            kind=TaskKind.AGGREGATE,
             input_sha256=ref.sha256,
             input_size=ref.size,
             memory_reservation_bytes=reservation,

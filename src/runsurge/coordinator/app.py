@@ -1,29 +1,41 @@
-"""The coordinator's parts wired together, and its background loops."""
+"""The coordinator's parts wired together, the sequences that follow a change, and its loops.
+
+Each sequence here runs domain transactions (through `Database.run`) and then acts on
+what they changed: wake watchers, free an agent's slot, tell agents to stop attempts,
+dispatch. Servicers call these and only convert messages.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import update
-
 from runsurge.config import CoordinatorSettings
-from runsurge.coordinator import liveness
+from runsurge.coordinator import contributors, jobs, liveness
 from runsurge.coordinator.aggregation import Aggregator
-from runsurge.coordinator.attempts import RetryLimits, Settlement
+from runsurge.coordinator.attempts import RetryLimits, Settlement, finish_attempt
 from runsurge.coordinator.auth import ensure_contributor_token, ensure_default_consumer
-from runsurge.coordinator.dispatch import Dispatcher
+from runsurge.coordinator.dispatch import AgentSession, Dispatcher
 from runsurge.coordinator.events import JobEvents
-from runsurge.coordinator.submission import ScriptGate, SubmissionLimits
+from runsurge.coordinator.submission import (
+    ScriptGate,
+    Submission,
+    SubmissionItem,
+    SubmissionLimits,
+)
+from runsurge.coordinator.views import FinishedAttempt
+from runsurge.errors import RunSurgeError
 from runsurge.store.blobs import DirectoryBlobStore
 from runsurge.store.database import Database, sqlite_url
-from runsurge.store.models import Contributor
-from runsurge.store.states import ContributorState
 
 log = logging.getLogger(__name__)
+# RUNNING attempts a heartbeat does not list are lost once older than this many
+# heartbeat intervals (younger ones may still be on their way to the agent).
+GRACE_HEARTBEATS = 3
 
 
 @dataclass
@@ -69,6 +81,83 @@ class Coordinator:
             self.aggregator.wake()
         self.dispatcher.wake()
 
+    async def submit_job(self, consumer_id: str, items: AsyncIterable[SubmissionItem]) -> str:
+        """Receive a consumer's job (see submission.py) and dispatch it; return its id."""
+        submission = Submission(self.db, self.blobs, self.gate, consumer_id, self.submission_limits)
+        job_id = await submission.receive(items)
+        self.dispatcher.wake()
+        return job_id
+
+    async def open_work_stream(self, contributor_id: str) -> AgentSession:
+        """An agent opened its work stream: it is online and gets work."""
+        capacity = await self.db.run(contributors.go_online, contributor_id)
+        session = AgentSession(contributor_id, capacity.cores, capacity.memory_bytes)
+        self.dispatcher.attach(session)
+        return session
+
+    async def close_work_stream(self, session: AgentSession) -> None:
+        """An agent's work stream ended; it is offline unless a newer stream replaced it."""
+        self.dispatcher.detach(session)
+        if session.contributor_id not in self.dispatcher.sessions:
+            await self.db.run(contributors.go_offline, session.contributor_id)
+
+    async def heartbeat(self, contributor_id: str, running_attempt_ids: list[int]) -> None:
+        """Extend the leases of what the agent runs; lose what it forgot."""
+        forgotten = await self.db.run(
+            liveness.heartbeat,
+            contributor_id,
+            running_attempt_ids,
+            self.settings.lease_seconds,
+            self.settings.heartbeat_interval_seconds * GRACE_HEARTBEATS,
+        )
+        for attempt_id in forgotten:
+            settlement = await self.db.run(
+                liveness.lose_attempt,
+                attempt_id,
+                self.retry_limits,
+                "the contributor is not running it",
+            )
+            self.dispatcher.released(contributor_id, attempt_id)
+            self.settled(settlement)
+
+    async def attempt_finished(self, contributor_id: str, report: FinishedAttempt) -> None:
+        """Record an agent's report; a refused one is logged, and its slot freed all the same."""
+        try:
+            settlement = await self.db.run(
+                finish_attempt, contributor_id, report, self.blobs, self.retry_limits
+            )
+        except RunSurgeError as exc:
+            self.report_refused(contributor_id, report.attempt_id, exc)
+            return
+        self.dispatcher.released(contributor_id, report.attempt_id)
+        self.settled(settlement)
+
+    def report_refused(self, contributor_id: str, attempt_id: int, why: RunSurgeError) -> None:
+        """A report that cannot be recorded: the agent's slot is free all the same.
+
+        The attempt stays RUNNING until the agent's heartbeats stop listing it, and is
+        then lost and retried like any other.
+        """
+        log.warning("rejected report from %s: %s", contributor_id, why)
+        self.dispatcher.released(contributor_id, attempt_id)
+        self.settled(Settlement())
+
+    async def cancel_job(self, consumer_id: str, job_id: str) -> None:
+        """Cancel a consumer's job and tell the agents running its attempts to stop."""
+        running = await self.db.run(jobs.cancel_job, consumer_id, job_id)
+        self.settled(Settlement(job_id, running))
+
+    async def sweep_lapsed_leases(self) -> None:
+        """Lose every attempt whose lease ran out and requeue (or fail) its task."""
+        for attempt_id in await self.db.run(liveness.lapsed_attempts):
+            settlement = await self.db.run(
+                liveness.lose_attempt,
+                attempt_id,
+                self.retry_limits,
+                "the contributor stopped sending heartbeats",
+            )
+            self.settled(settlement)
+
     def start_background(self) -> None:
         """Start the dispatcher, the lease sweeper and the aggregator."""
         self._tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
@@ -95,14 +184,7 @@ class Coordinator:
         while True:
             await asyncio.sleep(interval)
             try:
-                for attempt_id in await self.db.run(liveness.lapsed_attempts):
-                    settlement = await self.db.run(
-                        liveness.lose_attempt,
-                        attempt_id,
-                        self.retry_limits,
-                        "the contributor stopped sending heartbeats",
-                    )
-                    self.settled(settlement)
+                await self.sweep_lapsed_leases()
             except Exception:
                 log.exception("lease sweep failed")
 
@@ -114,17 +196,18 @@ def build_coordinator(settings: CoordinatorSettings, gate: ScriptGate | None) ->
     db = Database(settings.db_url or sqlite_url(data_dir))
     db.migrate()
     consumer_token = db.call(ensure_default_consumer, data_dir)
-    # After a restart no agent is connected yet; they reconnect by themselves.
-    db.call(lambda s: s.execute(update(Contributor).values(state=ContributorState.OFFLINE)))
+    db.call(contributors.mark_all_offline)
     events = JobEvents()
     blobs = DirectoryBlobStore(data_dir / "blobs")
+    # The limits every attempt starts from; policy.policy_for decides each at claim time.
+    policy_defaults = settings.default_policy()
     return Coordinator(
         settings=settings,
         db=db,
         blobs=blobs,
         events=events,
-        dispatcher=Dispatcher(db, events, settings.lease_seconds, blobs),
-        aggregator=Aggregator(db, blobs, settings.task_memory_bytes),
+        dispatcher=Dispatcher(db, events, settings.lease_seconds, blobs, policy_defaults),
+        aggregator=Aggregator(db, blobs, policy_defaults.memory_bytes),
         gate=gate,
         contributor_token=ensure_contributor_token(data_dir),
         consumer_token=consumer_token,

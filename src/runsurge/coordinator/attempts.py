@@ -20,8 +20,11 @@ from sqlalchemy.orm import Session
 from runsurge.coordinator import retries
 from runsurge.coordinator.fairness import SCHEDULABLE_JOBS, next_task
 from runsurge.coordinator.jobs import CancelList, lock_job, move_task, settle_job
+from runsurge.coordinator.policy import policy_for, record_policy
 from runsurge.coordinator.views import AssignmentView, FinishedAttempt
 from runsurge.errors import InvalidRequest
+from runsurge.kinds import OutcomeKind
+from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import BlobStore
 from runsurge.store.models import Attempt, Job, Task, utcnow
 from runsurge.store.states import AttemptState, JobState, TaskState, transition
@@ -55,8 +58,13 @@ def claim_task(
     free_memory_bytes: int,
     lease_seconds: float,
     blobs: BlobStore,
+    defaults: SandboxPolicy,
 ) -> AssignmentView | None:
-    """Take the next task (see fairness.py) that fits in `free_memory_bytes`, or None."""
+    """Take the next task (see fairness.py) that fits in `free_memory_bytes`, or None.
+
+    The attempt's sandbox policy is decided here, once (policy.py, from `defaults`),
+    stored on the attempt and carried in the assignment.
+    """
     candidate = next_task(session, free_memory_bytes)
     if candidate is None:
         return None
@@ -76,6 +84,8 @@ def claim_task(
         started_at=now,
         lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
     )
+    policy = policy_for(task, job, defaults)
+    record_policy(attempt, policy)
     session.add(attempt)
     session.flush()
     if job.state is JobState.QUEUED:
@@ -93,6 +103,7 @@ def claim_task(
         input_sha256=task.input_sha256,
         input_size=task.input_size,
         memory_bytes=task.memory_reservation_bytes,
+        policy=policy,
         entrypoint=task.kind,
         input_inline=inline,
     )
@@ -123,7 +134,7 @@ def finish_attempt(
     task = session.get(Task, attempt.task_id, with_for_update=True, populate_existing=True)
     assert task is not None
     task.logs = report.logs[-MAX_LOG_BYTES_KEPT:]
-    if report.outcome == "OK":
+    if report.outcome is OutcomeKind.OK:
         _succeed(job, attempt, task, report, blobs)
     else:
         _fail(job, attempt, task, report, limits)
@@ -163,7 +174,7 @@ def _succeed(
         raise InvalidRequest(f"attempt {attempt.id} reported OK without a stored result")
     now = utcnow()
     attempt.state = transition(attempt.state, AttemptState.SUCCEEDED, f"attempt {attempt.id}")
-    attempt.outcome, attempt.finished_at = "OK", now
+    attempt.outcome, attempt.finished_at = OutcomeKind.OK, now
     move_task(job, task, TaskState.SUCCEEDED)
     task.result_sha256, task.result_size, task.finished_at = sha, size, now
     task.error_kind = task.error_type = task.error_message = task.error_traceback = ""
@@ -174,21 +185,20 @@ def _fail(
 ) -> None:
     now = utcnow()
     outcome = report.outcome
-    target = AttemptState.CANCELLED if outcome == "CANCELLED" else AttemptState.FAILED
+    # CANCELLED here is the agent stopping on its own (shutdown): a cancelled job's
+    # attempts are no longer RUNNING, so their reports never get this far.
+    target = AttemptState.CANCELLED if outcome is OutcomeKind.CANCELLED else AttemptState.FAILED
     attempt.state = transition(attempt.state, target, f"attempt {attempt.id}")
     attempt.outcome, attempt.finished_at = outcome, now
     error = report.error
-    task.error_kind = outcome
+    task.error_kind = outcome.value
     task.error_type = error.type if error else ""
     task.error_message = error.message if error else ""
     task.error_traceback = error.traceback if error else ""
-    if outcome == "CANCELLED":
-        # The agent stopped on its own (shutdown): someone else may run the task.
-        outcome = "LOST"
     requeue_or_fail(job, task, outcome, limits)
 
 
-def requeue_or_fail(job: Job, task: Task, outcome: str, limits: RetryLimits) -> None:
+def requeue_or_fail(job: Job, task: Task, outcome: OutcomeKind, limits: RetryLimits) -> None:
     """After a failed or lost attempt: queue the task again or fail it for good."""
     decision = retries.decide(
         outcome,
@@ -205,6 +215,6 @@ def requeue_or_fail(job: Job, task: Task, outcome: str, limits: RetryLimits) -> 
     move_task(job, task, TaskState.FAILED)
     task.finished_at = utcnow()
     if not task.error_kind:
-        task.error_kind = outcome
-    if outcome == "LOST" and not task.error_message:
-        task.error_message = decision.reason
+        task.error_kind = outcome.value
+    if retries.RETRY_CLASS[outcome] is not retries.RetryClass.FINAL and not task.error_message:
+        task.error_message = decision.reason  # why a retryable failure is final now

@@ -9,6 +9,7 @@ and writes both to files in its data directory (mode 0600) so that local tools
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import secrets
 import uuid
@@ -94,6 +95,12 @@ def bearer(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str:
             if scheme.lower() == "bearer" and token:
                 return token.strip()
     raise Unauthenticated("missing 'authorization: Bearer <token>' metadata")
+
+
+def check_enrolment_token(presented: str, expected: str) -> None:
+    """Raise Unauthenticated unless an agent presented the enrolment token."""
+    if not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise Unauthenticated("wrong contributor enrolment token")
 
 
 def authenticate_consumer(session: Session, token: str) -> Principal:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from runsurge.coordinator.attempts import claim_task
 from runsurge.coordinator.events import JobEvents
 from runsurge.coordinator.views import AssignmentView
+from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import BlobStore
 from runsurge.store.database import Database
 
@@ -67,12 +68,18 @@ class Dispatcher:
     """Matches queued tasks to agents with room for them."""
 
     def __init__(
-        self, db: Database, events: JobEvents, lease_seconds: float, blobs: BlobStore
+        self,
+        db: Database,
+        events: JobEvents,
+        lease_seconds: float,
+        blobs: BlobStore,
+        policy_defaults: SandboxPolicy,
     ) -> None:
         self._db = db
         self._blobs = blobs
         self._events = events
         self._lease_seconds = lease_seconds
+        self._policy_defaults = policy_defaults  # what claims start from (policy.py)
         self.sessions: dict[str, AgentSession] = {}
         self._wake = asyncio.Event()
 
@@ -134,6 +141,7 @@ class Dispatcher:
                     session.largest_fit,
                     self._lease_seconds,
                     self._blobs,
+                    self._policy_defaults,
                 )
                 if assignment is None:
                     continue

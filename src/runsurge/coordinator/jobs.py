@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from runsurge.coordinator.auth import new_id
 from runsurge.coordinator.views import ErrorView, JobView, TaskCounts, TaskResultView
 from runsurge.errors import Conflict, NotFound
+from runsurge.kinds import JobKind, OnError, OutcomeKind, TaskKind
 from runsurge.store.blobs import BlobRef, BlobStore
-from runsurge.store.models import AGGREGATE_INDEX, Attempt, Job, Task, utcnow
+from runsurge.store.models import Attempt, Job, Task, utcnow
 from runsurge.store.states import AttemptState, JobState, TaskState, transition
 
 COUNTER = {
@@ -31,6 +32,8 @@ COUNTER = {
     TaskState.CANCELLED: "cancelled_count",
 }
 RESULT_INLINE_LIMIT = 1024 * 1024
+LIST_LIMIT_DEFAULT = 50  # jobs listed when the consumer asks for no number
+LIST_LIMIT_MAX = 1000
 
 CancelList = list[tuple[int, str]]  # (attempt id, contributor id) to tell to stop
 
@@ -41,7 +44,7 @@ class GroupOptions:
 
     aggregate_specs: tuple[str, ...] = ()
     aggregate_script: bool = False
-    on_error: str = "continue"  # "continue" | "fail-fast"
+    on_error: OnError = OnError.CONTINUE
 
     @property
     def aggregates(self) -> bool:
@@ -53,7 +56,7 @@ def create_job(
     session: Session,
     consumer_id: str,
     *,
-    kind: str,
+    kind: JobKind,
     name: str,
     script_sha256: str,
     script_name: str,
@@ -96,7 +99,7 @@ def move_task(job: Job, task: Task, target: TaskState) -> None:
     """Move a task to `target` (validated) and keep the job's counters in step."""
     old = task.state
     task.state = transition(old, target, f"task {task.id}")
-    if task.kind == "process":
+    if task.kind is TaskKind.PROCESS:  # the aggregate task is not an input
         setattr(job, COUNTER[old], getattr(job, COUNTER[old]) - 1)
         setattr(job, COUNTER[target], getattr(job, COUNTER[target]) + 1)
 
@@ -166,7 +169,7 @@ def settle_job(session: Session, job: Job) -> CancelList:
         return []
     if job.running_count and job.state is JobState.QUEUED:
         job.state = transition(job.state, JobState.RUNNING, f"job {job.id}")
-    if job.kind == "group" and job.on_error == "fail-fast" and job.failed_count:
+    if job.kind is JobKind.GROUP and job.on_error is OnError.FAIL_FAST and job.failed_count:
         return _fail_fast(session, job)
     done = job.succeeded_count + job.failed_count + job.cancelled_count
     if done < job.task_count or job.running_count or job.queued_count:
@@ -176,7 +179,7 @@ def settle_job(session: Session, job: Job) -> CancelList:
 
 
 def _inputs_done(job: Job) -> None:
-    if job.kind == "single":
+    if job.kind is JobKind.SINGLE:
         target = JobState.SUCCEEDED if job.succeeded_count == job.task_count else JobState.FAILED
     elif job.task_count and not job.succeeded_count:
         target = JobState.FAILED
@@ -208,13 +211,15 @@ def _settle_script_aggregate(session: Session, job: Job) -> None:
 
 def aggregate_task(session: Session, job_id: str) -> Task | None:
     """The task running a group's own aggregate(), once it exists."""
-    return session.scalar(select(Task).where(Task.job_id == job_id, Task.index == AGGREGATE_INDEX))
+    return session.scalar(
+        select(Task).where(Task.job_id == job_id, Task.kind == TaskKind.AGGREGATE)
+    )
 
 
 def _fail_fast(session: Session, job: Job) -> CancelList:
     failed = session.scalar(
         select(Task)
-        .where(Task.job_id == job.id, Task.state == TaskState.FAILED, Task.kind == "process")
+        .where(Task.job_id == job.id, Task.state == TaskState.FAILED, Task.kind == TaskKind.PROCESS)
         .order_by(Task.finished_at, Task.index)
         .limit(1)
     )
@@ -245,12 +250,16 @@ def _stop_unfinished(session: Session, job: Job) -> CancelList:
     session.execute(
         update(Attempt)
         .where(Attempt.id.in_([a for a, _ in running]))
-        .values(state=AttemptState.CANCELLED, outcome="CANCELLED", finished_at=now)
+        .values(state=AttemptState.CANCELLED, outcome=OutcomeKind.CANCELLED, finished_at=now)
     )
     session.execute(
         update(Task)
         .where(Task.job_id == job.id, Task.state.in_([TaskState.QUEUED, TaskState.RUNNING]))
-        .values(state=TaskState.CANCELLED, finished_at=now, error_kind="CANCELLED")
+        .values(
+            state=TaskState.CANCELLED,
+            finished_at=now,
+            error_kind=OutcomeKind.CANCELLED.value,
+        )
     )
     recount(session, job)
     return [(attempt_id, contributor_id) for attempt_id, contributor_id in running]
@@ -260,7 +269,7 @@ def recount(session: Session, job: Job) -> None:
     """Recompute the job's counters from its tasks (after bulk changes)."""
     rows = session.execute(
         select(Task.state, func.count())
-        .where(Task.job_id == job.id, Task.kind == "process")
+        .where(Task.job_id == job.id, Task.kind == TaskKind.PROCESS)
         .group_by(Task.state)
     ).all()
     by_state = dict(rows)
@@ -287,7 +296,7 @@ def job_view(
 def _view(session: Session, job: Job, blobs: BlobStore, inline_limit: int) -> JobView:
     error: ErrorView | None = None
     result_sha, result_size = job.aggregate_sha256, job.aggregate_size
-    if job.kind == "single" and job.state.final:
+    if job.kind is JobKind.SINGLE and job.state.final:
         task = session.scalar(select(Task).where(Task.job_id == job.id, Task.index == 0))
         if task is not None and task.state is TaskState.FAILED:
             error = ErrorView(
@@ -322,7 +331,8 @@ def _view(session: Session, job: Job, blobs: BlobStore, inline_limit: int) -> Jo
 def list_jobs(
     session: Session, consumer_id: str, limit: int, blobs: BlobStore, inline_limit: int
 ) -> list[JobView]:
-    """The consumer's most recent jobs, newest first."""
+    """The consumer's `limit` most recent jobs (default 50, at most 1000), newest first."""
+    limit = min(limit or LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX)
     jobs = session.scalars(
         select(Job)
         .where(Job.consumer_id == consumer_id)
@@ -342,7 +352,7 @@ def result_ref(
             raise NotFound(f"job {job_id} has no aggregate ({job.state.value.lower()})")
         return job.aggregate_sha256
     task = session.scalar(select(Task).where(Task.job_id == job.id, Task.index == index))
-    if task is None or task.kind != "process":
+    if task is None or task.kind is not TaskKind.PROCESS:
         raise NotFound(f"job {job_id} has no input number {index}")
     if not task.result_sha256:
         state = task.state.value.lower()
@@ -362,7 +372,7 @@ def task_results(
     _owned_job(session, consumer_id, job_id)
     tasks = session.scalars(
         select(Task)
-        .where(Task.job_id == job_id, Task.kind == "process", Task.index >= start)
+        .where(Task.job_id == job_id, Task.kind == TaskKind.PROCESS, Task.index >= start)
         .order_by(Task.index)
         .limit(limit)
     ).all()

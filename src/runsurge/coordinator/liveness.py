@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from runsurge.coordinator.attempts import RetryLimits, Settlement, requeue_or_fail
 from runsurge.coordinator.jobs import lock_job, settle_job
+from runsurge.kinds import OutcomeKind
 from runsurge.store.models import Attempt, Contributor, Task, utcnow
-from runsurge.store.states import AttemptState, ContributorState, JobState, transition
+from runsurge.store.states import AttemptState, JobState, transition
 
 log = logging.getLogger(__name__)
 
@@ -83,22 +84,11 @@ def lose_attempt(session: Session, attempt_id: int, limits: RetryLimits, why: st
     task = session.get(Task, attempt.task_id, with_for_update=True, populate_existing=True)
     assert task is not None
     attempt.state = transition(attempt.state, AttemptState.LOST, f"attempt {attempt.id}")
-    attempt.outcome, attempt.finished_at = "LOST", utcnow()
+    attempt.outcome, attempt.finished_at = OutcomeKind.LOST, utcnow()
     log.warning("attempt %s of task %s lost: %s", attempt.id, task.id, why)
     if task.state.final:
         return Settlement(job.id)
-    task.error_kind, task.error_message = "LOST", f"contributor lost: {why}"
-    requeue_or_fail(job, task, "LOST", limits)
+    task.error_kind, task.error_message = OutcomeKind.LOST.value, f"contributor lost: {why}"
+    requeue_or_fail(job, task, OutcomeKind.LOST, limits)
     cancel = settle_job(session, job)
     return Settlement(job.id, cancel, job.state is JobState.AGGREGATING)
-
-
-def contributor_gone(session: Session, contributor_id: str) -> None:
-    """The work stream closed: mark the contributor offline; its leases run out alone.
-
-    Attempts are not lost at once, so a contributor that reconnects within its lease
-    (a network blip, a coordinator restart) can still deliver their results.
-    """
-    contributor = session.get(Contributor, contributor_id)
-    if contributor is not None:
-        contributor.state = transition(contributor.state, ContributorState.OFFLINE)

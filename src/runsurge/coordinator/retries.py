@@ -1,19 +1,42 @@
 """Whether a failed or lost attempt is tried again, and with what reservation.
 
-The one place that decides retries: a consumer's own error is final (running it again
-gives the same answer), a lost contributor or a broken sandbox is retried elsewhere,
-and a task killed for exceeding its memory is retried with twice the reservation.
+The one place that decides retries: `RETRY_CLASS` puts every outcome kind in one
+class. A consumer's own error is final (running it again gives the same answer), a
+lost contributor or a broken sandbox is retried elsewhere, and a task killed for
+exceeding its memory is retried with twice the reservation, up to the largest
+machine connected.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
-# Outcomes that the same code on the same input would produce again.
-FINAL_OUTCOMES = frozenset(
-    {"SCRIPT_ERROR", "TIMEOUT", "CPU_LIMIT", "OUTPUT_TOO_LARGE", "SANDBOX_VIOLATION"}
-)
-RETRYABLE_OUTCOMES = frozenset({"LOST", "INFRASTRUCTURE", "OUT_OF_MEMORY"})
+from runsurge.kinds import OutcomeKind
+
+
+class RetryClass(enum.Enum):
+    """What an attempt's outcome means for its task."""
+
+    FINAL = "final"  # a result, or an error the same code on the same input would repeat
+    RETRY = "retry"  # the platform failed, not the script: run it again
+    MORE_MEMORY = "more-memory"  # killed at its memory limit: again with twice the reservation
+
+
+# Every OutcomeKind, decided once; a test fails when a new kind is not listed here.
+RETRY_CLASS: dict[OutcomeKind, RetryClass] = {
+    OutcomeKind.OK: RetryClass.FINAL,
+    OutcomeKind.SCRIPT_ERROR: RetryClass.FINAL,
+    OutcomeKind.TIMEOUT: RetryClass.FINAL,
+    OutcomeKind.CPU_LIMIT: RetryClass.FINAL,
+    OutcomeKind.OUTPUT_TOO_LARGE: RetryClass.FINAL,
+    OutcomeKind.SANDBOX_VIOLATION: RetryClass.FINAL,
+    OutcomeKind.LOST: RetryClass.RETRY,
+    OutcomeKind.INFRASTRUCTURE: RetryClass.RETRY,
+    # The agent stopped on its own (shutdown); someone else may run the task.
+    OutcomeKind.CANCELLED: RetryClass.RETRY,
+    OutcomeKind.OUT_OF_MEMORY: RetryClass.MORE_MEMORY,
+}
 
 
 @dataclass(frozen=True)
@@ -26,24 +49,27 @@ class RetryDecision:
 
 
 def decide(
-    outcome: str,
+    outcome: OutcomeKind,
     attempts_so_far: int,
     max_attempts: int,
     reservation_bytes: int,
     max_reservation_bytes: int,
 ) -> RetryDecision:
-    """Decide what happens to a task whose attempt ended with `outcome` (not OK)."""
-    if outcome in FINAL_OUTCOMES or outcome not in RETRYABLE_OUTCOMES:
-        return RetryDecision(False, reservation_bytes, f"{outcome} is final")
+    """Decide what happens to a task whose attempt ended with `outcome`."""
+    retry_class = RETRY_CLASS[outcome]
+    if retry_class is RetryClass.FINAL:
+        return RetryDecision(False, reservation_bytes, f"{outcome.value} is final")
     if attempts_so_far >= max_attempts:
         return RetryDecision(
-            False, reservation_bytes, f"gave up after {attempts_so_far} attempts ({outcome})"
+            False,
+            reservation_bytes,
+            f"gave up after {attempts_so_far} attempts ({outcome.value})",
         )
-    if outcome == "OUT_OF_MEMORY":
-        grown = reservation_bytes * 2
+    if retry_class is RetryClass.MORE_MEMORY:
         if reservation_bytes >= max_reservation_bytes:
             return RetryDecision(
                 False, reservation_bytes, "out of memory at the largest reservation available"
             )
-        return RetryDecision(True, min(grown, max_reservation_bytes), "retry with more memory")
-    return RetryDecision(True, reservation_bytes, f"retry after {outcome}")
+        grown = min(reservation_bytes * 2, max_reservation_bytes)
+        return RetryDecision(True, grown, "retry with more memory")
+    return RetryDecision(True, reservation_bytes, f"retry after {outcome.value}")

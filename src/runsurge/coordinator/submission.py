@@ -12,13 +12,15 @@ import asyncio
 import codecs
 import hashlib
 import logging
+from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 from runsurge.coordinator import jobs
 from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.reducers import parse_specs
 from runsurge.errors import InvalidInput, InvalidRequest, LimitExceeded
+from runsurge.kinds import JobKind
 from runsurge.scan.script_check import check_script
 from runsurge.store.blobs import BlobRef, BlobStore, BlobWriter
 from runsurge.store.database import Database
@@ -50,24 +52,37 @@ class JobSpecIn:
     """The header of a submission."""
 
     script: bytes
-    kind: str  # "single" | "group"
+    kind: JobKind
     name: str
     script_name: str
     options: GroupOptions = field(default_factory=GroupOptions)
 
     def validate(self) -> None:
         """Refuse options that do not fit the job kind, naming the fix."""
-        if self.kind not in ("single", "group"):
-            raise InvalidRequest(f"unknown job kind {self.kind!r}")
-        if self.options.on_error not in ("continue", "fail-fast"):
-            raise InvalidRequest(
-                f"on_error must be continue or fail-fast, not {self.options.on_error!r}"
-            )
-        if self.kind == "single" and self.options.aggregates:
+        if self.kind is JobKind.SINGLE and self.options.aggregates:
             raise InvalidRequest("aggregation applies to groups; a single job has one result")
         if self.options.aggregate_script and self.options.aggregate_specs:
             raise InvalidRequest("choose the script's aggregate() or built-in reducers, not both")
         parse_specs(self.options.aggregate_specs)
+
+
+@dataclass(frozen=True)
+class InputStart:
+    """A new input begins; `size` is what the consumer declared (0 when unknown)."""
+
+    size: int
+
+
+@dataclass(frozen=True)
+class InputEnd:
+    """The current input is complete; `sha256` is its hash as the consumer claims it."""
+
+    sha256: str
+
+
+# One piece of a submission stream: the spec first, then per input its start, its
+# bytes in chunks, and its end.
+SubmissionItem: TypeAlias = JobSpecIn | InputStart | bytes | InputEnd
 
 
 class _InputReceiver:
@@ -131,10 +146,34 @@ class Submission:
         self._consumer_id = consumer_id
         self._limits = limits
         self.job_id: str | None = None
-        self._kind = "single"
+        self._kind = JobKind.SINGLE
         self._current: _InputReceiver | None = None
         self._pending: list[BlobRef] = []
         self._count = 0
+
+    async def receive(self, items: AsyncIterable[SubmissionItem]) -> str:
+        """Take a whole submission stream; return the queued job's id.
+
+        Whatever breaks the stream (a refused script, a bad input, the consumer going
+        away) fails the partial job, so none of its tasks ever runs.
+        """
+        try:
+            async for item in items:
+                await self._take(item)
+            return await self.finish()
+        except BaseException as exc:
+            await self.abort(f"submission failed: {exc}" if str(exc) else "cancelled")
+            raise
+
+    async def _take(self, item: SubmissionItem) -> None:
+        if isinstance(item, JobSpecIn):
+            await self.start(item)
+        elif isinstance(item, InputStart):
+            self.begin_input(item.size)
+        elif isinstance(item, InputEnd):
+            await self.end_input(item.sha256)
+        else:
+            self.write(item)
 
     async def start(self, spec: JobSpecIn) -> None:
         """Validate and scan the script, store it, and open the job."""
@@ -168,7 +207,7 @@ class Submission:
         self._require_started()
         if self._current is not None:
             raise InvalidRequest(f"input {self._current.index} was not ended before the next began")
-        if self._kind == "single" and self._count >= 1:
+        if self._kind is JobKind.SINGLE and self._count >= 1:
             raise InvalidRequest("a single job takes exactly one input; submit a group instead")
         if declared_size > self._limits.max_input_bytes:
             raise LimitExceeded(
@@ -201,7 +240,7 @@ class Submission:
         job_id = self._require_started()
         if self._current is not None:
             raise InvalidRequest(f"the stream ended inside input {self._current.index}")
-        if self._kind == "single" and self._count != 1:
+        if self._kind is JobKind.SINGLE and self._count != 1:
             raise InvalidRequest("a single job needs exactly one input")
         await self._flush()
         await self._db.run(jobs.seal_job, job_id, self._count)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from runsurge.kinds import JobKind, OnError, OutcomeKind, TaskKind
+from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.states import JobState
 
 
@@ -35,7 +37,7 @@ class JobView:
     """A job snapshot: state, counts, and for a finished single job its result or error."""
 
     id: str
-    kind: str
+    kind: JobKind
     state: JobState
     name: str
     script_sha256: str
@@ -47,7 +49,7 @@ class JobView:
     result_available: bool = False
     aggregate_specs: tuple[str, ...] = ()
     aggregate_script: bool = False
-    on_error: str = "continue"
+    on_error: OnError = OnError.CONTINUE
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,9 @@ class AssignmentView:
     script_name: str
     input_sha256: str
     input_size: int
-    memory_bytes: int
-    entrypoint: str = "process"
+    memory_bytes: int  # the reservation the dispatcher counts against the agent's offer
+    policy: SandboxPolicy  # the limits it runs under, decided at claim (policy.py)
+    entrypoint: TaskKind = TaskKind.PROCESS
     input_inline: bytes | None = None
 
 
@@ -97,7 +100,7 @@ class FinishedAttempt:
     """What a contributor reports when an attempt ends."""
 
     attempt_id: int
-    outcome: str  # "OK" or an error kind
+    outcome: OutcomeKind
     result_json: bytes | None = None
     result_sha256: str = ""
     error: ErrorView | None = None

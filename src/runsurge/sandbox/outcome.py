@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 
-
-class OutcomeKind(enum.Enum):
-    """How a run ended. Only OK carries a result."""
-
-    OK = "OK"
-    SCRIPT_ERROR = "SCRIPT_ERROR"  # the consumer's code failed: syntax, no process, raise, …
-    OUT_OF_MEMORY = "OUT_OF_MEMORY"
-    TIMEOUT = "TIMEOUT"  # wall-clock limit
-    CPU_LIMIT = "CPU_LIMIT"
-    OUTPUT_TOO_LARGE = "OUTPUT_TOO_LARGE"
-    SANDBOX_VIOLATION = "SANDBOX_VIOLATION"  # seccomp kill, forged frames, died without a result
-    CANCELLED = "CANCELLED"  # killed on request of the agent (job cancelled, shutdown)
-    INFRASTRUCTURE = "INFRASTRUCTURE"  # the sandbox itself failed to start; not the script's fault
+# Shared with the coordinator, which decides retries from it; re-exported here.
+from runsurge.kinds import OutcomeKind as OutcomeKind
 
 
 @dataclass(frozen=True)

@@ -7,21 +7,17 @@ once at start-up from what the host supports.
 
 from __future__ import annotations
 
-import enum
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from runsurge.kinds import TaskKind
 from runsurge.sandbox.outcome import Outcome
 from runsurge.sandbox.policy import SandboxPolicy
 
-
-class Entrypoint(enum.Enum):
-    """Which function of the consumer's script a run calls."""
-
-    PROCESS = "process"  # process(input_data: str) -> dict; input file is UTF-8 text
-    AGGREGATE = "aggregate"  # aggregate(results: list[dict]) -> dict; input file is JSON lines
+# Which function of the script a run calls: a task's kind, shared with the coordinator.
+Entrypoint = TaskKind
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """SQLAlchemy models: the coordinator's whole durable state.
 
-Everything that must survive a restart is here or in the blob store. States are
-stored as their enum values; only `store.states.transition` decides moves.
+Everything that must survive a restart is here or in the blob store. States and
+kinds (`runsurge.kinds`) are stored as their enum values; only
+`store.states.transition` decides moves.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from runsurge.kinds import JobKind, OnError, OutcomeKind, TaskKind
 from runsurge.store.states import AttemptState, ContributorState, JobState, TaskState
 
-# The custom aggregate runs as a task of its group under this index (inputs count from 0).
+# The stored index of a group's aggregate task: outside the inputs' numbering (from 0)
+# and, through uq_tasks_job_index, one per job. Code finds that task by its kind.
 AGGREGATE_INDEX = -1
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
@@ -59,11 +62,12 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value
 
 
-def _state(enum_cls: type) -> SAEnum:
+def _enum(enum_cls: type, length: int = 16) -> SAEnum:
+    """A column holding an enum's values as plain strings (no database enum type)."""
     return SAEnum(
         enum_cls,
         native_enum=False,
-        length=16,
+        length=length,
         values_callable=lambda e: [m.value for m in e],
         validate_strings=True,
     )
@@ -92,7 +96,7 @@ class Contributor(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     state: Mapped[ContributorState] = mapped_column(
-        _state(ContributorState), default=ContributorState.OFFLINE
+        _enum(ContributorState), default=ContributorState.OFFLINE
     )
     cores: Mapped[int] = mapped_column(Integer)
     memory_bytes: Mapped[int] = mapped_column(BigInteger)
@@ -112,9 +116,9 @@ class Job(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     consumer_id: Mapped[str] = mapped_column(ForeignKey("consumers.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # "single" | "group"
+    kind: Mapped[JobKind] = mapped_column(_enum(JobKind))
     name: Mapped[str] = mapped_column(String(200), default="")
-    state: Mapped[JobState] = mapped_column(_state(JobState), default=JobState.SUBMITTING)
+    state: Mapped[JobState] = mapped_column(_enum(JobState), default=JobState.SUBMITTING)
     script_sha256: Mapped[str] = mapped_column(String(64))
     script_name: Mapped[str] = mapped_column(String(200), default="script.py")
     task_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -125,7 +129,7 @@ class Job(Base):
     succeeded_count: Mapped[int] = mapped_column(Integer, default=0)
     failed_count: Mapped[int] = mapped_column(Integer, default=0)
     cancelled_count: Mapped[int] = mapped_column(Integer, default=0)
-    on_error: Mapped[str] = mapped_column(String(16), default="continue")
+    on_error: Mapped[OnError] = mapped_column(_enum(OnError), default=OnError.CONTINUE)
     aggregate_specs: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of FIELD=REDUCER
     aggregate_script: Mapped[bool] = mapped_column(Boolean, default=False)
     aggregate_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -145,15 +149,17 @@ class Task(Base):
     __table_args__ = (
         UniqueConstraint("job_id", "index", name="uq_tasks_job_index"),
         Index("ix_tasks_state_id", "state", "id"),
+        # A job's input tasks (counters, listings) and its aggregate task, by kind.
+        Index("ix_tasks_job_kind", "job_id", "kind"),
         # The scheduler's "next queued task of this job, in input order".
         Index("ix_tasks_job_state_index", "job_id", "state", "index"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
     index: Mapped[int] = mapped_column(Integer)  # input order; AGGREGATE_INDEX for the fan-in
-    kind: Mapped[str] = mapped_column(String(16), default="process")  # "process" | "aggregate"
-    state: Mapped[TaskState] = mapped_column(_state(TaskState), default=TaskState.QUEUED)
+    kind: Mapped[TaskKind] = mapped_column(_enum(TaskKind), default=TaskKind.PROCESS)
+    state: Mapped[TaskState] = mapped_column(_enum(TaskState), default=TaskState.QUEUED)
     input_sha256: Mapped[str] = mapped_column(String(64))
     input_size: Mapped[int] = mapped_column(BigInteger)
     memory_reservation_bytes: Mapped[int] = mapped_column(BigInteger)
@@ -181,9 +187,18 @@ class Attempt(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
     contributor_id: Mapped[str] = mapped_column(ForeignKey("contributors.id"))
-    state: Mapped[AttemptState] = mapped_column(_state(AttemptState), default=AttemptState.RUNNING)
+    state: Mapped[AttemptState] = mapped_column(_enum(AttemptState), default=AttemptState.RUNNING)
     memory_reservation_bytes: Mapped[int] = mapped_column(BigInteger)
-    outcome: Mapped[str] = mapped_column(String(32), default="")
+    # None while the attempt runs.
+    outcome: Mapped[OutcomeKind | None] = mapped_column(_enum(OutcomeKind, 32), nullable=True)
+    # The sandbox policy decided when the attempt was claimed (coordinator/policy.py).
+    policy_memory_bytes: Mapped[int] = mapped_column(BigInteger)
+    policy_pids: Mapped[int] = mapped_column(Integer)
+    policy_cpu_seconds: Mapped[float] = mapped_column(Float)
+    policy_wall_seconds: Mapped[float] = mapped_column(Float)
+    policy_max_output_bytes: Mapped[int] = mapped_column(BigInteger)
+    policy_max_log_bytes: Mapped[int] = mapped_column(BigInteger)
+    policy_workdir_bytes: Mapped[int] = mapped_column(BigInteger)
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     lease_expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -5,65 +5,26 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from runsurge.coordinator import jobs
+from runsurge.coordinator import contributors, jobs
 from runsurge.coordinator.app import Coordinator
-from runsurge.coordinator.attempts import Settlement
 from runsurge.coordinator.auth import Principal, authenticate_consumer, bearer
-from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.servicers.convert import (
-    KIND_NAMES,
-    ON_ERROR_NAMES,
     blob_chunks,
     contributor_message,
     job_message,
+    submission_items,
     task_result_message,
 )
 from runsurge.coordinator.status import streaming, unary
-from runsurge.coordinator.submission import JobSpecIn, Submission
-from runsurge.coordinator.views import ContributorView
+from runsurge.coordinator.views import JobView
 from runsurge.errors import InvalidRequest
 from runsurge.proto.v1 import common_pb2, consumer_pb2, consumer_pb2_grpc
-from runsurge.store.models import Attempt, Contributor
-from runsurge.store.states import AttemptState, ContributorState
 
 # grpc ships no type information; the servicer context is untyped here.
 Context: TypeAlias = Any
 WATCH_POLL_SECONDS = 1.0
 WATCH_MIN_INTERVAL_SECONDS = 0.2
 RESULTS_PAGE = 500
-FINAL_STATES = (
-    consumer_pb2.JOB_STATE_SUCCEEDED,
-    consumer_pb2.JOB_STATE_FAILED,
-    consumer_pb2.JOB_STATE_CANCELLED,
-)
-
-
-def _contributor_views(session: Session) -> list[ContributorView]:
-    running = dict(
-        session.execute(
-            select(Attempt.contributor_id, func.count())
-            .where(Attempt.state == AttemptState.RUNNING)
-            .group_by(Attempt.contributor_id)
-        ).all()
-    )
-    rows = session.scalars(select(Contributor).order_by(Contributor.registered_at)).all()
-    return [
-        ContributorView(
-            id=c.id,
-            name=c.name,
-            online=c.state is ContributorState.ONLINE,
-            cores=c.cores,
-            memory_bytes=c.memory_bytes,
-            isolation_level=c.isolation_level,
-            insecure=c.insecure,
-            running_tasks=running.get(c.id, 0),
-            last_seen=c.last_seen,
-        )
-        for c in rows
-    ]
 
 
 class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
@@ -76,61 +37,27 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
         token = bearer(context.invocation_metadata())
         return await self._c.db.run(authenticate_consumer, token)
 
-    async def _view(self, principal: Principal, job_id: str) -> consumer_pb2.Job:
+    async def _job(self, principal: Principal, job_id: str) -> JobView:
         if not job_id:
             raise InvalidRequest("job_id is required")
-        view = await self._c.db.run(
+        return await self._c.db.run(
             jobs.job_view,
             principal.id,
             job_id,
             self._c.blobs,
             self._c.settings.inline_result_limit,
         )
-        return job_message(view)
+
+    async def _view(self, principal: Principal, job_id: str) -> consumer_pb2.Job:
+        return job_message(await self._job(principal, job_id))
 
     @unary
     async def SubmitJob(
         self, request_iterator: AsyncIterator[consumer_pb2.SubmitJobRequest], context: Context
     ) -> consumer_pb2.Job:
         principal = await self._principal(context)
-        submission = Submission(
-            self._c.db, self._c.blobs, self._c.gate, principal.id, self._c.submission_limits
-        )
-        try:
-            async for message in request_iterator:
-                await self._feed(submission, message)
-            job_id = await submission.finish()
-        except BaseException as exc:
-            await submission.abort(f"submission failed: {exc}" if str(exc) else "cancelled")
-            raise
-        self._c.dispatcher.wake()
+        job_id = await self._c.submit_job(principal.id, submission_items(request_iterator))
         return await self._view(principal, job_id)
-
-    async def _feed(self, submission: Submission, message: consumer_pb2.SubmitJobRequest) -> None:
-        item = message.WhichOneof("item")
-        if item == "spec":
-            spec = message.spec
-            await submission.start(
-                JobSpecIn(
-                    script=spec.script,
-                    kind=KIND_NAMES.get(spec.kind, "single"),
-                    name=spec.name,
-                    script_name=spec.script_name or "script.py",
-                    options=GroupOptions(
-                        aggregate_specs=tuple(spec.aggregate),
-                        aggregate_script=spec.aggregate_script,
-                        on_error=ON_ERROR_NAMES.get(spec.on_error, "continue"),
-                    ),
-                )
-            )
-        elif item == "input_start":
-            submission.begin_input(message.input_start.size)
-        elif item == "input_data":
-            submission.write(message.input_data)
-        elif item == "input_end":
-            await submission.end_input(message.input_end.sha256)
-        else:
-            raise InvalidRequest("empty SubmitJobRequest")
 
     @unary
     async def GetJob(
@@ -143,9 +70,12 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
         self, request: consumer_pb2.ListJobsRequest, context: Context
     ) -> consumer_pb2.ListJobsResponse:
         principal = await self._principal(context)
-        limit = min(request.limit or 50, 1000)
         views = await self._c.db.run(
-            jobs.list_jobs, principal.id, limit, self._c.blobs, self._c.settings.inline_result_limit
+            jobs.list_jobs,
+            principal.id,
+            request.limit,
+            self._c.blobs,
+            self._c.settings.inline_result_limit,
         )
         return consumer_pb2.ListJobsResponse(jobs=[job_message(v) for v in views])
 
@@ -158,11 +88,12 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
         with self._c.events.subscribe(request.job_id) as changes:
             while True:
                 changes.clear()  # before reading: a change from here on wakes us
-                current = await self._view(principal, request.job_id)
+                view = await self._job(principal, request.job_id)
+                current = job_message(view)
                 if current != last:
                     yield current
                     last = current
-                if current.state in FINAL_STATES:
+                if view.state.final:
                     return
                 # At most a few snapshots a second however fast a big group finishes.
                 await changes.wait(WATCH_POLL_SECONDS, min_delay=WATCH_MIN_INTERVAL_SECONDS)
@@ -173,7 +104,7 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
     ) -> AsyncIterator[common_pb2.Chunk]:
         principal = await self._principal(context)
         sha = await self._c.db.run(
-            jobs.result_ref, principal.id, request.job_id, request.task_index
+            jobs.result_ref, principal.id, request.job_id, request.task_index, request.aggregate
         )
         for chunk in blob_chunks(self._c.blobs, sha):
             yield chunk
@@ -199,8 +130,7 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
         self, request: consumer_pb2.GetJobRequest, context: Context
     ) -> consumer_pb2.Job:
         principal = await self._principal(context)
-        running = await self._c.db.run(jobs.cancel_job, principal.id, request.job_id)
-        self._c.settled(Settlement(request.job_id, running))
+        await self._c.cancel_job(principal.id, request.job_id)
         return await self._view(principal, request.job_id)
 
     @unary
@@ -208,7 +138,7 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
         self, request: consumer_pb2.ListContributorsRequest, context: Context
     ) -> consumer_pb2.ListContributorsResponse:
         await self._principal(context)
-        views = await self._c.db.run(_contributor_views)
+        views = await self._c.db.run(contributors.list_contributors)
         return consumer_pb2.ListContributorsResponse(
             contributors=[contributor_message(v) for v in views]
         )

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from runsurge.coordinator.contributors import Registration
+from runsurge.coordinator.jobs import GroupOptions
+from runsurge.coordinator.submission import InputEnd, InputStart, JobSpecIn, SubmissionItem
+from runsurge.coordinator.uploads import UploadChunk
 from runsurge.coordinator.views import (
     AssignmentView,
     ContributorView,
@@ -15,6 +19,8 @@ from runsurge.coordinator.views import (
     JobView,
     TaskResultView,
 )
+from runsurge.errors import InvalidRequest
+from runsurge.kinds import JobKind, OnError, OutcomeKind
 from runsurge.proto.v1 import common_pb2, consumer_pb2, contributor_pb2
 from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import CHUNK_SIZE, BlobStore
@@ -29,13 +35,46 @@ _JOB_STATES = {
     JobState.CANCELLED: consumer_pb2.JOB_STATE_CANCELLED,
     JobState.AGGREGATING: consumer_pb2.JOB_STATE_AGGREGATING,
 }
-_KINDS = {"single": consumer_pb2.JOB_KIND_SINGLE, "group": consumer_pb2.JOB_KIND_GROUP}
-KIND_NAMES = {v: k for k, v in _KINDS.items()}
+_KINDS = {JobKind.SINGLE: consumer_pb2.JOB_KIND_SINGLE, JobKind.GROUP: consumer_pb2.JOB_KIND_GROUP}
+_KIND_OF = {v: k for k, v in _KINDS.items()}
 _ON_ERROR = {
-    "continue": consumer_pb2.ON_ERROR_CONTINUE,
-    "fail-fast": consumer_pb2.ON_ERROR_FAIL_FAST,
+    OnError.CONTINUE: consumer_pb2.ON_ERROR_CONTINUE,
+    OnError.FAIL_FAST: consumer_pb2.ON_ERROR_FAIL_FAST,
 }
-ON_ERROR_NAMES = {v: k for k, v in _ON_ERROR.items()}
+_ON_ERROR_OF = {v: k for k, v in _ON_ERROR.items()}
+
+
+def job_spec_from_message(spec: consumer_pb2.JobSpec) -> JobSpecIn:
+    """The header of a submission; an unset kind is a single job, an unset policy continue."""
+    return JobSpecIn(
+        script=spec.script,
+        kind=_KIND_OF.get(spec.kind, JobKind.SINGLE),
+        name=spec.name,
+        script_name=spec.script_name or "script.py",
+        options=GroupOptions(
+            aggregate_specs=tuple(spec.aggregate),
+            aggregate_script=spec.aggregate_script,
+            on_error=_ON_ERROR_OF.get(spec.on_error, OnError.CONTINUE),
+        ),
+    )
+
+
+async def submission_items(
+    messages: AsyncIterator[consumer_pb2.SubmitJobRequest],
+) -> AsyncIterator[SubmissionItem]:
+    """A SubmitJob request stream as plain submission items."""
+    async for message in messages:
+        item = message.WhichOneof("item")
+        if item == "spec":
+            yield job_spec_from_message(message.spec)
+        elif item == "input_start":
+            yield InputStart(message.input_start.size)
+        elif item == "input_data":
+            yield message.input_data
+        elif item == "input_end":
+            yield InputEnd(message.input_end.sha256)
+        else:
+            raise InvalidRequest("empty SubmitJobRequest")
 
 
 def timestamp(value: dt.datetime | None) -> Timestamp | None:
@@ -125,7 +164,7 @@ def policy_message(policy: SandboxPolicy) -> common_pb2.SandboxPolicy:
     )
 
 
-def assignment_message(a: AssignmentView, policy: SandboxPolicy) -> contributor_pb2.Assignment:
+def assignment_message(a: AssignmentView) -> contributor_pb2.Assignment:
     """The wire form of an assignment."""
     return contributor_pb2.Assignment(
         attempt_id=a.attempt_id,
@@ -134,8 +173,8 @@ def assignment_message(a: AssignmentView, policy: SandboxPolicy) -> contributor_
         script_sha256=a.script_sha256,
         input_sha256=a.input_sha256,
         input_size=a.input_size,
-        policy=policy_message(policy),
-        entrypoint=a.entrypoint,
+        policy=policy_message(a.policy),
+        entrypoint=a.entrypoint.value,
         script_name=a.script_name,
         input_inline=a.input_inline or b"",
         has_input_inline=a.input_inline is not None,
@@ -143,14 +182,22 @@ def assignment_message(a: AssignmentView, policy: SandboxPolicy) -> contributor_
 
 
 def finished_from_message(msg: contributor_pb2.AttemptFinished) -> FinishedAttempt:
-    """A contributor's report as a domain object."""
+    """A contributor's report as a domain object; InvalidRequest for an unknown outcome."""
+    try:
+        outcome = OutcomeKind(msg.outcome)
+    except ValueError:
+        raise InvalidRequest(
+            f"attempt {msg.attempt_id} reported an unknown outcome {msg.outcome[:40]!r}"
+        ) from None
     error = None
     if msg.HasField("error"):
         error = ErrorView(msg.error.kind, msg.error.type, msg.error.message, msg.error.traceback)
     return FinishedAttempt(
         attempt_id=msg.attempt_id,
-        outcome=msg.outcome,
-        result_json=msg.result_json if msg.outcome == "OK" and not msg.result_sha256 else None,
+        outcome=outcome,
+        result_json=msg.result_json
+        if outcome is OutcomeKind.OK and not msg.result_sha256
+        else None,
         result_sha256=msg.result_sha256,
         error=error,
         wall_seconds=msg.usage.wall_seconds,
@@ -160,6 +207,26 @@ def finished_from_message(msg: contributor_pb2.AttemptFinished) -> FinishedAttem
         memory_source=msg.usage.memory_source,
         logs=msg.logs,
     )
+
+
+def registration_from_message(msg: contributor_pb2.RegisterRequest) -> Registration:
+    """An agent's registration as a domain object."""
+    return Registration(
+        contributor_id=msg.contributor_id,
+        name=msg.name,
+        cores=msg.cores,
+        memory_bytes=msg.memory_bytes,
+        isolation_level=msg.isolation_level,
+        insecure=msg.insecure,
+        benchmark_score=msg.benchmark_score,
+        agent_version=msg.agent_version,
+    )
+
+
+async def upload_chunks(messages: AsyncIterator[common_pb2.Chunk]) -> AsyncIterator[UploadChunk]:
+    """An upload's chunk messages as plain chunks."""
+    async for message in messages:
+        yield UploadChunk(message.data, message.sha256)
 
 
 def blob_chunks(blobs: BlobStore, sha256: str) -> Iterator[common_pb2.Chunk]:

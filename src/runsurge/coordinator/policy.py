@@ -1,0 +1,46 @@
+"""The sandbox policy of an attempt, decided once, when the attempt is claimed.
+
+`policy_for` is the one place that chooses an attempt's limits (memory, wall and CPU
+time, pids, output, logs, work dir). Today the memory limit is the task's
+reservation, which a retry after an out-of-memory kill has grown, and everything
+else comes from the coordinator's defaults; the memory estimator and per-job options
+refine it here. `claim_task` stores the decision on the attempt row, in the same
+transaction that creates it, and sends it in the assignment, so the limits an
+attempt ran under stay known after a restart, to billing and to the estimator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from runsurge.sandbox.policy import SandboxPolicy
+from runsurge.store.models import Attempt, Job, Task
+
+
+def policy_for(task: Task, job: Job, defaults: SandboxPolicy) -> SandboxPolicy:
+    """The limits the next attempt at `task` (of `job`) runs under."""
+    return dataclasses.replace(defaults, memory_bytes=task.memory_reservation_bytes)
+
+
+def record_policy(attempt: Attempt, policy: SandboxPolicy) -> None:
+    """Store the decided policy on its attempt."""
+    attempt.policy_memory_bytes = policy.memory_bytes
+    attempt.policy_pids = policy.pids
+    attempt.policy_cpu_seconds = policy.cpu_seconds
+    attempt.policy_wall_seconds = policy.wall_seconds
+    attempt.policy_max_output_bytes = policy.max_output_bytes
+    attempt.policy_max_log_bytes = policy.max_log_bytes
+    attempt.policy_workdir_bytes = policy.workdir_bytes
+
+
+def recorded_policy(attempt: Attempt) -> SandboxPolicy:
+    """The policy an attempt was given when it was claimed."""
+    return SandboxPolicy(
+        memory_bytes=attempt.policy_memory_bytes,
+        pids=attempt.policy_pids,
+        cpu_seconds=attempt.policy_cpu_seconds,
+        wall_seconds=attempt.policy_wall_seconds,
+        max_output_bytes=attempt.policy_max_output_bytes,
+        max_log_bytes=attempt.policy_max_log_bytes,
+        workdir_bytes=attempt.policy_workdir_bytes,
+    )

@@ -1,0 +1,169 @@
+"""The dispatcher fills free slots with tasks that fit, and never over-commits a machine."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from runsurge.coordinator.dispatch import AgentSession, CancelOrder, Dispatcher, Outgoing
+from runsurge.coordinator.events import JobEvents
+from runsurge.coordinator.views import AssignmentView
+from runsurge.store.states import TaskState
+from tests.unit.coordinator.scene import GiB, MiB, Scene
+
+T = TypeVar("T")
+
+
+def _run(scene: Scene, body: Callable[[Dispatcher], Awaitable[T]]) -> T:
+    async def scenario() -> T:
+        dispatcher = Dispatcher(
+            scene.db, JobEvents(), scene.lease_seconds, scene.blobs, scene.policy_defaults
+        )
+        return await body(dispatcher)
+
+    return asyncio.run(scenario())
+
+
+def _drain(session: AgentSession) -> list[Outgoing]:
+    items = []
+    while not session.outbox.empty():
+        items.append(session.outbox.get_nowait())
+    return items
+
+
+def _assignments(session: AgentSession) -> list[AssignmentView]:
+    return [item for item in _drain(session) if isinstance(item, AssignmentView)]
+
+
+def test_agent_is_given_two_assignments_per_core(scene: Scene) -> None:
+    scene.submit(scene.consumer(), [b"%d" % i for i in range(10)])
+    machine = scene.contributor(cores=2)
+
+    async def body(dispatcher: Dispatcher) -> list[AssignmentView]:
+        session = AgentSession(machine, cores=2, memory_bytes=8 * GiB)
+        dispatcher.attach(session)
+        await dispatcher.dispatch_round()
+        assert set(session.running) == {a.attempt_id for a in _assignments(session)}
+        return list(session.running)
+
+    assert len(_run(scene, body)) == 4
+
+
+def test_assignments_never_reserve_more_than_twice_the_offer(scene: Scene) -> None:
+    scene.submit(scene.consumer(), [b"%d" % i for i in range(10)], reservation=512 * MiB)
+    machine = scene.contributor(cores=8, memory=1 * GiB)
+
+    async def body(dispatcher: Dispatcher) -> int:
+        session = AgentSession(machine, cores=8, memory_bytes=1 * GiB)
+        dispatcher.attach(session)
+        await dispatcher.dispatch_round()
+        return sum(session.running.values())
+
+    assert _run(scene, body) == 2 * GiB
+
+
+def test_task_larger_than_the_offer_is_never_assigned(scene: Scene) -> None:
+    job_id = scene.submit(scene.consumer(), [b"big"], reservation=1 * GiB)
+    machine = scene.contributor(cores=4, memory=1 * GiB - 1)
+
+    async def body(dispatcher: Dispatcher) -> list[AssignmentView]:
+        session = AgentSession(machine, cores=4, memory_bytes=1 * GiB - 1)
+        dispatcher.attach(session)
+        await dispatcher.dispatch_round()
+        return _assignments(session)
+
+    assert _run(scene, body) == []
+    assert scene.task(job_id, 0).state is TaskState.QUEUED
+
+
+def test_free_agent_gets_the_work_while_another_is_busy(scene: Scene) -> None:
+    scene.submit(scene.consumer(), [b"a", b"b", b"c"])
+    busy_id, free_id = scene.contributor("busy"), scene.contributor("free")
+
+    async def body(dispatcher: Dispatcher) -> tuple[int, int]:
+        busy = AgentSession(busy_id, cores=1, memory_bytes=4 * GiB)
+        free = AgentSession(free_id, cores=1, memory_bytes=4 * GiB)
+        dispatcher.attach(busy)
+        await dispatcher.dispatch_round()  # fills the busy agent's two slots
+        dispatcher.attach(free)
+        await dispatcher.dispatch_round()
+        return len(_assignments(busy)), len(_assignments(free))
+
+    assert _run(scene, body) == (2, 1)
+
+
+def test_released_attempt_frees_its_slot_for_the_next_task(scene: Scene) -> None:
+    scene.submit(scene.consumer(), [b"a", b"b", b"c"])
+    machine = scene.contributor()
+
+    async def body(dispatcher: Dispatcher) -> list[int]:
+        session = AgentSession(machine, cores=1, memory_bytes=4 * GiB)
+        dispatcher.attach(session)
+        await dispatcher.dispatch_round()
+        first = [a.task_index for a in _assignments(session)]
+        scene.report(machine, next(iter(session.running)))
+        dispatcher.released(machine, next(iter(session.running)))
+        await dispatcher.dispatch_round()
+        return first + [a.task_index for a in _assignments(session)]
+
+    assert _run(scene, body) == [0, 1, 2]
+
+
+def test_cancel_reaches_only_the_agent_running_the_attempt(scene: Scene) -> None:
+    scene.submit(scene.consumer(), [b"a"])
+    runner_id, other_id = scene.contributor("runner"), scene.contributor("other")
+
+    async def body(dispatcher: Dispatcher) -> tuple[list[Outgoing], list[Outgoing]]:
+        runner = AgentSession(runner_id, cores=1, memory_bytes=4 * GiB)
+        other = AgentSession(other_id, cores=1, memory_bytes=4 * GiB)
+        dispatcher.attach(runner)
+        await dispatcher.dispatch_round()
+        (attempt_id,) = runner.running
+        _drain(runner)
+        dispatcher.attach(other)
+        dispatcher.cancel(other_id, attempt_id, "not yours")
+        dispatcher.cancel(runner_id, attempt_id, "the job was stopped")
+        dispatcher.cancel(runner_id, attempt_id + 1000, "unknown attempt")
+        return _drain(runner), _drain(other)
+
+    to_runner, to_other = _run(scene, body)
+    assert len(to_runner) == 1 and isinstance(to_runner[0], CancelOrder)
+    assert to_runner[0].reason == "the job was stopped"
+    assert to_other == []
+
+
+def test_a_new_stream_of_the_same_contributor_closes_the_old_one(scene: Scene) -> None:
+    machine = scene.contributor()
+
+    async def body(dispatcher: Dispatcher) -> tuple[list[Outgoing], bool]:
+        old = AgentSession(machine, cores=1, memory_bytes=GiB)
+        new = AgentSession(machine, cores=1, memory_bytes=GiB)
+        dispatcher.attach(old)
+        dispatcher.attach(new)
+        dispatcher.detach(old)  # the old stream's clean-up runs late
+        return _drain(old), dispatcher.sessions.get(machine) is new
+
+    closed, new_kept = _run(scene, body)
+    assert closed == [None] and new_kept
+
+
+def test_assignment_wakes_the_watchers_of_its_job(scene: Scene) -> None:
+    job_id = scene.submit(scene.consumer())
+    machine = scene.contributor()
+
+    async def scenario() -> float:
+        events = JobEvents()
+        dispatcher = Dispatcher(
+            scene.db, events, scene.lease_seconds, scene.blobs, scene.policy_defaults
+        )
+        with events.subscribe(job_id) as changes:
+            changes.clear()
+            dispatcher.attach(AgentSession(machine, cores=1, memory_bytes=GiB))
+            await dispatcher.dispatch_round()
+            start = time.monotonic()
+            await changes.wait(timeout=5.0)
+            return time.monotonic() - start
+
+    assert asyncio.run(scenario()) < 1.0

@@ -1,0 +1,203 @@
+"""What the coordinator does after each change: lose, free slots, stop attempts, go offline.
+
+A real Coordinator (built as the server builds it, without the network) on both
+databases; agents are `AgentSession`s whose outboxes the tests read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from runsurge.config import CoordinatorSettings
+from runsurge.coordinator.app import GRACE_HEARTBEATS, Coordinator, build_coordinator
+from runsurge.coordinator.dispatch import AgentSession, CancelOrder
+from runsurge.coordinator.policy import recorded_policy
+from runsurge.coordinator.views import AssignmentView, FinishedAttempt
+from runsurge.kinds import OutcomeKind
+from runsurge.store.states import AttemptState, ContributorState, JobState, TaskState
+from tests.unit.coordinator.scene import MiB, Scene
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def coordinator(db_url: str, tmp_path: Path) -> Iterator[Coordinator]:
+    settings = CoordinatorSettings(
+        data_dir=tmp_path / "coordinator", db_url=db_url, task_wall_seconds=77.0, task_pids=9
+    )
+    built = build_coordinator(settings, gate=None)
+    try:
+        yield built
+    finally:
+        built.db.close()
+
+
+@pytest.fixture
+def world(coordinator: Coordinator) -> Scene:
+    return Scene(coordinator.db, coordinator.blobs)
+
+
+def _run(body: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    return asyncio.run(body())
+
+
+async def _connected(coordinator: Coordinator, contributor_id: str) -> AgentSession:
+    """An agent whose stream is open and whose free slots were just filled."""
+    session = await coordinator.open_work_stream(contributor_id)
+    await coordinator.dispatcher.dispatch_round()
+    return session
+
+
+def _assignments(session: AgentSession) -> list[AssignmentView]:
+    items = []
+    while not session.outbox.empty():
+        item = session.outbox.get_nowait()
+        if isinstance(item, AssignmentView):
+            items.append(item)
+    return items
+
+
+def test_heartbeat_that_omits_an_old_attempt_loses_it_and_frees_its_slot(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    job_id = world.submit(world.consumer())
+    machine = world.contributor()
+    grace = coordinator.settings.heartbeat_interval_seconds * GRACE_HEARTBEATS
+
+    async def body() -> AgentSession:
+        session = await _connected(coordinator, machine)
+        (attempt_id,) = session.running
+        world.backdate(attempt_id, grace + 1)
+        await coordinator.heartbeat(machine, [])
+        return session
+
+    session = _run(body)
+    assert session.running == {}
+    (lost,) = world.attempts_of(job_id, 0)
+    assert lost.state is AttemptState.LOST
+    assert world.task(job_id, 0).state is TaskState.QUEUED
+
+
+def test_heartbeat_listing_an_attempt_keeps_it(coordinator: Coordinator, world: Scene) -> None:
+    job_id = world.submit(world.consumer())
+    machine = world.contributor()
+
+    async def body() -> AgentSession:
+        session = await _connected(coordinator, machine)
+        (attempt_id,) = session.running
+        world.backdate(attempt_id, 3600)
+        await coordinator.heartbeat(machine, [attempt_id])
+        return session
+
+    session = _run(body)
+    assert len(session.running) == 1
+    assert world.task(job_id, 0).state is TaskState.RUNNING
+
+
+def test_finished_report_settles_the_job_and_frees_the_slot(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    job_id = world.submit(world.consumer())
+    machine = world.contributor()
+
+    async def body() -> AgentSession:
+        session = await _connected(coordinator, machine)
+        (attempt_id,) = session.running
+        report = FinishedAttempt(attempt_id, OutcomeKind.OK, result_json=b'{"v": 2}')
+        await coordinator.attempt_finished(machine, report)
+        return session
+
+    assert _run(body).running == {}
+    assert world.job(job_id).state is JobState.SUCCEEDED
+
+
+def test_rejected_report_changes_nothing_but_still_frees_the_slot(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    job_id = world.submit(world.consumer())
+    machine = world.contributor()
+
+    async def body() -> AgentSession:
+        session = await _connected(coordinator, machine)
+        (attempt_id,) = session.running
+        report = FinishedAttempt(attempt_id, OutcomeKind.OK, result_json=b"[not an object]")
+        await coordinator.attempt_finished(machine, report)
+        return session
+
+    assert _run(body).running == {}
+    assert world.task(job_id, 0).state is TaskState.RUNNING  # lost later, by its lease
+
+
+def test_cancelling_a_job_tells_the_agent_running_it_to_stop(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    consumer = world.consumer()
+    job_id = world.submit(consumer)
+    machine = world.contributor()
+
+    async def body() -> list[object]:
+        session = await _connected(coordinator, machine)
+        _assignments(session)
+        await coordinator.cancel_job(consumer, job_id)
+        return [session.outbox.get_nowait() for _ in range(session.outbox.qsize())]
+
+    (order,) = _run(body)
+    assert isinstance(order, CancelOrder) and order.reason == "the job was stopped"
+    assert world.job(job_id).state is JobState.CANCELLED
+
+
+def test_lease_sweep_loses_lapsed_attempts_and_requeues_their_tasks(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    job_id = world.submit(world.consumer())
+    machine = world.contributor()
+
+    async def body() -> None:
+        session = await _connected(coordinator, machine)
+        (attempt_id,) = session.running
+        world.backdate(attempt_id, coordinator.settings.lease_seconds + 1)
+        await coordinator.sweep_lapsed_leases()
+        await coordinator.sweep_lapsed_leases()
+
+    _run(body)
+    (lost,) = world.attempts_of(job_id, 0)
+    assert lost.state is AttemptState.LOST
+    task = world.task(job_id, 0)
+    assert task.state is TaskState.QUEUED and task.attempt_count == 1
+
+
+def test_closing_the_only_stream_takes_the_contributor_offline(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    machine = world.contributor()
+
+    async def body() -> tuple[ContributorState, ContributorState]:
+        old = await coordinator.open_work_stream(machine)
+        new = await coordinator.open_work_stream(machine)  # the agent reconnected
+        await coordinator.close_work_stream(old)
+        after_old = world.contributor_row(machine).state
+        await coordinator.close_work_stream(new)
+        return after_old, world.contributor_row(machine).state
+
+    assert _run(body) == (ContributorState.ONLINE, ContributorState.OFFLINE)
+
+
+def test_assignments_carry_the_policy_decided_from_the_coordinators_settings(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    job_id = world.submit(world.consumer(), reservation=300 * MiB)
+    machine = world.contributor()
+
+    async def body() -> list[AssignmentView]:
+        return _assignments(await _connected(coordinator, machine))
+
+    (assignment,) = _run(body)
+    assert assignment.policy == coordinator.settings.default_policy(300 * MiB)
+    assert (assignment.policy.wall_seconds, assignment.policy.pids) == (77.0, 9)
+    (attempt,) = world.attempts_of(job_id, 0)
+    assert recorded_policy(attempt) == assignment.policy
