@@ -132,11 +132,15 @@ class CoordinatorSettings(BaseSettings):
         default=None,
         description="The semgrep-core binary; unset: the one shipped in the semgrep wheel.",
     )
+    metrics_listen: str = Field(
+        default="",
+        description="HOST:PORT to serve Prometheus metrics on (/metrics); empty: off.",
+    )
 
-    @field_validator("listen")
+    @field_validator("listen", "metrics_listen")
     @classmethod
     def _check_listen(cls, value: str) -> str:
-        if ":" not in value:
+        if value and ":" not in value:
             raise ValueError("must be HOST:PORT")
         return value
 

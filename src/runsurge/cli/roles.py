@@ -47,6 +47,7 @@ def coordinator(
     heartbeat_seconds: Annotated[
         float | None, _coordinator_option("heartbeat_interval_seconds", "--heartbeat-seconds")
     ] = None,
+    metrics: Annotated[str | None, _coordinator_option("metrics_listen", "--metrics")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run a coordinator: accepts jobs, scans them, schedules them onto contributors.
@@ -65,6 +66,7 @@ def coordinator(
             "skip_scan": skip_scan,
             "lease_seconds": lease_seconds,
             "heartbeat_interval_seconds": heartbeat_seconds,
+            "metrics_listen": metrics,
         },
     )
     if settings.skip_scan:

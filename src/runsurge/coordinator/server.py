@@ -12,6 +12,7 @@ from grpc_reflection.v1alpha import reflection
 
 from runsurge.config import CoordinatorSettings
 from runsurge.coordinator.app import Coordinator, build_coordinator
+from runsurge.coordinator.metrics import metrics_registry, serve_metrics
 from runsurge.coordinator.servicers.consumer import ConsumerServicer
 from runsurge.coordinator.servicers.contributor import ContributorServicer
 from runsurge.coordinator.submission import ScriptGate
@@ -74,6 +75,9 @@ async def serve(settings: CoordinatorSettings, ready: asyncio.Event | None = Non
             f"cannot listen on {settings.listen}: the address is in use "
             "(another coordinator?) or not an address of this machine"
         ) from None
+    stop_metrics = None
+    if settings.metrics_listen:
+        stop_metrics = serve_metrics(settings.metrics_listen, metrics_registry(coordinator.db))
     await server.start()
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -91,4 +95,6 @@ async def serve(settings: CoordinatorSettings, ready: asyncio.Event | None = Non
     await coordinator.stop_background()
     await health_servicer.enter_graceful_shutdown()
     await server.stop(grace=2.0)
+    if stop_metrics is not None:
+        stop_metrics()
     coordinator.db.close()

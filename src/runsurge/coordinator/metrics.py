@@ -1,0 +1,155 @@
+"""Prometheus metrics of a coordinator: what it holds, read from the database at scrape.
+
+Gauges describe durable state (jobs and tasks by state, the queue, contributors by
+state, heartbeat lag, running attempts) and are computed when Prometheus scrapes, from
+the same counters the scheduler uses, so they are right after a restart and cost
+nothing between scrapes. Each coordinator has its own registry (never the process-wide
+default), so several coordinators in one process, as in tests, do not collide.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from runsurge.errors import ConfigError
+from runsurge.store.database import Database
+from runsurge.store.models import Attempt, Contributor, Job, utcnow
+from runsurge.store.states import AttemptState, ContributorState, JobState
+
+log = logging.getLogger(__name__)
+ACTIVE_JOBS = (JobState.QUEUED, JobState.RUNNING, JobState.AGGREGATING)
+
+
+@dataclass(frozen=True)
+class StateSnapshot:
+    """Counts read in one transaction for one scrape."""
+
+    jobs_by_state: dict[str, int]
+    tasks_by_state: dict[str, int]
+    queued_tasks: int
+    contributors_by_state: dict[str, int]
+    running_attempts: int
+    heartbeat_lag_seconds: float
+
+
+def read_snapshot(session: Session) -> StateSnapshot:
+    """Everything the gauges show, from the job counters and small aggregate queries."""
+    jobs = {
+        state.value: count
+        for state, count in session.execute(
+            select(Job.state, func.count()).group_by(Job.state)
+        ).all()
+    }
+    totals = session.execute(
+        select(
+            func.coalesce(func.sum(Job.queued_count), 0),
+            func.coalesce(func.sum(Job.running_count), 0),
+            func.coalesce(func.sum(Job.succeeded_count), 0),
+            func.coalesce(func.sum(Job.failed_count), 0),
+            func.coalesce(func.sum(Job.cancelled_count), 0),
+        )
+    ).one()
+    tasks = dict(
+        zip(("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"), totals, strict=True)
+    )
+    queued = session.scalar(
+        select(func.coalesce(func.sum(Job.queued_count), 0)).where(Job.state.in_(ACTIVE_JOBS))
+    )
+    contributors = {
+        state.value: count
+        for state, count in session.execute(
+            select(Contributor.state, func.count()).group_by(Contributor.state)
+        ).all()
+    }
+    running = session.scalar(
+        select(func.count()).select_from(Attempt).where(Attempt.state == AttemptState.RUNNING)
+    )
+    oldest = session.scalar(
+        select(func.min(Contributor.last_seen)).where(Contributor.state == ContributorState.ONLINE)
+    )
+    lag = max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
+    return StateSnapshot(
+        jobs_by_state={s.value: int(jobs.get(s.value, 0)) for s in JobState},
+        tasks_by_state={k: int(v) for k, v in tasks.items()},
+        queued_tasks=int(queued or 0),
+        contributors_by_state={
+            s.value: int(contributors.get(s.value, 0)) for s in ContributorState
+        },
+        running_attempts=int(running or 0),
+        heartbeat_lag_seconds=lag,
+    )
+
+
+class StateCollector(Collector):
+    """Turns a fresh `StateSnapshot` into metric families at every scrape."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def collect(self) -> Iterator[Metric]:
+        """Called by prometheus_client on its HTTP thread; one short read transaction."""
+        snapshot = self._db.call(read_snapshot)
+        yield _by_label("runsurge_jobs", "Jobs by state.", "state", snapshot.jobs_by_state)
+        yield _by_label(
+            "runsurge_tasks", "Input tasks by state (all jobs).", "state", snapshot.tasks_by_state
+        )
+        yield GaugeMetricFamily(
+            "runsurge_queue_depth",
+            "Tasks queued in active jobs, waiting for a contributor.",
+            value=snapshot.queued_tasks,
+        )
+        yield _by_label(
+            "runsurge_contributors",
+            "Contributors by state.",
+            "state",
+            snapshot.contributors_by_state,
+        )
+        yield GaugeMetricFamily(
+            "runsurge_attempts_running",
+            "Attempts running on contributors now.",
+            value=snapshot.running_attempts,
+        )
+        yield GaugeMetricFamily(
+            "runsurge_heartbeat_lag_seconds",
+            "Seconds since the least recently heard online contributor was last heard.",
+            value=snapshot.heartbeat_lag_seconds,
+        )
+
+
+def _by_label(name: str, doc: str, label: str, values: dict[str, int]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, doc, labels=[label])
+    for key, value in sorted(values.items()):
+        family.add_metric([key], value)
+    return family
+
+
+def metrics_registry(db: Database) -> CollectorRegistry:
+    """A registry of its own holding this coordinator's collectors."""
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(StateCollector(db))
+    return registry
+
+
+def serve_metrics(listen: str, registry: CollectorRegistry) -> Callable[[], None]:
+    """Serve `/metrics` on HOST:PORT in a daemon thread; return the function that stops it."""
+    host, _, port = listen.rpartition(":")
+    try:
+        server, thread = start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot serve metrics on {listen}: {exc}") from None
+    log.info("metrics on http://%s/metrics", listen)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop
