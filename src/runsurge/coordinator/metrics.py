@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from runsurge.errors import ConfigError
 from runsurge.store.database import Database
@@ -42,12 +43,7 @@ class StateSnapshot:
 
 def read_snapshot(session: Session) -> StateSnapshot:
     """Everything the gauges show, from the job counters and small aggregate queries."""
-    jobs = {
-        state.value: count
-        for state, count in session.execute(
-            select(Job.state, func.count()).group_by(Job.state)
-        ).all()
-    }
+    jobs = _count_by(session, Job.state)
     totals = session.execute(
         select(
             func.coalesce(func.sum(Job.queued_count), 0),
@@ -63,12 +59,7 @@ def read_snapshot(session: Session) -> StateSnapshot:
     queued = session.scalar(
         select(func.coalesce(func.sum(Job.queued_count), 0)).where(Job.state.in_(ACTIVE_JOBS))
     )
-    contributors = {
-        state.value: count
-        for state, count in session.execute(
-            select(Contributor.state, func.count()).group_by(Contributor.state)
-        ).all()
-    }
+    contributors = _count_by(session, Contributor.state)
     running = session.scalar(
         select(func.count()).select_from(Attempt).where(Attempt.state == AttemptState.RUNNING)
     )
@@ -86,6 +77,12 @@ def read_snapshot(session: Session) -> StateSnapshot:
         running_attempts=int(running or 0),
         heartbeat_lag_seconds=lag,
     )
+
+
+def _count_by(session: Session, column: InstrumentedAttribute[Any]) -> dict[str, int]:
+    """Rows per value of a state column, keyed by the state's value."""
+    rows = session.execute(select(column, func.count()).group_by(column)).tuples().all()
+    return {state.value: int(count) for state, count in rows}
 
 
 class StateCollector(Collector):
