@@ -10,6 +10,7 @@ from runsurge.errors import CoordinatorUnreachable
 from runsurge.store.states import AttemptState
 from tests.integration.cluster import Cluster, free_port, wait_until
 from tests.integration.executions import assert_each_ran_once, attempts, run_attempts, runs
+from tests.integration.proxy import Proxy
 
 SLEEPER = (
     "import time\n"
@@ -127,6 +128,26 @@ def test_stopped_contributor_past_its_lease_is_stopped_and_its_late_result_disca
     assert (stale, stale_state) == (first, AttemptState.LOST)
     assert second_state is AttemptState.SUCCEEDED
     assert runs(cluster, job.id) == {0: 2}
+
+
+def test_report_swallowed_by_a_broken_connection_is_sent_again(cluster_factory) -> None:  # type: ignore[no-untyped-def]
+    cluster: Cluster = cluster_factory(lease_seconds=10.0)
+    proxy = Proxy(cluster.port)
+    try:
+        cluster.add_contributor(via=proxy.address)
+        with cluster.client() as client:
+            job = client.submit(SLEEPER, "1")
+            wait_until(lambda: runs(cluster, job.id)[0] == 1, 30, "the task to start")
+            # The report leaves the agent's outbox into a connection that delivers
+            # nothing; then the connection breaks and the agent reconnects.
+            proxy.blackhole = True
+            wait_until(lambda: all(run_attempts(cluster, job.id).values()), 30, "the task to end")
+            time.sleep(0.5)  # the report is written into the dead connection
+            proxy.cut()
+            assert job.result(timeout=60) == {"slept": 1.0}
+    finally:
+        proxy.close()
+    assert_each_ran_once(cluster, job.id, 1)
 
 
 def test_sdk_reports_a_coordinator_that_is_not_running() -> None:
