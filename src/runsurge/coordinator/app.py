@@ -173,18 +173,22 @@ class Coordinator:
     async def sweep_lapsed_leases(self) -> None:
         """Lose every attempt whose lease ran out and requeue (or fail) its task.
 
-        Agents silent for a whole lease (stopped, wedged) lose their stream first, so
+        Agents holding them that went quiet (stopped, wedged) lose their stream first, so
         their tasks are not handed straight back to them; when they wake they
         reconnect, and their first heartbeat stops the attempts they lost.
         """
-        silent = await self.db.run(liveness.silent_contributors, self.settings.lease_seconds)
+        lapsed = await self.db.run(liveness.lapsed_attempts)
+        # Read after the lapsed leases, so an agent whose lease just lapsed is seen silent.
+        silent = await self.db.run(
+            liveness.silent_contributors, lapsed, self.lease_terms.forget_after_seconds
+        )
         for contributor_id in silent:
             session = self.dispatcher.sessions.get(contributor_id)
             if session is not None:
                 log.warning("contributor %s is silent; closing its work stream", contributor_id)
                 self.dispatcher.detach(session)
                 session.outbox.put_nowait(None)
-        for attempt_id in await self.db.run(liveness.lapsed_attempts):
+        for attempt_id in lapsed:
             settlement = await self.db.run(
                 liveness.lose_attempt,
                 attempt_id,

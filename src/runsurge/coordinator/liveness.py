@@ -109,13 +109,24 @@ def renew_after_restart(session: Session, grace_seconds: float) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def silent_contributors(session: Session, lease_seconds: float) -> list[str]:
-    """ONLINE contributors that have sent nothing for a whole lease (stopped, wedged)."""
+def silent_contributors(
+    session: Session, attempt_ids: Sequence[int], quiet_seconds: float
+) -> list[str]:
+    """ONLINE holders of these (lapsed) attempts that have sent nothing for `quiet_seconds`.
+
+    Those are stopped or wedged, not merely holding a task past its wall limit.
+    """
+    if not attempt_ids:
+        return []
     return list(
         session.scalars(
-            select(Contributor.id).where(
+            select(Contributor.id)
+            .distinct()
+            .join(Attempt, Attempt.contributor_id == Contributor.id)
+            .where(
+                Attempt.id.in_(attempt_ids),
                 Contributor.state == ContributorState.ONLINE,
-                Contributor.last_seen < utcnow() - dt.timedelta(seconds=lease_seconds),
+                Contributor.last_seen < utcnow() - dt.timedelta(seconds=quiet_seconds),
             )
         ).all()
     )
