@@ -91,6 +91,22 @@ class CoordinatorSettings(BaseSettings):
     lease_seconds: float = Field(
         default=10.0, description="Attempt lease: an agent silent this long has its tasks requeued."
     )
+    # Agents reconnect with backoff up to their reconnect_max_seconds (10 s), jittered
+    # by up to 1.5x: 15 s. A restart must not lose their attempts meanwhile.
+    startup_grace_seconds: float = Field(
+        default=25.0,
+        description=(
+            "After a start, attempts already running keep their lease this long "
+            "(never less than one lease), so their agents can reconnect."
+        ),
+    )
+    wall_slack_seconds: float = Field(
+        default=120.0,
+        description=(
+            "Heartbeats renew an attempt's lease until its wall-clock limit plus this, "
+            "counted from the claim (fetching, waiting for a slot, reporting)."
+        ),
+    )
     max_attempts: int = Field(default=3, description="Attempts a task gets before it fails.")
     # The sandbox limits every task gets (memory until the estimator refines it).
     task_memory_bytes: Size = Field(

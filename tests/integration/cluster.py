@@ -148,8 +148,9 @@ class Cluster:
         self.coordinator.wait(20)
 
     def add_contributor(
-        self, cores: int = 1, memory: str = "1GiB", wait: bool = True
+        self, cores: int = 1, memory: str = "1GiB", wait: bool = True, via: str = ""
     ) -> subprocess.Popen[bytes]:
+        """Start an agent (reaching the coordinator at `via`, a proxy, when given)."""
         n = len(self.contributors) + 1
         before = self.online_count() if wait else 0
         token_file = self.data_dir / "contributor.token"
@@ -160,7 +161,7 @@ class Cluster:
         )
         args, env = self._configure(
             [
-                ("--coordinator", "RUNSURGE_CONTRIBUTOR_COORDINATOR", self.address),
+                ("--coordinator", "RUNSURGE_CONTRIBUTOR_COORDINATOR", via or self.address),
                 token,
                 ("--cores", "RUNSURGE_CONTRIBUTOR_CORES", str(cores)),
                 ("--memory", "RUNSURGE_CONTRIBUTOR_MEMORY_BYTES", memory),

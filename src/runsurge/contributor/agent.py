@@ -2,9 +2,11 @@
 
 One `Agent` keeps a registration and one work stream alive, reconnecting with backoff
 when the coordinator goes away. Assignments become `Execution`s that fetch their
-blobs, run through the `TaskRunner` on a worker thread, and report back. Reports wait
-in an outbox that outlives a broken stream, so a result finished during a reconnect is
-delivered on the next stream.
+blobs, run through the `TaskRunner` on a worker thread, and report back. A report is
+held until the coordinator is done with it (it answers a heartbeat that lists the
+report with a CancelAttempt for that attempt): every new stream starts by sending the
+held reports again, so a report finished during an outage, or taken off a stream that
+broke before delivering it, is never lost. The coordinator ignores duplicates.
 """
 
 from __future__ import annotations
@@ -68,7 +70,11 @@ class Agent:
         self._insecure = insecure
         self._scripts = ScriptCache(settings.work_dir / "scripts")
         self._tasks_dir = settings.work_dir / "tasks"
-        self._outbox: asyncio.Queue[contributor_pb2.AgentMessage] = asyncio.Queue()
+        # What the current stream sends (None between streams); each stream has its own,
+        # so a dead stream's writer can never take a message meant for the next one.
+        self._outbox: asyncio.Queue[contributor_pb2.AgentMessage] | None = None
+        # Reports the coordinator has not yet said it is done with, oldest first.
+        self._held: dict[int, contributor_pb2.AgentMessage] = {}
         self._running: dict[int, Execution] = {}  # assigned: running or waiting for a slot
         self._slots = Slots(cores, memory_bytes)
         self._warm = WarmPool(max_idle=cores)
@@ -81,7 +87,12 @@ class Agent:
     @property
     def running_attempts(self) -> list[int]:
         """Attempts in progress on this agent."""
-        return list(self._running)
+        return [a for a in self._running if a not in self._held]
+
+    @property
+    def held_reports(self) -> list[int]:
+        """Attempts whose report waits for the coordinator to be done with it."""
+        return list(self._held)
 
     def stop(self) -> None:
         """Ask the agent to finish: running tasks are cancelled and reported."""
@@ -146,7 +157,11 @@ class Agent:
             self._contributor_id = reply.contributor_id
             self._session_token = reply.session_token
             log.info("registered as contributor %s", self._contributor_id)
-            call = stub.Work(self._outgoing(), metadata=wire.bearer(self._session_token))
+            outbox: asyncio.Queue[contributor_pb2.AgentMessage] = asyncio.Queue()
+            for report in self._held.values():
+                outbox.put_nowait(report)
+            self._outbox = outbox
+            call = stub.Work(self._outgoing(outbox), metadata=wire.bearer(self._session_token))
             beats = asyncio.create_task(self._heartbeats(reply.heartbeat_interval_seconds))
             stopper = asyncio.create_task(self._stopping.wait())
             self.connected.set()
@@ -163,6 +178,7 @@ class Agent:
                     with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
                         await reader
             finally:
+                self._outbox = None
                 beats.cancel()
                 stopper.cancel()
 
@@ -172,33 +188,51 @@ class Agent:
             if kind == "assignment":
                 self._start(message.assignment)
             elif kind == "cancel":
-                execution = self._running.get(message.cancel.attempt_id)
-                if execution is not None:
-                    log.info(
-                        "cancelling attempt %s: %s", execution.attempt_id, message.cancel.reason
-                    )
-                    execution.cancel.set()
+                self._stop(message.cancel)
 
-    async def _outgoing(self) -> AsyncIterator[contributor_pb2.AgentMessage]:
+    def _stop(self, order: contributor_pb2.CancelAttempt) -> None:
+        """The coordinator no longer runs this attempt: stop it, forget its report."""
+        if self._held.pop(order.attempt_id, None) is not None:
+            log.debug("report of attempt %s recorded", order.attempt_id)
+            return
+        execution = self._running.get(order.attempt_id)
+        if execution is not None and not execution.cancel.is_set():
+            log.info("cancelling attempt %s: %s", execution.attempt_id, order.reason)
+            execution.cancel.set()
+
+    async def _outgoing(
+        self, outbox: asyncio.Queue[contributor_pb2.AgentMessage]
+    ) -> AsyncIterator[contributor_pb2.AgentMessage]:
         while True:
-            yield await self._outbox.get()
+            yield await outbox.get()
+
+    def _send(self, message: contributor_pb2.AgentMessage) -> None:
+        if self._outbox is not None:
+            self._outbox.put_nowait(message)
 
     async def _drain_outbox(self, timeout: float = 5.0) -> None:
-        """Give queued reports a moment to leave before the stream closes."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not self._outbox.empty() and asyncio.get_running_loop().time() < deadline:
+        """Before the stream closes, give held reports a moment to be recorded."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        next_beat = loop.time()
+        while self._held and loop.time() < deadline:
+            if loop.time() >= next_beat:  # a heartbeat asks whether they were recorded
+                self._send(self._heartbeat())
+                next_beat = loop.time() + 0.5
             await asyncio.sleep(0.05)
+
+    def _heartbeat(self) -> contributor_pb2.AgentMessage:
+        return contributor_pb2.AgentMessage(
+            heartbeat=contributor_pb2.Heartbeat(
+                running_attempt_ids=self.running_attempts,
+                free_memory_bytes=self._memory,
+                reported_attempt_ids=self.held_reports,
+            )
+        )
 
     async def _heartbeats(self, interval: float) -> None:
         while True:
-            self._outbox.put_nowait(
-                contributor_pb2.AgentMessage(
-                    heartbeat=contributor_pb2.Heartbeat(
-                        running_attempt_ids=self.running_attempts,
-                        free_memory_bytes=self._memory,
-                    )
-                )
-            )
+            self._send(self._heartbeat())
             await asyncio.sleep(interval)
 
     def _start(self, assignment: contributor_pb2.Assignment) -> None:
@@ -351,11 +385,11 @@ class Agent:
                 details = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else "timed out"
                 outcome = _infrastructure(f"result upload failed: {details}")
                 result = b""
-        self._outbox.put_nowait(
-            contributor_pb2.AgentMessage(
-                finished=wire.finished_message(attempt_id, outcome, result, result_sha)
-            )
+        report = contributor_pb2.AgentMessage(
+            finished=wire.finished_message(attempt_id, outcome, result, result_sha)
         )
+        self._held[attempt_id] = report
+        self._send(report)
 
     async def _shutdown_running(self) -> None:
         for execution in list(self._running.values()):

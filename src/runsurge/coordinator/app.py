@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from runsurge.coordinator import contributors, jobs, liveness
 from runsurge.coordinator.aggregation import Aggregator
 from runsurge.coordinator.attempts import RetryLimits, Settlement, finish_attempt
 from runsurge.coordinator.auth import ensure_contributor_token, ensure_default_consumer
-from runsurge.coordinator.dispatch import AgentSession, Dispatcher
+from runsurge.coordinator.dispatch import AgentSession, CancelOrder, Dispatcher
 from runsurge.coordinator.events import JobEvents
 from runsurge.coordinator.submission import (
     ScriptGate,
@@ -31,6 +32,7 @@ from runsurge.coordinator.views import FinishedAttempt
 from runsurge.errors import RunSurgeError
 from runsurge.store.blobs import DirectoryBlobStore
 from runsurge.store.database import Database, sqlite_url
+from runsurge.store.models import utcnow
 
 log = logging.getLogger(__name__)
 # RUNNING attempts a heartbeat does not list are lost once older than this many
@@ -51,6 +53,8 @@ class Coordinator:
     gate: ScriptGate | None
     contributor_token: str
     consumer_token: str
+    # When each agent's current work stream opened (the forgotten-attempts grace).
+    streams_opened_at: dict[str, dt.datetime] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -61,6 +65,15 @@ class Coordinator:
             default=self.settings.task_memory_bytes,
         )
         return RetryLimits(self.settings.max_attempts, largest)
+
+    @property
+    def lease_terms(self) -> liveness.LeaseTerms:
+        """How heartbeats renew leases and when an unmentioned attempt counts as forgotten."""
+        return liveness.LeaseTerms(
+            lease_seconds=self.settings.lease_seconds,
+            forget_after_seconds=self.settings.heartbeat_interval_seconds * GRACE_HEARTBEATS,
+            wall_slack_seconds=self.settings.wall_slack_seconds,
+        )
 
     @property
     def submission_limits(self) -> SubmissionLimits:
@@ -92,6 +105,7 @@ class Coordinator:
         """An agent opened its work stream: it is online and gets work."""
         capacity = await self.db.run(contributors.go_online, contributor_id)
         session = AgentSession(contributor_id, capacity.cores, capacity.memory_bytes)
+        self.streams_opened_at[contributor_id] = utcnow()
         self.dispatcher.attach(session)
         return session
 
@@ -101,16 +115,25 @@ class Coordinator:
         if session.contributor_id not in self.dispatcher.sessions:
             await self.db.run(contributors.go_offline, session.contributor_id)
 
-    async def heartbeat(self, contributor_id: str, running_attempt_ids: list[int]) -> None:
-        """Extend the leases of what the agent runs; lose what it forgot."""
-        forgotten = await self.db.run(
-            liveness.heartbeat,
-            contributor_id,
-            running_attempt_ids,
-            self.settings.lease_seconds,
-            self.settings.heartbeat_interval_seconds * GRACE_HEARTBEATS,
+    async def heartbeat(
+        self, session: AgentSession, running: Sequence[int], reported: Sequence[int] = ()
+    ) -> None:
+        """Extend the leases of what the agent runs, lose what it forgot, stop the rest.
+
+        Every attempt the agent mentions (running, or holding its report) that is not
+        RUNNING for it gets a stop order on this stream: cancels reach the agent after
+        reconnects, and a held report is known to be recorded.
+        """
+        contributor_id = session.contributor_id
+        beat = liveness.AgentBeat(
+            contributor_id, running, reported, self.streams_opened_at.get(contributor_id)
         )
-        for attempt_id in forgotten:
+        reply = await self.db.run(liveness.heartbeat, beat, self.lease_terms)
+        for attempt_id in reply.stop:
+            session.outbox.put_nowait(
+                CancelOrder(attempt_id, "the coordinator no longer runs this attempt")
+            )
+        for attempt_id in reply.forgotten:
             settlement = await self.db.run(
                 liveness.lose_attempt,
                 attempt_id,
@@ -148,8 +171,24 @@ class Coordinator:
         self.settled(Settlement(job_id, running))
 
     async def sweep_lapsed_leases(self) -> None:
-        """Lose every attempt whose lease ran out and requeue (or fail) its task."""
-        for attempt_id in await self.db.run(liveness.lapsed_attempts):
+        """Lose every attempt whose lease ran out and requeue (or fail) its task.
+
+        Agents holding them that went quiet (stopped, wedged) lose their stream first, so
+        their tasks are not handed straight back to them; when they wake they
+        reconnect, and their first heartbeat stops the attempts they lost.
+        """
+        lapsed = await self.db.run(liveness.lapsed_attempts)
+        # Read after the lapsed leases, so an agent whose lease just lapsed is seen silent.
+        silent = await self.db.run(
+            liveness.silent_contributors, lapsed, self.lease_terms.forget_after_seconds
+        )
+        for contributor_id in silent:
+            session = self.dispatcher.sessions.get(contributor_id)
+            if session is not None:
+                log.warning("contributor %s is silent; closing its work stream", contributor_id)
+                self.dispatcher.detach(session)
+                session.outbox.put_nowait(None)
+        for attempt_id in lapsed:
             settlement = await self.db.run(
                 liveness.lose_attempt,
                 attempt_id,
@@ -197,6 +236,12 @@ def build_coordinator(settings: CoordinatorSettings, gate: ScriptGate | None) ->
     db.migrate()
     consumer_token = db.call(ensure_default_consumer, data_dir)
     db.call(contributors.mark_all_offline)
+    # The agents of attempts running before this start reconnect with backoff; until
+    # then nothing renews their leases, and sweeping them would rerun their work.
+    grace = max(settings.startup_grace_seconds, settings.lease_seconds)
+    renewed = db.call(liveness.renew_after_restart, grace)
+    if renewed:
+        log.info("%d running attempts keep their lease %.0fs for their agents", renewed, grace)
     events = JobEvents()
     blobs = DirectoryBlobStore(data_dir / "blobs")
     # The limits every attempt starts from; policy.policy_for decides each at claim time.

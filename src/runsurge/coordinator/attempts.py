@@ -4,7 +4,8 @@ A claim moves the task to RUNNING and creates the attempt with its lease in one
 transaction. A task's result is recorded once: only the attempt that is still RUNNING
 may settle its task; late reports from lost or cancelled attempts are ignored. Rows
 are locked job → task → attempt (see jobs.py) so concurrent transactions never
-deadlock. Contributors may lie: a reported result must be a JSON object.
+deadlock. Contributors may lie: a reported result must be a JSON object, and its
+usage is recorded once and within the attempt's limits (usage.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from runsurge.coordinator import retries
 from runsurge.coordinator.fairness import SCHEDULABLE_JOBS, next_task
 from runsurge.coordinator.jobs import CancelList, lock_job, move_task, settle_job
 from runsurge.coordinator.policy import policy_for, record_policy
+from runsurge.coordinator.usage import record_usage
 from runsurge.coordinator.views import AssignmentView, FinishedAttempt
 from runsurge.errors import InvalidRequest
 from runsurge.kinds import OutcomeKind
@@ -127,10 +129,11 @@ def finish_attempt(
     job = lock_job(session, found.job_id)
     attempt = session.get(Attempt, report.attempt_id, with_for_update=True, populate_existing=True)
     assert attempt is not None
-    _record_usage(attempt, report)
     if attempt.state is not AttemptState.RUNNING:
+        # Its usage too: only the report that settles an attempt writes it (usage.py).
         log.info("ignoring late report for attempt %s (%s)", attempt.id, attempt.state.value)
         return Settlement()
+    record_usage(attempt, report, utcnow())
     task = session.get(Task, attempt.task_id, with_for_update=True, populate_existing=True)
     assert task is not None
     task.logs = report.logs[-MAX_LOG_BYTES_KEPT:]
@@ -140,14 +143,6 @@ def finish_attempt(
         _fail(job, attempt, task, report, limits)
     cancel = settle_job(session, job)
     return Settlement(job.id, cancel, job.state is JobState.AGGREGATING)
-
-
-def _record_usage(attempt: Attempt, report: FinishedAttempt) -> None:
-    attempt.wall_seconds = max(0.0, report.wall_seconds)
-    attempt.cpu_seconds = max(0.0, report.cpu_seconds)
-    attempt.peak_memory_bytes = max(0, report.peak_memory_bytes)
-    attempt.average_memory_bytes = max(0, report.average_memory_bytes)
-    attempt.memory_source = report.memory_source[:32]
 
 
 def _check_result(data: bytes, attempt_id: int) -> None:

@@ -1,16 +1,28 @@
 """Leases: a contributor's heartbeats keep its attempts alive; silence requeues them.
 
-Heartbeats list the attempts the agent is really running. Those get their lease
-extended; RUNNING attempts the agent does not mention (an assignment lost in flight,
-or forgotten after a restart) are declared lost once older than a grace period. A
-periodic sweep loses every attempt whose lease lapsed. Losing an attempt happens in
-its own transaction per job, locking job → task → attempt like every other move.
+Heartbeats list the attempts the agent is really running, and those whose report it
+holds until the coordinator is done with them. Running ones get their lease
+extended, but never past the attempt's wall-clock limit plus a slack from its start,
+so a hung task cannot be held forever. RUNNING attempts the agent does not mention
+(an assignment lost in flight) are declared lost once older than a grace period and
+once the agent's stream has been open that long too: after a reconnect, the report of
+an attempt that finished in the outage is on its way. Every attempt the agent
+mentions that is not RUNNING for it (lost, cancelled, settled, someone else's) is
+returned to be stopped: that is how stale work ends on agents after reconnects, and
+how an agent learns that a report it holds was recorded.
+
+A periodic sweep loses every attempt whose lease lapsed. After a restart every
+RUNNING lease is first renewed for a start-up grace, so agents have time to
+reconnect. Losing an attempt happens in its own transaction per job, locking
+job → task → attempt like every other move.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -19,39 +31,102 @@ from runsurge.coordinator.attempts import RetryLimits, Settlement, requeue_or_fa
 from runsurge.coordinator.jobs import lock_job, settle_job
 from runsurge.kinds import OutcomeKind
 from runsurge.store.models import Attempt, Contributor, Task, utcnow
-from runsurge.store.states import AttemptState, JobState, transition
+from runsurge.store.states import AttemptState, ContributorState, JobState, transition
 
 log = logging.getLogger(__name__)
 
 
-def heartbeat(
-    session: Session,
-    contributor_id: str,
-    running_attempt_ids: list[int],
-    lease_seconds: float,
-    grace_seconds: float,
-) -> list[int]:
-    """Extend the leases of the attempts the agent runs; return those it forgot."""
+@dataclass(frozen=True)
+class LeaseTerms:
+    """How long a heartbeat keeps an attempt alive, and when silence about one counts."""
+
+    lease_seconds: float
+    forget_after_seconds: float  # an unmentioned RUNNING attempt is lost once this old
+    wall_slack_seconds: float  # no lease runs past started_at + wall limit + this
+
+
+@dataclass(frozen=True)
+class AgentBeat:
+    """One heartbeat: what the agent runs and which reports it still holds."""
+
+    contributor_id: str
+    running: Sequence[int]
+    reported: Sequence[int] = ()
+    connected_at: dt.datetime | None = None  # when its work stream opened; None: long ago
+
+
+@dataclass(frozen=True)
+class HeartbeatReply:
+    """What follows a heartbeat: attempts to lose, and attempts the agent must stop."""
+
+    forgotten: list[int] = field(default_factory=list)
+    stop: list[int] = field(default_factory=list)
+
+
+def heartbeat(session: Session, beat: AgentBeat, terms: LeaseTerms) -> HeartbeatReply:
+    """Extend the leases of what the agent runs; say what it forgot and what it must stop."""
     now = utcnow()
     session.execute(
-        update(Contributor).where(Contributor.id == contributor_id).values(last_seen=now)
+        update(Contributor).where(Contributor.id == beat.contributor_id).values(last_seen=now)
     )
-    session.execute(
-        update(Attempt)
-        .where(
-            Attempt.contributor_id == contributor_id,
+    rows = session.execute(
+        select(Attempt.id, Attempt.started_at, Attempt.policy_wall_seconds).where(
+            Attempt.contributor_id == beat.contributor_id,
             Attempt.state == AttemptState.RUNNING,
-            Attempt.id.in_(running_attempt_ids),
         )
-        .values(lease_expires_at=now + dt.timedelta(seconds=lease_seconds))
+    ).all()
+    running, mentioned = set(beat.running), set(beat.running) | set(beat.reported)
+    lease = dt.timedelta(seconds=terms.lease_seconds)
+    forget_before = now - dt.timedelta(seconds=terms.forget_after_seconds)
+    settled_in = beat.connected_at is None or beat.connected_at < forget_before
+    forgotten = []
+    for attempt_id, started_at, wall_seconds in rows:
+        if attempt_id in running:
+            limit = started_at + dt.timedelta(seconds=wall_seconds + terms.wall_slack_seconds)
+            session.execute(
+                update(Attempt)
+                .where(Attempt.id == attempt_id, Attempt.state == AttemptState.RUNNING)
+                .values(lease_expires_at=min(now + lease, limit))
+            )
+        elif attempt_id not in mentioned and settled_in and started_at < forget_before:
+            forgotten.append(attempt_id)
+    here = {row.id for row in rows}
+    return HeartbeatReply(forgotten=forgotten, stop=sorted(mentioned - here))
+
+
+def renew_after_restart(session: Session, grace_seconds: float) -> int:
+    """At start-up: give every RUNNING attempt at least `grace_seconds` of lease.
+
+    Their agents lost the coordinator and reconnect with backoff; until they do, no
+    heartbeat can renew anything. Returns how many leases were renewed.
+    """
+    until = utcnow() + dt.timedelta(seconds=grace_seconds)
+    result = session.execute(
+        update(Attempt)
+        .where(Attempt.state == AttemptState.RUNNING, Attempt.lease_expires_at < until)
+        .values(lease_expires_at=until)
     )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def silent_contributors(
+    session: Session, attempt_ids: Sequence[int], quiet_seconds: float
+) -> list[str]:
+    """ONLINE holders of these (lapsed) attempts that have sent nothing for `quiet_seconds`.
+
+    Those are stopped or wedged, not merely holding a task past its wall limit.
+    """
+    if not attempt_ids:
+        return []
     return list(
         session.scalars(
-            select(Attempt.id).where(
-                Attempt.contributor_id == contributor_id,
-                Attempt.state == AttemptState.RUNNING,
-                Attempt.id.not_in(running_attempt_ids),
-                Attempt.started_at < now - dt.timedelta(seconds=grace_seconds),
+            select(Contributor.id)
+            .distinct()
+            .join(Attempt, Attempt.contributor_id == Contributor.id)
+            .where(
+                Attempt.id.in_(attempt_ids),
+                Contributor.state == ContributorState.ONLINE,
+                Contributor.last_seen < utcnow() - dt.timedelta(seconds=quiet_seconds),
             )
         ).all()
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pytest
 
-from runsurge.coordinator.attempts import INPUT_INLINE_LIMIT
+from runsurge.coordinator.attempts import INPUT_INLINE_LIMIT, Settlement, finish_attempt
 from runsurge.coordinator.liveness import lose_attempt
-from runsurge.coordinator.views import ErrorView
+from runsurge.coordinator.usage import WALL_SLACK_SECONDS, memory_slack
+from runsurge.coordinator.views import ErrorView, FinishedAttempt
 from runsurge.errors import InvalidRequest
 from runsurge.kinds import OutcomeKind
 from runsurge.store.models import utcnow
@@ -223,3 +225,100 @@ def test_platform_failures_stop_being_retried_after_max_attempts(scene: Scene) -
     assert task.error_kind == "INFRASTRUCTURE"
     assert scene.job(job_id).state is JobState.FAILED
     assert scene.claim(machine) is None
+
+
+def _report_usage(
+    scene: Scene,
+    machine: str,
+    attempt_id: int,
+    *,
+    wall: float = 1.5,
+    cpu: float = 1.0,
+    peak: int = 10 * MiB,
+    average: int = 5 * MiB,
+) -> Settlement:
+    report = FinishedAttempt(
+        attempt_id=attempt_id,
+        outcome=OutcomeKind.OK,
+        result_json=RESULT,
+        wall_seconds=wall,
+        cpu_seconds=cpu,
+        peak_memory_bytes=peak,
+        average_memory_bytes=average,
+        memory_source="cgroup",
+    )
+    return scene.db.call(finish_attempt, machine, report, scene.blobs, scene.limits)
+
+
+def _usage(scene: Scene, attempt_id: int) -> tuple[float, float, int, int, str]:
+    a = scene.attempt(attempt_id)
+    return (
+        a.wall_seconds,
+        a.cpu_seconds,
+        a.peak_memory_bytes,
+        a.average_memory_bytes,
+        a.memory_source,
+    )
+
+
+def test_usage_is_written_once_by_the_report_that_settles_the_attempt(scene: Scene) -> None:
+    scene.submit(scene.consumer())
+    machine = scene.contributor()
+    assignment = scene.claimed(machine)
+    scene.backdate(assignment.attempt_id, 60)
+    _report_usage(scene, machine, assignment.attempt_id, wall=2.0, peak=20 * MiB)
+
+    _report_usage(scene, machine, assignment.attempt_id, wall=50.0, peak=30 * MiB, cpu=40.0)
+
+    assert _usage(scene, assignment.attempt_id) == (2.0, 1.0, 20 * MiB, 5 * MiB, "cgroup")
+
+
+def test_late_report_of_a_lost_attempt_writes_no_usage(scene: Scene) -> None:
+    scene.submit(scene.consumer())
+    machine = scene.contributor()
+    lost = scene.claimed(machine)
+    scene.backdate(lost.attempt_id, 60)
+    scene.db.call(lose_attempt, lost.attempt_id, scene.limits, "test: silence")
+
+    _report_usage(scene, machine, lost.attempt_id, wall=30.0, peak=20 * MiB)
+
+    assert _usage(scene, lost.attempt_id)[:4] == (0.0, 0.0, 0, 0)
+
+
+def test_impossible_usage_is_clamped_to_the_attempts_limits_and_lease_window(
+    scene: Scene,
+) -> None:
+    scene.submit(scene.consumer(), [b"a", b"b", b"c"])
+    machine = scene.contributor(cores=3)
+    liar, nan, inverted = (scene.claimed(machine) for _ in range(3))
+    for assignment in (liar, nan, inverted):
+        scene.backdate(assignment.attempt_id, 60)
+    limit = scene.attempt(liar.attempt_id).policy_memory_bytes
+    cpu_limit = scene.attempt(liar.attempt_id).policy_cpu_seconds
+
+    _report_usage(
+        scene, machine, liar.attempt_id, wall=10_000.0, cpu=1e9, peak=100 * limit, average=limit
+    )
+    _report_usage(scene, machine, nan.attempt_id, wall=math.nan, cpu=-3.0)
+    _report_usage(scene, machine, inverted.attempt_id, wall=math.inf, peak=MiB, average=9 * MiB)
+
+    wall, cpu, peak, average, source = _usage(scene, liar.attempt_id)
+    assert 60 <= wall <= 60 + WALL_SLACK_SECONDS + 5  # started a minute ago, and now
+    assert cpu == cpu_limit + WALL_SLACK_SECONDS
+    assert peak == limit + memory_slack(limit) and average == limit
+    assert source == "cgroup clamped"
+    assert _usage(scene, nan.attempt_id)[:2] == (0.0, 0.0)
+    assert _usage(scene, inverted.attempt_id)[:4] == (0.0, 1.0, MiB, MiB)
+    # The results themselves are recorded: a bad meter does not rerun good work.
+    assert scene.attempt(liar.attempt_id).state is AttemptState.SUCCEEDED
+
+
+def test_sane_usage_is_kept_as_reported(scene: Scene) -> None:
+    scene.submit(scene.consumer())
+    machine = scene.contributor()
+    assignment = scene.claimed(machine)
+    scene.backdate(assignment.attempt_id, 60)
+
+    _report_usage(scene, machine, assignment.attempt_id, wall=59.0, peak=100 * MiB)
+
+    assert _usage(scene, assignment.attempt_id) == (59.0, 1.0, 100 * MiB, 5 * MiB, "cgroup")

@@ -7,11 +7,13 @@ databases; agents are `AgentSession`s whose outboxes the tests read.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from sqlalchemy import update
 
 from runsurge.config import CoordinatorSettings
 from runsurge.coordinator.app import GRACE_HEARTBEATS, Coordinator, build_coordinator
@@ -19,6 +21,7 @@ from runsurge.coordinator.dispatch import AgentSession, CancelOrder
 from runsurge.coordinator.policy import recorded_policy
 from runsurge.coordinator.views import AssignmentView, FinishedAttempt
 from runsurge.kinds import OutcomeKind
+from runsurge.store.models import Contributor, utcnow
 from runsurge.store.states import AttemptState, ContributorState, JobState, TaskState
 from tests.unit.coordinator.scene import MiB, Scene
 
@@ -73,7 +76,8 @@ def test_heartbeat_that_omits_an_old_attempt_loses_it_and_frees_its_slot(
         session = await _connected(coordinator, machine)
         (attempt_id,) = session.running
         world.backdate(attempt_id, grace + 1)
-        await coordinator.heartbeat(machine, [])
+        coordinator.streams_opened_at[machine] -= dt.timedelta(seconds=grace + 1)
+        await coordinator.heartbeat(session, [])
         return session
 
     session = _run(body)
@@ -91,12 +95,100 @@ def test_heartbeat_listing_an_attempt_keeps_it(coordinator: Coordinator, world: 
         session = await _connected(coordinator, machine)
         (attempt_id,) = session.running
         world.backdate(attempt_id, 3600)
-        await coordinator.heartbeat(machine, [attempt_id])
+        await coordinator.heartbeat(session, [attempt_id])
         return session
 
     session = _run(body)
     assert len(session.running) == 1
     assert world.task(job_id, 0).state is TaskState.RUNNING
+
+
+def test_first_heartbeat_after_a_reconnect_loses_nothing_it_does_not_list(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    job_id = world.submit(world.consumer())
+    machine = world.contributor()
+
+    async def body() -> None:
+        first = await _connected(coordinator, machine)
+        (attempt_id,) = first.running
+        world.backdate(attempt_id, 3600)
+        await coordinator.close_work_stream(first)
+        again = await coordinator.open_work_stream(machine)  # its report is on its way
+        await coordinator.heartbeat(again, [])
+
+    _run(body)
+    assert world.task(job_id, 0).state is TaskState.RUNNING
+
+
+def test_heartbeat_mentioning_attempts_that_are_over_stops_them_on_the_agent(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    consumer = world.consumer()
+    job_id = world.submit(consumer)
+    machine = world.contributor()
+
+    async def body() -> list[object]:
+        first = await _connected(coordinator, machine)
+        (attempt_id,) = first.running
+        await coordinator.close_work_stream(first)
+        await coordinator.cancel_job(consumer, job_id)  # while the agent is away
+        again = await coordinator.open_work_stream(machine)
+        await coordinator.heartbeat(again, [attempt_id], [attempt_id + 1000])
+        return [again.outbox.get_nowait() for _ in range(again.outbox.qsize())]
+
+    orders = _run(body)
+    (attempt,) = world.attempts_of(job_id, 0)
+    assert [(o.attempt_id, type(o)) for o in orders] == [  # type: ignore[attr-defined]
+        (attempt.id, CancelOrder),
+        (attempt.id + 1000, CancelOrder),
+    ]
+
+
+def test_lease_sweep_closes_the_stream_of_a_silent_agent(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    job_id = world.submit(world.consumer())
+    machine = world.contributor()
+
+    async def body() -> AgentSession:
+        session = await _connected(coordinator, machine)
+        _assignments(session)
+        (attempt_id,) = session.running
+        world.backdate(attempt_id, coordinator.settings.lease_seconds + 1)
+        world.db.call(
+            lambda s: s.execute(
+                update(Contributor)
+                .where(Contributor.id == machine)
+                .values(last_seen=utcnow() - dt.timedelta(seconds=3600))
+            )
+        )
+        await coordinator.sweep_lapsed_leases()
+        return session
+
+    session = _run(body)
+    assert session.outbox.get_nowait() is None  # the stream ends; no new work goes to it
+    assert machine not in coordinator.dispatcher.sessions
+    assert world.task(job_id, 0).state is TaskState.QUEUED
+
+
+def test_start_up_renews_the_leases_of_attempts_left_running(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    job_id = world.submit(world.consumer())
+    assignment = world.claimed(world.contributor())
+    world.backdate(assignment.attempt_id, 3600)
+    settings = coordinator.settings
+
+    restarted = build_coordinator(settings, gate=None)
+    try:
+        _run(restarted.sweep_lapsed_leases)
+    finally:
+        restarted.db.close()
+
+    assert world.task(job_id, 0).state is TaskState.RUNNING
+    lease = world.attempt(assignment.attempt_id).lease_expires_at
+    assert lease > utcnow() + dt.timedelta(seconds=settings.startup_grace_seconds - 5)
 
 
 def test_finished_report_settles_the_job_and_frees_the_slot(

@@ -91,8 +91,11 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):
             async for message in request_iterator:
                 kind = message.WhichOneof("kind")
                 if kind == "heartbeat":
+                    beat = message.heartbeat
                     await self._c.heartbeat(
-                        session.contributor_id, list(message.heartbeat.running_attempt_ids)
+                        session,
+                        list(beat.running_attempt_ids),
+                        list(beat.reported_attempt_ids),
                     )
                 elif kind == "finished":
                     await self._finished(session, message.finished)

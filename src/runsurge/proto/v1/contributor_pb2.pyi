@@ -96,20 +96,28 @@ class Heartbeat(_message.Message):
 
     RUNNING_ATTEMPT_IDS_FIELD_NUMBER: _builtins.int
     FREE_MEMORY_BYTES_FIELD_NUMBER: _builtins.int
+    REPORTED_ATTEMPT_IDS_FIELD_NUMBER: _builtins.int
     free_memory_bytes: _builtins.int
     @_builtins.property
     def running_attempt_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Attempts the agent is running right now."""
+
+    @_builtins.property
+    def reported_attempt_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Attempts whose AttemptFinished the agent holds (and re-sends on every new stream)
+        until the coordinator answers with a CancelAttempt for them: it is done with them.
+        """
 
     def __init__(
         self,
         *,
         running_attempt_ids: _abc.Iterable[_builtins.int] | None = ...,
         free_memory_bytes: _builtins.int = ...,
+        reported_attempt_ids: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["free_memory_bytes", b"free_memory_bytes", "running_attempt_ids", b"running_attempt_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["free_memory_bytes", b"free_memory_bytes", "reported_attempt_ids", b"reported_attempt_ids", "running_attempt_ids", b"running_attempt_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -241,6 +249,11 @@ Global___Assignment: _TypeAlias = Assignment  # noqa: Y015
 
 @_typing.final
 class CancelAttempt(_message.Message):
+    """Stop this attempt: the coordinator no longer runs it (cancelled, lost, settled,
+    or not this agent's). Sent on a cancel, and in answer to a heartbeat that mentions
+    an attempt that is not RUNNING for the agent; an agent drops a held report for it.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ATTEMPT_ID_FIELD_NUMBER: _builtins.int

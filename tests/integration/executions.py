@@ -1,0 +1,84 @@
+"""Counting how often each task really ran: in the agents' logs and in the database.
+
+A test that promises "nothing reruns" must be able to see a rerun. Agents log
+`running job=… task=… attempt=…` when a sandbox run starts; the database keeps one
+attempt row per claim. Both are counted per task index.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from sqlalchemy import select
+
+from runsurge.store.database import Database, sqlite_url
+from runsurge.store.models import Attempt, Task
+from runsurge.store.states import AttemptState
+from tests.integration.cluster import Cluster
+
+_RUNNING = re.compile(r"running job=(\S+) task=(-?\d+) attempt=(\d+)")
+_FINISHED = re.compile(r"job=(\S+) task=(-?\d+) attempt=(\d+) finished: (\w+)")
+
+
+def _agent_logs(cluster: Cluster) -> str:
+    return "".join(
+        path.read_text(errors="replace") for path in sorted(cluster.root.glob("contributor-*.log"))
+    )
+
+
+def runs(cluster: Cluster, job_id: str) -> Counter[int]:
+    """Sandbox runs started per task index, read from every agent's log."""
+    return Counter(
+        int(task) for job, task, _ in _RUNNING.findall(_agent_logs(cluster)) if job == job_id
+    )
+
+
+def run_attempts(cluster: Cluster, job_id: str) -> dict[int, str]:
+    """Attempt id → how it finished on its agent ('' while running), from the logs."""
+    logs = _agent_logs(cluster)
+    found = {int(a): "" for job, _, a in _RUNNING.findall(logs) if job == job_id}
+    for job, _, attempt, outcome in _FINISHED.findall(logs):
+        if job == job_id and int(attempt) in found:
+            found[int(attempt)] = outcome
+    return found
+
+
+def _database(cluster: Cluster) -> Database:
+    return Database(cluster.db_url or sqlite_url(cluster.data_dir))
+
+
+def attempts(cluster: Cluster, job_id: str) -> dict[int, list[tuple[int, AttemptState]]]:
+    """(attempt id, state) per task index, oldest first, read from the database."""
+    db = _database(cluster)
+    try:
+        rows = db.call(
+            lambda s: s.execute(
+                select(Task.index, Attempt.id, Attempt.state)
+                .join(Task, Task.id == Attempt.task_id)
+                .where(Task.job_id == job_id)
+                .order_by(Attempt.id)
+            ).all()
+        )
+    finally:
+        db.close()
+    found: dict[int, list[tuple[int, AttemptState]]] = {}
+    for index, attempt_id, state in rows:
+        found.setdefault(index, []).append((attempt_id, state))
+    return found
+
+
+def assert_each_ran_once(cluster: Cluster, job_id: str, tasks: int) -> None:
+    """Every task ran exactly once: one sandbox run in the logs, one success in the DB.
+
+    A claim whose assignment died with the coordinator before reaching an agent may
+    leave a LOST attempt that never ran; any other extra attempt is a rerun.
+    """
+    ran = runs(cluster, job_id)
+    assert ran == Counter(dict.fromkeys(range(tasks), 1)), f"sandbox runs per task: {ran}"
+    ran_ids = set(run_attempts(cluster, job_id))
+    for index, rows in attempts(cluster, job_id).items():
+        succeeded = [a for a, state in rows if state is AttemptState.SUCCEEDED]
+        assert len(succeeded) == 1, f"task {index} attempts: {rows}"
+        reruns = [a for a, state in rows if a != succeeded[0] and a in ran_ids]
+        assert not reruns, f"task {index} ran again as attempts {reruns}: {rows}"
