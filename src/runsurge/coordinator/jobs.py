@@ -17,7 +17,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from runsurge.coordinator.auth import new_id
-from runsurge.coordinator.views import ErrorView, JobView, TaskCounts, TaskResultView
+from runsurge.coordinator.views import (
+    ErrorView,
+    JobView,
+    TaskCounts,
+    TaskLogsView,
+    TaskResultView,
+)
 from runsurge.errors import Conflict, NotFound
 from runsurge.kinds import JobKind, OnError, OutcomeKind, TaskKind
 from runsurge.store.blobs import BlobRef, BlobStore
@@ -358,6 +364,33 @@ def result_ref(
         state = task.state.value.lower()
         raise NotFound(f"job {job_id} input {index} has no result ({state})")
     return task.result_sha256
+
+
+def task_logs(session: Session, consumer_id: str, job_id: str, index: int) -> TaskLogsView:
+    """One input's captured stdout/stderr; NotFound for another's job or an unknown input.
+
+    Only the kept tail survives (`attempts.MAX_LOG_BYTES_KEPT`) and the sandbox keeps
+    at most the attempt's `max_log_bytes`; logs that fill either cap are reported as
+    truncated (the agent's own flag is not stored).
+    """
+    # attempts.py imports this module; its cap is read here, at call time.
+    from runsurge.coordinator.attempts import MAX_LOG_BYTES_KEPT
+
+    job = _owned_job(session, consumer_id, job_id)
+    task = session.scalar(select(Task).where(Task.job_id == job.id, Task.index == index))
+    if task is None or task.kind is not TaskKind.PROCESS:
+        raise NotFound(f"job {job_id} has no input number {index}")
+    caps = [MAX_LOG_BYTES_KEPT]
+    cap = session.scalar(
+        select(Attempt.policy_max_log_bytes)
+        .where(Attempt.task_id == task.id, Attempt.finished_at.is_not(None))
+        .order_by(Attempt.id.desc())
+        .limit(1)
+    )
+    if cap:
+        caps.append(cap)
+    logs = task.logs or b""
+    return TaskLogsView(logs, len(logs) >= min(caps), task.state.value)
 
 
 def task_results(
