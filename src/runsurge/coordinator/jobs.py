@@ -80,6 +80,7 @@ def create_job(
             script_sha256=script_sha256,
             script_name=script_name,
             state=JobState.SUBMITTING,
+            submission_activity_at=utcnow(),
             on_error=options.on_error,
             aggregate_specs=json.dumps(list(options.aggregate_specs)),
             aggregate_script=options.aggregate_script,
@@ -115,6 +116,8 @@ def add_tasks(
 ) -> None:
     """Add one queued task per input, numbered from `first_index` in input order."""
     job = lock_job(session, job_id)
+    _require_submitting(job)
+    job.submission_activity_at = utcnow()
     session.add_all(
         Task(
             job_id=job_id,
@@ -127,6 +130,20 @@ def add_tasks(
         for offset, ref in enumerate(inputs)
     )
     job.queued_count += len(inputs)
+
+
+def touch_submission(session: Session, job_id: str) -> None:
+    """The upload is still receiving input: it is not abandoned (submission_reaper.py)."""
+    job = lock_job(session, job_id)
+    _require_submitting(job)
+    job.submission_activity_at = utcnow()
+
+
+def _require_submitting(job: Job) -> None:
+    # A job reaped as abandoned (or failed otherwise) takes no more input.
+    if job.state is not JobState.SUBMITTING:
+        detail = f": {job.error_message}" if job.error_message else ""
+        raise Conflict(f"job {job.id} is no longer receiving inputs ({job.state.value}){detail}")
 
 
 def seal_job(session: Session, job_id: str, task_count: int) -> None:
