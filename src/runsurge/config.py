@@ -138,6 +138,12 @@ class CoordinatorSettings(BaseSettings):
     max_input_bytes: Size = Field(
         default=1024 * 1024 * 1024, description="Largest single input accepted."
     )
+    submission_timeout_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="A job still uploading that receives no input for this long is failed "
+        "(its upload never finished).",
+    )
     # Development and testing only: accept scripts without the Semgrep gate (the sandbox
     # is then the only defence). Logged loudly at start-up.
     skip_scan: bool = Field(

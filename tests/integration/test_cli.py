@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.integration.cluster import Cluster, free_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -119,3 +121,58 @@ def test_coordinator_on_a_taken_port_says_so(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}: the address is in use" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+LOUD = """
+import sys
+
+def process(input_data):
+    print("to stdout:", input_data)
+    print("to stderr: careful", file=sys.stderr)
+    return {"ok": True}
+"""
+
+
+def _stranger(cluster: Cluster) -> str:
+    """A second consumer's token, added to the coordinator's database."""
+    from runsurge.coordinator.auth import new_id, new_token, token_hash
+    from runsurge.store.database import Database, sqlite_url
+    from runsurge.store.models import Consumer
+
+    token = new_token("rsc")
+    db = Database(cluster.db_url or sqlite_url(cluster.data_dir))
+    try:
+        db.call(
+            lambda s: s.add(Consumer(id=new_id(), name="stranger", token_sha256=token_hash(token)))
+        )
+    finally:
+        db.close()
+    return token
+
+
+def test_logs_return_a_tasks_stdout_and_stderr_to_its_owner_only(cluster: Cluster) -> None:
+    from runsurge.client import Client
+    from runsurge.errors import NotFound
+
+    with cluster.client() as client:
+        job = client.submit_group(LOUD, ["first", "second"])
+        job.wait(timeout=60)
+        logs = job.logs(1)
+        assert "to stdout: second" in logs and "to stderr: careful" in logs
+        assert not logs.truncated and logs.state == "SUCCEEDED"
+        assert "to stdout: first" in job.logs()
+        with pytest.raises(NotFound):
+            job.logs(5)
+
+    shown = cluster.cli("logs", job.id, "--task", "1")
+    assert shown.returncode == 0
+    assert "to stdout: second" in shown.stdout and "to stderr: careful" in shown.stdout
+    assert cluster.cli("logs", job.id, "--task", "2").returncode == 4
+    assert cluster.cli("logs", "0123456789abcdef").returncode == 4
+
+    stranger = _stranger(cluster)
+    with Client(cluster.address, stranger) as other, pytest.raises(NotFound):
+        other.job(job.id).logs(0)
+    env = dict(cluster.env, RUNSURGE_TOKEN=stranger)
+    refused = cluster.cli("logs", job.id, env=env)
+    assert refused.returncode == 4 and "to stdout" not in refused.stdout

@@ -184,6 +184,29 @@ def test_reducer_type_errors_fail_the_group_with_the_input_named(cluster: Cluste
     assert "input 2 has str" in status.error.message
 
 
+def test_a_poisoned_group_fails_alone_telling_its_consumer_and_others_aggregate(
+    cluster: Cluster,
+) -> None:
+    # mean over an integer too large for a float breaks the reducer itself
+    # (OverflowError, not a type error it checks for).
+    poison = "def process(s):\n    return {'n': 10 ** 400 if s == 'p' else int(s)}\n"
+    numbers = "def process(s):\n    return {'n': int(s)}\n"
+    with cluster.client() as client:
+        poisoned = client.submit_group(poison, ["1", "p"], aggregate=["n=mean"])
+        healthy = client.submit_group(numbers, ["2", "3"], aggregate=["n=sum"])
+        assert healthy.result(timeout=60) == {"n": 5}
+        with pytest.raises(JobFailed, match="OverflowError"):
+            poisoned.result(timeout=60)
+        status = poisoned.status()
+        assert status.error is not None and status.error.kind == "AGGREGATION"
+        assert client.submit_group(numbers, ["4"], aggregate=["n=sum"]).result(timeout=60) == {
+            "n": 4
+        }
+    shown = cluster.cli("status", poisoned.id)
+    assert "FAILED" in shown.stdout
+    assert "AGGREGATION" in shown.stderr and "OverflowError" in shown.stderr
+
+
 def test_cancel_mid_group_stops_queued_and_running_tasks(cluster: Cluster) -> None:
     script = "import time\ndef process(s):\n    time.sleep(0.2)\n    return {'s': s}\n"
     with cluster.client() as client:

@@ -1,4 +1,4 @@
-"""Consumer commands: submit (jobs and groups), status, result, cancel, jobs, contributors."""
+"""Consumer commands: submit (jobs and groups), status, result, logs, cancel, jobs, contributors."""
 
 from __future__ import annotations
 
@@ -191,6 +191,25 @@ def result(
                 output.err.print(f"wrote {current.tasks.total} lines to {output_file}")
             raise typer.Exit(EXIT_JOB_FAILED if failed or current.state != "SUCCEEDED" else 0)
         _finish(current, as_json, client)
+
+
+def logs(
+    job_id: Annotated[str, typer.Argument(help="The job's id.")],
+    task: Annotated[
+        int, typer.Option("--task", "-t", help="Index of the input (0 for a single job).")
+    ] = 0,
+    coordinator: CoordinatorOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Print one input's captured stdout and stderr; exit 4 for an unknown job or input."""
+    with connect(coordinator, token) as client:
+        text = client.job(job_id).logs(task)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    if text.truncated:
+        output.err.print("(the output was longer than what is kept: truncated)")
+    if not text and text.state in ("QUEUED", "RUNNING"):
+        output.err.print(f"input {task} is {text.state.lower()}: no logs until it finishes")
 
 
 def cancel(

@@ -14,9 +14,9 @@ import grpc
 from runsurge.client import _upload, _wire
 from runsurge.client._errors import translate, translated
 from runsurge.client._upload import InputSource, check_inputs, open_input
-from runsurge.client.job import InputResult, Job, JobStatus
+from runsurge.client.job import InputResult, Job, JobStatus, TaskLogs
 from runsurge.config import ClientSettings
-from runsurge.errors import ConfigError, InvalidInput, InvalidRequest
+from runsurge.errors import ConfigError, InvalidInput, InvalidRequest, NotFound
 from runsurge.proto.v1 import consumer_pb2, consumer_pb2_grpc
 from runsurge.wire_limits import MESSAGE_SIZE_OPTIONS
 
@@ -248,6 +248,17 @@ class Client:
             ):
                 parts.append(chunk.data)
         return b"".join(parts)
+
+    def _task_logs(self, job_id: str, index: int) -> TaskLogs:
+        if index < 0:
+            raise NotFound(f"job {job_id} has no input number {index}")
+        with translated(self.address):
+            reply = self._stub.GetTaskLogs(
+                consumer_pb2.GetTaskLogsRequest(job_id=job_id, task_index=index),
+                metadata=self._metadata,
+                timeout=self._timeout,
+            )
+        return TaskLogs(reply.logs.decode("utf-8", "replace"), reply.truncated, reply.state)
 
     def _task_results(self, job_id: str, start: int) -> Iterator[InputResult]:
         with translated(self.address):

@@ -101,6 +101,23 @@ class InputResult:
         return asdict(self)
 
 
+class TaskLogs(str):
+    """One input's captured stdout and stderr, as text (undecodable bytes replaced).
+
+    A `str`, so it prints and searches like one; `truncated` says the output was
+    longer than what is kept, `state` is the task's state when it was read.
+    """
+
+    truncated: bool
+    state: str
+
+    def __new__(cls, text: str, truncated: bool = False, state: str = "") -> TaskLogs:
+        logs = super().__new__(cls, text)
+        logs.truncated = truncated
+        logs.state = state
+        return logs
+
+
 class Job:
     """A handle on a submitted job (single or group)."""
 
@@ -162,6 +179,14 @@ class Job:
     def results(self, start: int = 0) -> Iterator[InputResult]:
         """Every input's outcome in input order (streamed; call after the job is done)."""
         yield from self._client._task_results(self.id, start)
+
+    def logs(self, index: int = 0) -> TaskLogs:
+        """The captured stdout/stderr of input `index` (0 for a single job).
+
+        Empty until an attempt at it finishes. Raises NotFound for an index the job
+        does not have.
+        """
+        return self._client._task_logs(self.id, index)
 
     def cancel(self) -> JobStatus:
         """Stop the job: queued tasks never run, running ones are killed."""

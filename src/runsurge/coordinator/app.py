@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runsurge.config import CoordinatorSettings
-from runsurge.coordinator import contributors, jobs, liveness
+from runsurge.coordinator import contributors, jobs, liveness, submission_reaper
 from runsurge.coordinator.aggregation import Aggregator
 from runsurge.coordinator.attempts import RetryLimits, Settlement, finish_attempt
 from runsurge.coordinator.auth import ensure_contributor_token, ensure_default_consumer
@@ -82,6 +82,7 @@ class Coordinator:
             max_script_bytes=self.settings.max_script_bytes,
             max_input_bytes=self.settings.max_input_bytes,
             memory_reservation_bytes=self.settings.task_memory_bytes,
+            activity_seconds=min(60.0, self.settings.submission_timeout_seconds / 4),
         )
 
     def settled(self, settlement: Settlement) -> None:
@@ -198,9 +199,10 @@ class Coordinator:
             self.settled(settlement)
 
     def start_background(self) -> None:
-        """Start the dispatcher, the lease sweeper and the aggregator."""
+        """Start the dispatcher, the lease sweeper, the submission reaper and the aggregator."""
         self._tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
         self._tasks.append(asyncio.create_task(self._sweep_leases(), name="lease-sweeper"))
+        self._tasks.append(asyncio.create_task(self._reap_submissions(), name="submission-reaper"))
         self._tasks.append(
             asyncio.create_task(self.aggregator.run(self._aggregated), name="aggregator")
         )
@@ -226,6 +228,20 @@ class Coordinator:
                 await self.sweep_lapsed_leases()
             except Exception:
                 log.exception("lease sweep failed")
+
+    async def _reap_submissions(self) -> None:
+        timeout = self.settings.submission_timeout_seconds
+        while True:
+            await asyncio.sleep(max(0.2, min(60.0, timeout / 4)))
+            try:
+                reaped = await self.db.run(submission_reaper.reap_abandoned, timeout)
+            except Exception:
+                log.exception("submission reaping failed")
+                continue
+            for job_id in reaped:
+                log.warning("job %s failed: its upload never finished", job_id)
+            if reaped:
+                self.events.notify(reaped)
 
 
 def build_coordinator(settings: CoordinatorSettings, gate: ScriptGate | None) -> Coordinator:

@@ -17,7 +17,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from runsurge.coordinator.auth import new_id
-from runsurge.coordinator.views import ErrorView, JobView, TaskCounts, TaskResultView
+from runsurge.coordinator.views import (
+    ErrorView,
+    JobView,
+    TaskCounts,
+    TaskLogsView,
+    TaskResultView,
+)
 from runsurge.errors import Conflict, NotFound
 from runsurge.kinds import JobKind, OnError, OutcomeKind, TaskKind
 from runsurge.store.blobs import BlobRef, BlobStore
@@ -74,6 +80,7 @@ def create_job(
             script_sha256=script_sha256,
             script_name=script_name,
             state=JobState.SUBMITTING,
+            submission_activity_at=utcnow(),
             on_error=options.on_error,
             aggregate_specs=json.dumps(list(options.aggregate_specs)),
             aggregate_script=options.aggregate_script,
@@ -109,6 +116,8 @@ def add_tasks(
 ) -> None:
     """Add one queued task per input, numbered from `first_index` in input order."""
     job = lock_job(session, job_id)
+    _require_submitting(job)
+    job.submission_activity_at = utcnow()
     session.add_all(
         Task(
             job_id=job_id,
@@ -121,6 +130,20 @@ def add_tasks(
         for offset, ref in enumerate(inputs)
     )
     job.queued_count += len(inputs)
+
+
+def touch_submission(session: Session, job_id: str) -> None:
+    """The upload is still receiving input: it is not abandoned (submission_reaper.py)."""
+    job = lock_job(session, job_id)
+    _require_submitting(job)
+    job.submission_activity_at = utcnow()
+
+
+def _require_submitting(job: Job) -> None:
+    # A job reaped as abandoned (or failed otherwise) takes no more input.
+    if job.state is not JobState.SUBMITTING:
+        detail = f": {job.error_message}" if job.error_message else ""
+        raise Conflict(f"job {job.id} is no longer receiving inputs ({job.state.value}){detail}")
 
 
 def seal_job(session: Session, job_id: str, task_count: int) -> None:
@@ -358,6 +381,33 @@ def result_ref(
         state = task.state.value.lower()
         raise NotFound(f"job {job_id} input {index} has no result ({state})")
     return task.result_sha256
+
+
+def task_logs(session: Session, consumer_id: str, job_id: str, index: int) -> TaskLogsView:
+    """One input's captured stdout/stderr; NotFound for another's job or an unknown input.
+
+    Only the kept tail survives (`attempts.MAX_LOG_BYTES_KEPT`) and the sandbox keeps
+    at most the attempt's `max_log_bytes`; logs that fill either cap are reported as
+    truncated (the agent's own flag is not stored).
+    """
+    # attempts.py imports this module; its cap is read here, at call time.
+    from runsurge.coordinator.attempts import MAX_LOG_BYTES_KEPT
+
+    job = _owned_job(session, consumer_id, job_id)
+    task = session.scalar(select(Task).where(Task.job_id == job.id, Task.index == index))
+    if task is None or task.kind is not TaskKind.PROCESS:
+        raise NotFound(f"job {job_id} has no input number {index}")
+    caps = [MAX_LOG_BYTES_KEPT]
+    cap = session.scalar(
+        select(Attempt.policy_max_log_bytes)
+        .where(Attempt.task_id == task.id, Attempt.finished_at.is_not(None))
+        .order_by(Attempt.id.desc())
+        .limit(1)
+    )
+    if cap:
+        caps.append(cap)
+    logs = task.logs or b""
+    return TaskLogsView(logs, len(logs) >= min(caps), task.state.value)
 
 
 def task_results(

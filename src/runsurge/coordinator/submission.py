@@ -12,6 +12,7 @@ import asyncio
 import codecs
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
@@ -45,6 +46,9 @@ class SubmissionLimits:
     max_script_bytes: int
     max_input_bytes: int
     memory_reservation_bytes: int
+    # How often a flowing upload records that it is alive, so the reaper (which
+    # fails uploads silent for the submission timeout) leaves it alone.
+    activity_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,7 @@ class Submission:
         self._current: _InputReceiver | None = None
         self._pending: list[BlobRef] = []
         self._count = 0
+        self._touched = time.monotonic()
 
     async def receive(self, items: AsyncIterable[SubmissionItem]) -> str:
         """Take a whole submission stream; return the queued job's id.
@@ -162,7 +167,12 @@ class Submission:
                 await self._take(item)
             return await self.finish()
         except BaseException as exc:
-            await self.abort(f"submission failed: {exc}" if str(exc) else "cancelled")
+            reason = (
+                f"submission failed: {exc}"
+                if str(exc)
+                else "the upload never finished: the client went away or cancelled it"
+            )
+            await self.abort(reason)
             raise
 
     async def _take(self, item: SubmissionItem) -> None:
@@ -174,6 +184,14 @@ class Submission:
             await self.end_input(item.sha256)
         else:
             self.write(item)
+        await self._keep_alive()
+
+    async def _keep_alive(self) -> None:
+        """Record, now and then, that data still flows (see submission_reaper.py)."""
+        if self.job_id is None or time.monotonic() - self._touched < self._limits.activity_seconds:
+            return
+        await self._db.run(jobs.touch_submission, self.job_id)
+        self._touched = time.monotonic()
 
     async def start(self, spec: JobSpecIn) -> None:
         """Validate and scan the script, store it, and open the job."""
@@ -264,6 +282,7 @@ class Submission:
         await self._db.run(
             jobs.add_tasks, job_id, first, batch, self._limits.memory_reservation_bytes
         )
+        self._touched = time.monotonic()
 
     def _require_started(self) -> str:
         if self.job_id is None:

@@ -64,6 +64,15 @@ class TaskResultView:
 
 
 @dataclass(frozen=True)
+class TaskLogsView:
+    """One task's captured stdout/stderr, as the consumer reads it."""
+
+    logs: bytes
+    truncated: bool
+    state: str
+
+
+@dataclass(frozen=True)
 class ContributorView:
     """A contributor as listed to consumers and operators."""
 

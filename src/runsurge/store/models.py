@@ -136,6 +136,12 @@ class Job(Base):
     aggregate_size: Mapped[int] = mapped_column(BigInteger, default=0)
     error_kind: Mapped[str] = mapped_column(String(32), default="")
     error_message: Mapped[str] = mapped_column(Text, default="")
+    # Failed fan-in tries of a group and when the next is due (coordinator/aggregation.py).
+    aggregation_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    aggregation_retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When a SUBMITTING job last received input (None: read as created_at); the
+    # submission reaper fails uploads silent for longer than the timeout.
+    submission_activity_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 

@@ -242,3 +242,36 @@ def test_kinds_are_stored_as_their_string_values(scene: Scene) -> None:
     assert tuple(job) == ("group", "fail-fast")
     assert [tuple(t) for t in tasks] == [("process",)]
     assert [tuple(a) for a in attempts] == [(finished.attempt_id, "OK"), (running.attempt_id, None)]
+
+
+def test_task_logs_are_the_owners_to_read_by_input_index(scene: Scene) -> None:
+    owner, stranger = scene.consumer("owner"), scene.consumer("stranger")
+    job_id = scene.submit(owner, [b"a", b"b"])
+    machine = scene.contributor()
+    assert scene.db.call(jobs.task_logs, owner, job_id, 1).state == "QUEUED"
+
+    scene.report(machine, scene.claimed(machine).attempt_id)  # logs=b"log line\n"
+
+    logs = scene.db.call(jobs.task_logs, owner, job_id, 0)
+    assert (logs.logs, logs.truncated, logs.state) == (b"log line\n", False, "SUCCEEDED")
+    assert scene.db.call(jobs.task_logs, owner, job_id, 1).logs == b""
+    for consumer, index in ((stranger, 0), (owner, 2), (owner, -1)):
+        with pytest.raises(NotFound):
+            scene.db.call(jobs.task_logs, consumer, job_id, index)
+
+
+def test_task_logs_that_fill_the_kept_tail_are_reported_truncated(scene: Scene) -> None:
+    from runsurge.coordinator.attempts import MAX_LOG_BYTES_KEPT
+
+    owner = scene.consumer()
+    job_id = scene.submit(owner)
+    machine = scene.contributor()
+    scene.report(machine, scene.claimed(machine).attempt_id)
+
+    def long_logs(session: Session) -> None:
+        task = session.scalar(select(Task).where(Task.job_id == job_id))
+        assert task is not None
+        task.logs = b"x" * MAX_LOG_BYTES_KEPT
+
+    scene.db.call(long_logs)
+    assert scene.db.call(jobs.task_logs, owner, job_id, 0).truncated

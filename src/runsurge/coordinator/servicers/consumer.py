@@ -134,6 +134,18 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
         return await self._view(principal, request.job_id)
 
     @unary
+    async def GetTaskLogs(
+        self, request: consumer_pb2.GetTaskLogsRequest, context: Context
+    ) -> consumer_pb2.TaskLogs:
+        principal = await self._principal(context)
+        if not request.job_id:
+            raise InvalidRequest("job_id is required")
+        view = await self._c.db.run(
+            jobs.task_logs, principal.id, request.job_id, request.task_index
+        )
+        return consumer_pb2.TaskLogs(logs=view.logs, truncated=view.truncated, state=view.state)
+
+    @unary
     async def ListContributors(
         self, request: consumer_pb2.ListContributorsRequest, context: Context
     ) -> consumer_pb2.ListContributorsResponse:

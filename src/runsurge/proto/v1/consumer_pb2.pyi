@@ -533,3 +533,55 @@ class ListContributorsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListContributorsResponse: _TypeAlias = ListContributorsResponse  # noqa: Y015
+
+@_typing.final
+class GetTaskLogsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    TASK_INDEX_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    task_index: _builtins.int
+    """Index of the input within the job (0 for a single job)."""
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        task_index: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job_id", b"job_id", "task_index", b"task_index"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTaskLogsRequest: _TypeAlias = GetTaskLogsRequest  # noqa: Y015
+
+@_typing.final
+class TaskLogs(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOGS_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    logs: _builtins.bytes
+    truncated: _builtins.bool
+    """True when the output was longer than what is kept (the sandbox's log cap or the
+    coordinator's); what is kept is then not the whole output.
+    """
+    state: _builtins.str
+    """The task's state: QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED."""
+    def __init__(
+        self,
+        *,
+        logs: _builtins.bytes = ...,
+        truncated: _builtins.bool = ...,
+        state: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["logs", b"logs", "state", b"state", "truncated", b"truncated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaskLogs: _TypeAlias = TaskLogs  # noqa: Y015

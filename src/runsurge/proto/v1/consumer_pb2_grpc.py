@@ -77,6 +77,11 @@ class ConsumerServiceStub:
                 request_serializer=runsurge_dot_v1_dot_consumer__pb2.ListContributorsRequest.SerializeToString,
                 response_deserializer=runsurge_dot_v1_dot_consumer__pb2.ListContributorsResponse.FromString,
                 _registered_method=True)
+        self.GetTaskLogs = channel.unary_unary(
+                '/runsurge.v1.ConsumerService/GetTaskLogs',
+                request_serializer=runsurge_dot_v1_dot_consumer__pb2.GetTaskLogsRequest.SerializeToString,
+                response_deserializer=runsurge_dot_v1_dot_consumer__pb2.TaskLogs.FromString,
+                _registered_method=True)
 
 
 class ConsumerServiceServicer:
@@ -140,6 +145,15 @@ class ConsumerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTaskLogs(self, request, context):
+        """One input's captured stdout and stderr (interleaved, as the sandbox saw them),
+        from its last finished attempt; empty until an attempt finishes. NOT_FOUND for
+        an unknown job, another consumer's job, or an index the job does not have.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsumerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -182,6 +196,11 @@ def add_ConsumerServiceServicer_to_server(servicer, server):
                     servicer.ListContributors,
                     request_deserializer=runsurge_dot_v1_dot_consumer__pb2.ListContributorsRequest.FromString,
                     response_serializer=runsurge_dot_v1_dot_consumer__pb2.ListContributorsResponse.SerializeToString,
+            ),
+            'GetTaskLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTaskLogs,
+                    request_deserializer=runsurge_dot_v1_dot_consumer__pb2.GetTaskLogsRequest.FromString,
+                    response_serializer=runsurge_dot_v1_dot_consumer__pb2.TaskLogs.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -401,6 +420,33 @@ class ConsumerService:
             '/runsurge.v1.ConsumerService/ListContributors',
             runsurge_dot_v1_dot_consumer__pb2.ListContributorsRequest.SerializeToString,
             runsurge_dot_v1_dot_consumer__pb2.ListContributorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTaskLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runsurge.v1.ConsumerService/GetTaskLogs',
+            runsurge_dot_v1_dot_consumer__pb2.GetTaskLogsRequest.SerializeToString,
+            runsurge_dot_v1_dot_consumer__pb2.TaskLogs.FromString,
             options,
             channel_credentials,
             insecure,

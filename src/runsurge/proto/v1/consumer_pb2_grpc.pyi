@@ -55,6 +55,11 @@ class ConsumerServiceStub:
     """
     CancelJob: _grpc.UnaryUnaryMultiCallable[_consumer_pb2.GetJobRequest, _consumer_pb2.Job]
     ListContributors: _grpc.UnaryUnaryMultiCallable[_consumer_pb2.ListContributorsRequest, _consumer_pb2.ListContributorsResponse]
+    GetTaskLogs: _grpc.UnaryUnaryMultiCallable[_consumer_pb2.GetTaskLogsRequest, _consumer_pb2.TaskLogs]
+    """One input's captured stdout and stderr (interleaved, as the sandbox saw them),
+    from its last finished attempt; empty until an attempt finishes. NOT_FOUND for
+    an unknown job, another consumer's job, or an index the job does not have.
+    """
 
 @_typing.type_check_only
 class ConsumerServiceAsyncStub(ConsumerServiceStub):
@@ -81,6 +86,11 @@ class ConsumerServiceAsyncStub(ConsumerServiceStub):
     """
     CancelJob: _aio.UnaryUnaryMultiCallable[_consumer_pb2.GetJobRequest, _consumer_pb2.Job]  # type: ignore[assignment]
     ListContributors: _aio.UnaryUnaryMultiCallable[_consumer_pb2.ListContributorsRequest, _consumer_pb2.ListContributorsResponse]  # type: ignore[assignment]
+    GetTaskLogs: _aio.UnaryUnaryMultiCallable[_consumer_pb2.GetTaskLogsRequest, _consumer_pb2.TaskLogs]  # type: ignore[assignment]
+    """One input's captured stdout and stderr (interleaved, as the sandbox saw them),
+    from its last finished attempt; empty until an attempt finishes. NOT_FOUND for
+    an unknown job, another consumer's job, or an index the job does not have.
+    """
 
 class ConsumerServiceServicer(metaclass=_abc_1.ABCMeta):
     """What consumers call. Every call carries `authorization: Bearer <token>` metadata."""
@@ -152,5 +162,16 @@ class ConsumerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _consumer_pb2.ListContributorsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_consumer_pb2.ListContributorsResponse, _abc.Awaitable[_consumer_pb2.ListContributorsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetTaskLogs(
+        self,
+        request: _consumer_pb2.GetTaskLogsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consumer_pb2.TaskLogs, _abc.Awaitable[_consumer_pb2.TaskLogs]]:
+        """One input's captured stdout and stderr (interleaved, as the sandbox saw them),
+        from its last finished attempt; empty until an attempt finishes. NOT_FOUND for
+        an unknown job, another consumer's job, or an index the job does not have.
+        """
 
 def add_ConsumerServiceServicer_to_server(servicer: ConsumerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
