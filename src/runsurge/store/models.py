@@ -118,7 +118,10 @@ class Job(Base):
     consumer_id: Mapped[str] = mapped_column(ForeignKey("consumers.id"), index=True)
     kind: Mapped[JobKind] = mapped_column(_enum(JobKind))
     name: Mapped[str] = mapped_column(String(200), default="")
-    state: Mapped[JobState] = mapped_column(_enum(JobState), default=JobState.SUBMITTING)
+    # Indexed: the scheduler and the sweeps read active jobs by state.
+    state: Mapped[JobState] = mapped_column(
+        _enum(JobState), default=JobState.SUBMITTING, index=True
+    )
     script_sha256: Mapped[str] = mapped_column(String(64))
     script_name: Mapped[str] = mapped_column(String(200), default="script.py")
     task_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -182,7 +185,11 @@ class Attempt(Base):
     """One contributor's try at a task, kept alive by that contributor's lease."""
 
     __tablename__ = "attempts"
-    __table_args__ = (Index("ix_attempts_contributor_state", "contributor_id", "state"),)
+    __table_args__ = (
+        Index("ix_attempts_contributor_state", "contributor_id", "state"),
+        # The lease sweep: RUNNING attempts whose lease ran out.
+        Index("ix_attempts_state_lease", "state", "lease_expires_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
