@@ -53,6 +53,9 @@ class Coordinator:
     consumer_token: str
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.dispatcher.on_settled = self.settled
+
     @property
     def retry_limits(self) -> RetryLimits:
         """Retry bounds; the largest reservation is the largest online machine's offer."""

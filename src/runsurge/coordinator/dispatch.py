@@ -12,11 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from runsurge.coordinator.attempts import claim_task
+from runsurge.coordinator.attempts import (
+    Settlement,
+    claim_task,
+    fail_unreadable_input,
+    with_input,
+)
 from runsurge.coordinator.events import JobEvents
 from runsurge.coordinator.views import AssignmentView
+from runsurge.errors import NotFound
 from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import BlobStore
 from runsurge.store.database import Database
@@ -82,6 +89,9 @@ class Dispatcher:
         self._policy_defaults = policy_defaults  # what claims start from (policy.py)
         self.sessions: dict[str, AgentSession] = {}
         self._wake = asyncio.Event()
+        # What to do after a transaction of the dispatcher's own settled a job (the
+        # Coordinator's `settled`: wake watchers, stop attempts, wake the aggregator).
+        self.on_settled: Callable[[Settlement], None] = lambda _: None
 
     def wake(self) -> None:
         """Ask for a dispatch round soon."""
@@ -140,12 +150,29 @@ class Dispatcher:
                     session.contributor_id,
                     session.largest_fit,
                     self._lease_seconds,
-                    self._blobs,
                     self._policy_defaults,
                 )
                 if assignment is None:
                     continue
-                session.running[assignment.attempt_id] = assignment.memory_bytes
-                session.outbox.put_nowait(assignment)
-                self._events.notify([assignment.job_id])
                 progress = True
+                session.running[assignment.attempt_id] = assignment.memory_bytes
+                ready = await self._with_input(assignment)
+                if ready is None:
+                    session.running.pop(assignment.attempt_id, None)
+                    continue
+                session.outbox.put_nowait(ready)
+                self._events.notify([assignment.job_id])
+
+    async def _with_input(self, assignment: AssignmentView) -> AssignmentView | None:
+        """Read the claimed task's input, after the claim committed; None if it cannot run.
+
+        A missing or corrupt input fails that task alone, in its own transaction, and
+        dispatch goes on with the others.
+        """
+        try:
+            return await asyncio.to_thread(with_input, assignment, self._blobs)
+        except NotFound as exc:
+            why = str(exc)
+        settlement = await self._db.run(fail_unreadable_input, assignment.attempt_id, why)
+        self.on_settled(settlement)
+        return None

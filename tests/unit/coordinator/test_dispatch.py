@@ -10,7 +10,7 @@ from typing import TypeVar
 from runsurge.coordinator.dispatch import AgentSession, CancelOrder, Dispatcher, Outgoing
 from runsurge.coordinator.events import JobEvents
 from runsurge.coordinator.views import AssignmentView
-from runsurge.store.states import TaskState
+from runsurge.store.states import JobState, TaskState
 from tests.unit.coordinator.scene import GiB, MiB, Scene
 
 T = TypeVar("T")
@@ -167,3 +167,27 @@ def test_assignment_wakes_the_watchers_of_its_job(scene: Scene) -> None:
             return time.monotonic() - start
 
     assert asyncio.run(scenario()) < 1.0
+
+
+def test_a_task_whose_input_is_missing_or_corrupt_fails_alone(scene: Scene) -> None:
+    consumer = scene.consumer()
+    missing, corrupt = scene.submit(consumer, [b"missing"]), scene.submit(consumer, [b"corrupt"])
+    healthy = scene.submit(consumer, [b"healthy"])
+    scene.blobs.path_of(scene.task(missing, 0).input_sha256).unlink()
+    scene.blobs.path_of(scene.task(corrupt, 0).input_sha256).write_bytes(b"tampered")
+    machine = scene.contributor(cores=4)
+
+    async def body(dispatcher: Dispatcher) -> tuple[list[AssignmentView], dict[int, int]]:
+        session = AgentSession(machine, cores=4, memory_bytes=8 * GiB)
+        dispatcher.attach(session)
+        await dispatcher.dispatch_round()
+        return _assignments(session), dict(session.running)
+
+    sent, running = _run(scene, body)
+    assert [a.job_id for a in sent] == [healthy] and sent[0].input_inline == b"healthy"
+    assert set(running) == {sent[0].attempt_id}  # the failed claims hold no slot
+    for job_id, why in ((missing, "missing"), (corrupt, "corrupt")):
+        task = scene.task(job_id, 0)
+        assert task.state is TaskState.FAILED and task.error_kind == "INFRASTRUCTURE"
+        assert task.error_message.startswith(f"input blob {task.input_sha256} is {why}")
+        assert scene.job(job_id).state is JobState.FAILED
