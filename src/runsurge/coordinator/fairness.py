@@ -2,10 +2,11 @@
 
 A big group must not hold up everyone else. The next task comes from the consumer
 with the fewest tasks running now, and within that consumer from the job with the
-fewest running (a single job submitted behind a 100,000-input group starts at the
-next free slot); ties go to the older job, and within a job tasks run in input
-order. A group's aggregate task counts as a job with nothing running, so fan-ins
-finish promptly.
+fewest running, then from the job that has had the fewest tasks so far (a single
+job submitted behind a 100,000-input group starts at the next free slot, even when
+that slot is a machine's only one and the group runs nothing at that instant); ties
+go to the older job, and within a job tasks run in input order. A group's aggregate
+task counts as a job with nothing running, so fan-ins finish promptly.
 
 Only jobs that can run something now are ranked: the SQL keeps a job only when it has
 a QUEUED task that fits the free memory (an EXISTS on the tasks' job/state index), so
@@ -50,7 +51,13 @@ def _ranked_jobs(max_reservation_bytes: int | None) -> Select[str]:
             or_(Job.queued_count > 0, Job.state == JobState.AGGREGATING),
             exists(fitting),
         )
-        .order_by(busy.c.running, Job.running_count, Job.created_at, Job.id)
+        .order_by(
+            busy.c.running,
+            Job.running_count,
+            Job.task_count - Job.queued_count,  # tasks it already had (running or done)
+            Job.created_at,
+            Job.id,
+        )
     )
 
 

@@ -98,3 +98,13 @@ def test_groups_waiting_for_their_fan_in_do_not_hide_runnable_work(scene: Scene)
 
     assert scene.db.call(fair_job_order) == [waiting]
     assert scene.claimed(machine).job_id == waiting
+
+
+def test_single_job_goes_first_at_a_one_slot_machine_behind_a_group(scene: Scene) -> None:
+    consumer, machine = scene.consumer(), scene.contributor()
+    group = scene.submit(consumer, [b"%d" % i for i in range(10)])
+    scene.report(machine, scene.claimed(machine).attempt_id)  # the slot frees: 0 running
+    single = scene.submit(consumer, [b"single"])
+
+    assert scene.claimed(machine).job_id == single
+    assert scene.claimed(machine).job_id == group
