@@ -106,13 +106,15 @@ class Coordinator:
 
     async def heartbeat(self, contributor_id: str, running_attempt_ids: list[int]) -> None:
         """Extend the leases of what the agent runs; lose what it forgot."""
+        grace = self.settings.heartbeat_interval_seconds * GRACE_HEARTBEATS
         forgotten = await self.db.run(
             liveness.heartbeat,
             contributor_id,
             running_attempt_ids,
             self.settings.lease_seconds,
-            self.settings.heartbeat_interval_seconds * GRACE_HEARTBEATS,
+            grace,
         )
+        self.dispatcher.reconcile(contributor_id, running_attempt_ids, grace)
         for attempt_id in forgotten:
             settlement = await self.db.run(
                 liveness.lose_attempt,
@@ -159,6 +161,7 @@ class Coordinator:
                 self.retry_limits,
                 "the contributor stopped sending heartbeats",
             )
+            self.dispatcher.forget(attempt_id, "its lease lapsed")
             self.settled(settlement)
 
     def start_background(self) -> None:

@@ -201,3 +201,26 @@ def test_assignments_carry_the_policy_decided_from_the_coordinators_settings(
     assert (assignment.policy.wall_seconds, assignment.policy.pids) == (77.0, 9)
     (attempt,) = world.attempts_of(job_id, 0)
     assert recorded_policy(attempt) == assignment.policy
+
+
+def test_lease_sweep_frees_the_slot_of_a_still_connected_agent_and_stops_the_attempt(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    job_id = world.submit(world.consumer())
+    machine = world.contributor()
+
+    async def body() -> tuple[AgentSession, list[object], list[AssignmentView]]:
+        session = await _connected(coordinator, machine)
+        (attempt_id,) = session.running
+        _assignments(session)
+        world.backdate(attempt_id, coordinator.settings.lease_seconds + 1)
+        await coordinator.sweep_lapsed_leases()
+        orders = [session.outbox.get_nowait() for _ in range(session.outbox.qsize())]
+        await coordinator.dispatcher.dispatch_round()  # the requeued task: slot is free
+        return session, orders, _assignments(session)
+
+    session, orders, again = _run(body)
+    (lost,) = [a for a in world.attempts_of(job_id, 0) if a.state is AttemptState.LOST]
+    assert [o.attempt_id for o in orders if isinstance(o, CancelOrder)] == [lost.id]
+    assert [a.job_id for a in again] == [job_id]
+    assert set(session.running) == {again[0].attempt_id}
