@@ -29,6 +29,7 @@ from runsurge.coordinator.attempts import (
     with_input,
 )
 from runsurge.coordinator.events import JobEvents
+from runsurge.coordinator.placement import check_placement, fail_unplaceable
 from runsurge.coordinator.views import AssignmentView
 from runsurge.errors import NotFound
 from runsurge.sandbox.policy import SandboxPolicy
@@ -47,6 +48,8 @@ class CancelOrder:
 
 
 Outgoing = AssignmentView | CancelOrder | None  # None closes the stream
+# How often the dispatcher looks for tasks no connected agent can hold (placement.py).
+PLACEMENT_CHECK_SECONDS = 1.0
 
 
 @dataclass
@@ -91,8 +94,11 @@ class Dispatcher:
         lease_seconds: float,
         blobs: BlobStore,
         policy_defaults: SandboxPolicy,
+        unplaceable_timeout_seconds: float = 600.0,
     ) -> None:
         self._db = db
+        self._unplaceable_timeout = unplaceable_timeout_seconds
+        self._placement_checked = 0.0
         self._blobs = blobs
         self._events = events
         self._lease_seconds = lease_seconds
@@ -173,8 +179,19 @@ class Dispatcher:
             self._wake.clear()
             try:
                 await self.dispatch_round()
+                if time.monotonic() - self._placement_checked >= PLACEMENT_CHECK_SECONDS:
+                    await self.check_placement()
             except Exception:  # keep dispatching whatever one round hit
                 log.exception("dispatch round failed")
+
+    async def check_placement(self) -> None:
+        """Say why tasks larger than every connected agent wait; fail the overdue ones."""
+        self._placement_checked = time.monotonic()
+        largest = max((s.memory_bytes for s in self.sessions.values()), default=None)
+        overdue = await self._db.run(check_placement, largest, self._unplaceable_timeout)
+        for job_id in overdue:
+            assert largest is not None
+            self.on_settled(await self._db.run(fail_unplaceable, job_id, largest))
 
     async def dispatch_round(self) -> None:
         """Fill every agent's free slots with queued tasks that fit."""

@@ -139,6 +139,10 @@ class Job(Base):
     aggregate_size: Mapped[int] = mapped_column(BigInteger, default=0)
     error_kind: Mapped[str] = mapped_column(String(32), default="")
     error_message: Mapped[str] = mapped_column(Text, default="")
+    # Why queued work cannot start (a task larger than every connected agent), and
+    # since when; kept by coordinator/placement.py.
+    waiting_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    unplaceable_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -156,6 +160,8 @@ class Task(Base):
         Index("ix_tasks_job_kind", "job_id", "kind"),
         # The scheduler's "next queued task of this job, in input order".
         Index("ix_tasks_job_state_index", "job_id", "state", "index"),
+        # Queued tasks larger than an agent's offer (coordinator/placement.py).
+        Index("ix_tasks_state_reservation", "state", "memory_reservation_bytes"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
