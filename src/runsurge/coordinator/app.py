@@ -17,7 +17,7 @@ from pathlib import Path
 from runsurge.config import CoordinatorSettings
 from runsurge.coordinator import contributors, jobs, liveness
 from runsurge.coordinator.aggregation import Aggregator
-from runsurge.coordinator.attempts import RetryLimits, Settlement, finish_attempt
+from runsurge.coordinator.attempts import RetryLimits, Settlement, finish_attempt, running_on
 from runsurge.coordinator.auth import ensure_contributor_token, ensure_default_consumer
 from runsurge.coordinator.dispatch import AgentSession, Dispatcher
 from runsurge.coordinator.events import JobEvents
@@ -95,6 +95,10 @@ class Coordinator:
         """An agent opened its work stream: it is online and gets work."""
         capacity = await self.db.run(contributors.go_online, contributor_id)
         session = AgentSession(contributor_id, capacity.cores, capacity.memory_bytes)
+        # A reconnecting agent (after a broken stream or a coordinator restart) may still
+        # run what it had: count those slots until its heartbeats say otherwise.
+        for attempt_id, reservation in (await self.db.run(running_on, contributor_id)).items():
+            session.hold(attempt_id, reservation)
         self.dispatcher.attach(session)
         return session
 

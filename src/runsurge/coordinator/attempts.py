@@ -106,6 +106,16 @@ def claim_task(
     )
 
 
+def running_on(session: Session, contributor_id: str) -> dict[int, int]:
+    """The contributor's RUNNING attempts and their reservations (attempt id → bytes)."""
+    rows = session.execute(
+        select(Attempt.id, Attempt.memory_reservation_bytes).where(
+            Attempt.contributor_id == contributor_id, Attempt.state == AttemptState.RUNNING
+        )
+    ).all()
+    return {row.id: row.memory_reservation_bytes for row in rows}
+
+
 def with_input(assignment: AssignmentView, blobs: BlobStore) -> AssignmentView:
     """The claimed assignment with its input inline when small; run outside any transaction.
 

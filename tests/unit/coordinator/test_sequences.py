@@ -224,3 +224,23 @@ def test_lease_sweep_frees_the_slot_of_a_still_connected_agent_and_stops_the_att
     assert [o.attempt_id for o in orders if isinstance(o, CancelOrder)] == [lost.id]
     assert [a.job_id for a in again] == [job_id]
     assert set(session.running) == {again[0].attempt_id}
+
+
+def test_a_reconnecting_agent_keeps_the_slots_of_what_it_still_runs(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    consumer = world.consumer()
+    first = world.submit(consumer)
+    machine = world.contributor()
+
+    async def body() -> tuple[list[AssignmentView], list[AssignmentView], dict[int, int]]:
+        old = await _connected(coordinator, machine)
+        before = _assignments(old)
+        world.submit(consumer)
+        new = await _connected(coordinator, machine)  # e.g. after a coordinator restart
+        return before, _assignments(new), dict(new.running)
+
+    before, after, running = _run(body)
+    assert [a.job_id for a in before] == [first]
+    assert after == []  # its one core is still busy with the first job's task
+    assert set(running) == {before[0].attempt_id}
