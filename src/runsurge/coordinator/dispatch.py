@@ -179,10 +179,13 @@ class Dispatcher:
             self._wake.clear()
             try:
                 await self.dispatch_round()
-                if time.monotonic() - self._placement_checked >= PLACEMENT_CHECK_SECONDS:
-                    await self.check_placement()
             except Exception:  # keep dispatching whatever one round hit
                 log.exception("dispatch round failed")
+            if time.monotonic() - self._placement_checked >= PLACEMENT_CHECK_SECONDS:
+                try:
+                    await self.check_placement()
+                except Exception:
+                    log.exception("placement check failed")
 
     async def check_placement(self) -> None:
         """Say why tasks larger than every connected agent wait; fail the overdue ones."""
