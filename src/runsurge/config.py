@@ -108,6 +108,10 @@ class CoordinatorSettings(BaseSettings):
         ),
     )
     max_attempts: int = Field(default=3, description="Attempts a task gets before it fails.")
+    unplaceable_timeout_seconds: float = Field(
+        default=600.0,
+        description="A task larger than every connected contributor fails after this long.",
+    )
     # The sandbox limits every task gets (memory until the estimator refines it).
     task_memory_bytes: Size = Field(
         default=_POLICY.memory_bytes, description="Memory limit of a task (the first attempt's)."

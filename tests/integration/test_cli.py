@@ -41,6 +41,7 @@ def test_json_outputs_are_stable(cluster: Cluster) -> None:
         "aggregate",
         "aggregate_script",
         "on_error",
+        "waiting_reason",
     }
     assert job["state"] == "SUCCEEDED" and job["result"] == {"lines": 1, "words": 2}
     assert job["tasks"] == {

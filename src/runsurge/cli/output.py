@@ -42,6 +42,8 @@ def print_status(status: JobStatus) -> None:
             f"  tasks: {t.total} total, {t.succeeded} succeeded, {t.failed} failed, "
             f"{t.running} running, {t.queued} queued, {t.cancelled} cancelled"
         )
+    if status.waiting_reason:
+        out.print(f"  [yellow]{escape(status.waiting_reason)}[/]")
     if status.error is not None:
         print_task_error(status.error.describe())
 

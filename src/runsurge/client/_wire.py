@@ -56,6 +56,7 @@ def job_status(msg: consumer_pb2.Job) -> JobStatus:
         aggregate=list(msg.aggregate),
         aggregate_script=msg.aggregate_script,
         on_error=ON_ERROR_NAMES.get(msg.on_error, "continue"),
+        waiting_reason=msg.waiting_reason,
     )
 
 

@@ -67,6 +67,7 @@ class JobStatus:
     aggregate: list[str]  # a group's built-in reducers, FIELD=REDUCER
     aggregate_script: bool  # a group aggregated by the script's own aggregate()
     on_error: str  # "continue" or "fail-fast"
+    waiting_reason: str = ""  # why queued work cannot start yet (a task too large), if so
 
     @property
     def done(self) -> bool:

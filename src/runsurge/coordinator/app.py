@@ -18,7 +18,7 @@ from pathlib import Path
 from runsurge.config import CoordinatorSettings
 from runsurge.coordinator import contributors, jobs, liveness, submission_reaper
 from runsurge.coordinator.aggregation import Aggregator
-from runsurge.coordinator.attempts import RetryLimits, Settlement, finish_attempt
+from runsurge.coordinator.attempts import RetryLimits, Settlement, finish_attempt, running_on
 from runsurge.coordinator.auth import ensure_contributor_token, ensure_default_consumer
 from runsurge.coordinator.dispatch import AgentSession, CancelOrder, Dispatcher
 from runsurge.coordinator.events import JobEvents
@@ -56,6 +56,9 @@ class Coordinator:
     # When each agent's current work stream opened (the forgotten-attempts grace).
     streams_opened_at: dict[str, dt.datetime] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.dispatcher.on_settled = self.settled
 
     @property
     def retry_limits(self) -> RetryLimits:
@@ -107,6 +110,10 @@ class Coordinator:
         capacity = await self.db.run(contributors.go_online, contributor_id)
         session = AgentSession(contributor_id, capacity.cores, capacity.memory_bytes)
         self.streams_opened_at[contributor_id] = utcnow()
+        # A reconnecting agent (after a broken stream or a coordinator restart) may still
+        # run what it had: count those slots until its heartbeats say otherwise.
+        for attempt_id, reservation in (await self.db.run(running_on, contributor_id)).items():
+            session.hold(attempt_id, reservation)
         self.dispatcher.attach(session)
         return session
 
@@ -130,6 +137,9 @@ class Coordinator:
             contributor_id, running, reported, self.streams_opened_at.get(contributor_id)
         )
         reply = await self.db.run(liveness.heartbeat, beat, self.lease_terms)
+        self.dispatcher.reconcile(
+            contributor_id, list(running), self.lease_terms.forget_after_seconds
+        )
         for attempt_id in reply.stop:
             session.outbox.put_nowait(
                 CancelOrder(attempt_id, "the coordinator no longer runs this attempt")
@@ -196,6 +206,7 @@ class Coordinator:
                 self.retry_limits,
                 "the contributor stopped sending heartbeats",
             )
+            self.dispatcher.forget(attempt_id, "its lease lapsed")
             self.settled(settlement)
 
     def start_background(self) -> None:
@@ -267,7 +278,14 @@ def build_coordinator(settings: CoordinatorSettings, gate: ScriptGate | None) ->
         db=db,
         blobs=blobs,
         events=events,
-        dispatcher=Dispatcher(db, events, settings.lease_seconds, blobs, policy_defaults),
+        dispatcher=Dispatcher(
+            db,
+            events,
+            settings.lease_seconds,
+            blobs,
+            policy_defaults,
+            settings.unplaceable_timeout_seconds,
+        ),
         aggregator=Aggregator(db, blobs, policy_defaults.memory_bytes),
         gate=gate,
         contributor_token=ensure_contributor_token(data_dir),

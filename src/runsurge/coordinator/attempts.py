@@ -10,7 +10,9 @@ usage is recorded once and within the attempt's limits (usage.py).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from runsurge.coordinator.jobs import CancelList, lock_job, move_task, settle_jo
 from runsurge.coordinator.policy import policy_for, record_policy
 from runsurge.coordinator.usage import record_usage
 from runsurge.coordinator.views import AssignmentView, FinishedAttempt
-from runsurge.errors import InvalidRequest
+from runsurge.errors import InvalidRequest, NotFound
 from runsurge.kinds import OutcomeKind
 from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import BlobStore
@@ -59,13 +61,13 @@ def claim_task(
     contributor_id: str,
     free_memory_bytes: int,
     lease_seconds: float,
-    blobs: BlobStore,
     defaults: SandboxPolicy,
 ) -> AssignmentView | None:
     """Take the next task (see fairness.py) that fits in `free_memory_bytes`, or None.
 
     The attempt's sandbox policy is decided here, once (policy.py, from `defaults`),
-    stored on the attempt and carried in the assignment.
+    stored on the attempt and carried in the assignment. The input is not read here:
+    this transaction holds the job's row lock, so `with_input` reads it after commit.
     """
     candidate = next_task(session, free_memory_bytes)
     if candidate is None:
@@ -92,10 +94,6 @@ def claim_task(
     session.flush()
     if job.state is JobState.QUEUED:
         job.state = transition(job.state, JobState.RUNNING, f"job {job.id}")
-    inline = None
-    if task.input_size <= INPUT_INLINE_LIMIT:
-        with blobs.open(task.input_sha256) as f:
-            inline = f.read()
     return AssignmentView(
         attempt_id=attempt.id,
         job_id=job.id,
@@ -107,8 +105,70 @@ def claim_task(
         memory_bytes=task.memory_reservation_bytes,
         policy=policy,
         entrypoint=task.kind,
-        input_inline=inline,
     )
+
+
+def running_on(session: Session, contributor_id: str) -> dict[int, int]:
+    """The contributor's RUNNING attempts and their reservations (attempt id → bytes)."""
+    rows = session.execute(
+        select(Attempt.id, Attempt.memory_reservation_bytes).where(
+            Attempt.contributor_id == contributor_id, Attempt.state == AttemptState.RUNNING
+        )
+    ).all()
+    return {row.id: row.memory_reservation_bytes for row in rows}
+
+
+def with_input(assignment: AssignmentView, blobs: BlobStore) -> AssignmentView:
+    """The claimed assignment with its input inline when small; run outside any transaction.
+
+    Raises NotFound when the input blob is missing, or (inline) does not match its hash:
+    the attempt can never run, and `fail_unreadable_input` fails it alone.
+    """
+    sha = assignment.input_sha256
+    if assignment.input_size > INPUT_INLINE_LIMIT:
+        if not blobs.exists(sha):
+            raise NotFound(f"input blob {sha} is missing")
+        return assignment  # the agent streams it, verifying its hash
+    try:
+        with blobs.open(sha) as f:
+            data = f.read()
+    except (NotFound, OSError) as exc:
+        raise NotFound(f"input blob {sha} is missing or unreadable ({exc})") from exc
+    if hashlib.sha256(data).hexdigest() != sha:
+        raise NotFound(f"input blob {sha} is corrupt: its content does not match its hash")
+    return dataclasses.replace(assignment, input_inline=data)
+
+
+def fail_unreadable_input(session: Session, attempt_id: int, why: str) -> Settlement:
+    """Fail a just-claimed attempt whose input cannot be read, and its task for good.
+
+    A content-addressed blob that is missing or corrupt does not come back, so a retry
+    would only fail again; the task's error says which blob and why.
+    """
+    job_id = session.scalar(
+        select(Task.job_id)
+        .join(Attempt, Attempt.task_id == Task.id)
+        .where(Attempt.id == attempt_id)
+    )
+    if job_id is None:
+        return Settlement()
+    job = lock_job(session, job_id)
+    attempt = session.get(Attempt, attempt_id, with_for_update=True, populate_existing=True)
+    if attempt is None or attempt.state is not AttemptState.RUNNING:
+        return Settlement(job.id)  # cancelled meanwhile
+    task = session.get(Task, attempt.task_id, with_for_update=True, populate_existing=True)
+    assert task is not None
+    now = utcnow()
+    attempt.state = transition(attempt.state, AttemptState.FAILED, f"attempt {attempt.id}")
+    attempt.outcome, attempt.finished_at = OutcomeKind.INFRASTRUCTURE, now
+    log.error("task %s of job %s cannot run: %s", task.index, job.id, why)
+    if not task.state.final:
+        move_task(job, task, TaskState.FAILED)
+        task.finished_at = now
+        task.error_kind, task.error_type = OutcomeKind.INFRASTRUCTURE.value, ""
+        task.error_message, task.error_traceback = why, ""
+    cancel = settle_job(session, job)
+    return Settlement(job.id, cancel, job.state is JobState.AGGREGATING)
 
 
 def finish_attempt(

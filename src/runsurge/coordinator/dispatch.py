@@ -2,9 +2,15 @@
 
 Each open work stream is an `AgentSession` with an outbox the servicer drains. The
 dispatcher wakes on new work, finished work and new agents (and once a second in any
-case), and fills every agent's free slots. An agent holds up to two assignments per
-core (one running, one prefetched); it starts each only when a core and the task's
-memory reservation are free on it (see contributor/slots.py).
+case), and fills every agent's free slots. An agent is given only what it can start
+at once: one assignment per free core, within the memory it offered. Nothing is
+prefetched, so an assignment never waits behind a long task on a busy agent while
+another agent sits idle (see docs/architecture.md, "Scheduling").
+
+The slots counted here are the coordinator's view of the agent. Every way an
+attempt ends frees its slot: a report, a loss found by a heartbeat or by the lease
+sweep (`forget`), and, as a backstop, each heartbeat drops any assignment the agent
+no longer lists once it is older than the grace for assignments still in flight.
 """
 
 from __future__ import annotations
@@ -12,11 +18,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from runsurge.coordinator.attempts import claim_task
+from runsurge.coordinator.attempts import (
+    Settlement,
+    claim_task,
+    fail_unreadable_input,
+    with_input,
+)
 from runsurge.coordinator.events import JobEvents
+from runsurge.coordinator.placement import check_placement, fail_unplaceable
 from runsurge.coordinator.views import AssignmentView
+from runsurge.errors import NotFound
 from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import BlobStore
 from runsurge.store.database import Database
@@ -33,8 +48,8 @@ class CancelOrder:
 
 
 Outgoing = AssignmentView | CancelOrder | None  # None closes the stream
-# Assignments per core an agent may hold: one running, one fetched and waiting.
-PREFETCH_FACTOR = 2
+# How often the dispatcher looks for tasks no connected agent can hold (placement.py).
+PLACEMENT_CHECK_SECONDS = 1.0
 
 
 @dataclass
@@ -46,22 +61,27 @@ class AgentSession:
     memory_bytes: int
     outbox: asyncio.Queue[Outgoing] = field(default_factory=asyncio.Queue)
     running: dict[int, int] = field(default_factory=dict)  # attempt id → reserved bytes
+    assigned_at: dict[int, float] = field(default_factory=dict)  # attempt id → monotonic
 
     @property
     def free_slots(self) -> int:
-        """Assignments the agent can take now: its cores, plus as many prefetched."""
-        return self.cores * PREFETCH_FACTOR - len(self.running)
+        """Assignments the agent can start now: one per free core."""
+        return self.cores - len(self.running)
 
     @property
     def largest_fit(self) -> int:
-        """The largest reservation worth assigning now.
+        """The largest reservation the agent can start now, beside what it runs."""
+        return self.memory_bytes - sum(self.running.values())
 
-        Assigned attempts may reserve up to PREFETCH_FACTOR times the offer, since the
-        agent starts one only when it fits beside those running (contributor/slots.py);
-        no single task may exceed the whole offer.
-        """
-        assigned = sum(self.running.values())
-        return min(self.memory_bytes, self.memory_bytes * PREFETCH_FACTOR - assigned)
+    def hold(self, attempt_id: int, reservation: int) -> None:
+        """Count an assignment against the agent's cores and memory."""
+        self.running[attempt_id] = reservation
+        self.assigned_at[attempt_id] = time.monotonic()
+
+    def free(self, attempt_id: int) -> bool:
+        """Give an attempt's slot back; whether it held one."""
+        self.assigned_at.pop(attempt_id, None)
+        return self.running.pop(attempt_id, None) is not None
 
 
 class Dispatcher:
@@ -74,14 +94,20 @@ class Dispatcher:
         lease_seconds: float,
         blobs: BlobStore,
         policy_defaults: SandboxPolicy,
+        unplaceable_timeout_seconds: float = 600.0,
     ) -> None:
         self._db = db
+        self._unplaceable_timeout = unplaceable_timeout_seconds
+        self._placement_checked = 0.0
         self._blobs = blobs
         self._events = events
         self._lease_seconds = lease_seconds
         self._policy_defaults = policy_defaults  # what claims start from (policy.py)
         self.sessions: dict[str, AgentSession] = {}
         self._wake = asyncio.Event()
+        # What to do after a transaction of the dispatcher's own settled a job (the
+        # Coordinator's `settled`: wake watchers, stop attempts, wake the aggregator).
+        self.on_settled: Callable[[Settlement], None] = lambda _: None
 
     def wake(self) -> None:
         """Ask for a dispatch round soon."""
@@ -104,8 +130,40 @@ class Dispatcher:
         """An attempt ended on its agent: its slot and memory are free again."""
         session = self.sessions.get(contributor_id)
         if session is not None:
-            session.running.pop(attempt_id, None)
+            session.free(attempt_id)
         self.wake()
+
+    def forget(self, attempt_id: int, reason: str) -> None:
+        """An attempt was lost (its lease lapsed): stop it on any agent still holding it.
+
+        The agent is told to stop it and its slot is freed at once, so a connected
+        agent's slot never stays taken by an attempt the coordinator gave up on.
+        """
+        for session in self.sessions.values():
+            if attempt_id in session.running:
+                session.outbox.put_nowait(CancelOrder(attempt_id, reason))
+                session.free(attempt_id)
+                self.wake()
+
+    def reconcile(self, contributor_id: str, listed: list[int], grace_seconds: float) -> None:
+        """A heartbeat listed what the agent holds: free slots of what it no longer has.
+
+        Assignments younger than `grace_seconds` may still be on their way to it.
+        """
+        session = self.sessions.get(contributor_id)
+        if session is None:
+            return
+        held, cutoff = set(listed), time.monotonic() - grace_seconds
+        gone = [
+            attempt_id
+            for attempt_id, at in session.assigned_at.items()
+            if attempt_id not in held and at < cutoff
+        ]
+        for attempt_id in gone:
+            session.free(attempt_id)
+        if gone:
+            log.info("freed %d slot(s) %s no longer holds", len(gone), contributor_id)
+            self.wake()
 
     def cancel(self, contributor_id: str, attempt_id: int, reason: str) -> None:
         """Forward a cancellation to the agent running the attempt, if connected."""
@@ -123,6 +181,20 @@ class Dispatcher:
                 await self.dispatch_round()
             except Exception:  # keep dispatching whatever one round hit
                 log.exception("dispatch round failed")
+            if time.monotonic() - self._placement_checked >= PLACEMENT_CHECK_SECONDS:
+                try:
+                    await self.check_placement()
+                except Exception:
+                    log.exception("placement check failed")
+
+    async def check_placement(self) -> None:
+        """Say why tasks larger than every connected agent wait; fail the overdue ones."""
+        self._placement_checked = time.monotonic()
+        largest = max((s.memory_bytes for s in self.sessions.values()), default=None)
+        overdue = await self._db.run(check_placement, largest, self._unplaceable_timeout)
+        for job_id in overdue:
+            assert largest is not None
+            self.on_settled(await self._db.run(fail_unplaceable, job_id, largest))
 
     async def dispatch_round(self) -> None:
         """Fill every agent's free slots with queued tasks that fit."""
@@ -140,12 +212,29 @@ class Dispatcher:
                     session.contributor_id,
                     session.largest_fit,
                     self._lease_seconds,
-                    self._blobs,
                     self._policy_defaults,
                 )
                 if assignment is None:
                     continue
-                session.running[assignment.attempt_id] = assignment.memory_bytes
-                session.outbox.put_nowait(assignment)
-                self._events.notify([assignment.job_id])
                 progress = True
+                session.hold(assignment.attempt_id, assignment.memory_bytes)
+                ready = await self._with_input(assignment)
+                if ready is None:
+                    session.free(assignment.attempt_id)
+                    continue
+                session.outbox.put_nowait(ready)
+                self._events.notify([assignment.job_id])
+
+    async def _with_input(self, assignment: AssignmentView) -> AssignmentView | None:
+        """Read the claimed task's input, after the claim committed; None if it cannot run.
+
+        A missing or corrupt input fails that task alone, in its own transaction, and
+        dispatch goes on with the others.
+        """
+        try:
+            return await asyncio.to_thread(with_input, assignment, self._blobs)
+        except NotFound as exc:
+            why = str(exc)
+        settlement = await self._db.run(fail_unreadable_input, assignment.attempt_id, why)
+        self.on_settled(settlement)
+        return None

@@ -2,59 +2,78 @@
 
 A big group must not hold up everyone else. The next task comes from the consumer
 with the fewest tasks running now, and within that consumer from the job with the
-fewest running (a single job submitted behind a 100,000-input group starts at the
-next free slot); ties go to the older job, and within a job tasks run in input
-order. A group's aggregate task counts as a job with nothing running, so fan-ins
-finish promptly. Everything is read from the per-job counters, so choosing costs a
-scan of the active jobs, not of their tasks.
+fewest running, then from the job that has had the fewest tasks so far (a single
+job submitted behind a 100,000-input group starts at the next free slot, even when
+that slot is a machine's only one and the group runs nothing at that instant); ties
+go to the older job, and within a job tasks run in input order. A group's aggregate
+task counts as a job with nothing running, so fan-ins finish promptly.
+
+Only jobs that can run something now are ranked: the SQL keeps a job only when it has
+a QUEUED task that fits the free memory (an EXISTS on the tasks' job/state index), so
+runnable work is found in one query whatever sits in front of it: jobs whose tasks
+are too big, groups waiting for their fan-in, any number of them. The ranking reads
+the per-job counters, not the tasks.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from runsurge.store.models import Job, Task
 from runsurge.store.states import JobState, TaskState
 
 SCHEDULABLE_JOBS = (JobState.QUEUED, JobState.RUNNING, JobState.AGGREGATING)
-CANDIDATE_JOBS = 32  # jobs tried, in fairness order, before giving up this round
 
 
-def fair_job_order(session: Session) -> list[str]:
-    """Active jobs with work waiting, the most deserving first."""
+def fair_job_order(session: Session, max_reservation_bytes: int | None = None) -> list[str]:
+    """Active jobs with a queued task that fits (any size when None), most deserving first."""
+    return list(session.scalars(_ranked_jobs(max_reservation_bytes)).all())
+
+
+def _ranked_jobs(max_reservation_bytes: int | None) -> Select[str]:
     busy = (
         select(Job.consumer_id, func.sum(Job.running_count).label("running"))
         .where(Job.state.in_(SCHEDULABLE_JOBS))
         .group_by(Job.consumer_id)
         .subquery()
     )
-    rows = session.execute(
+    fitting = select(Task.id).where(Task.job_id == Job.id, Task.state == TaskState.QUEUED)
+    if max_reservation_bytes is not None:
+        fitting = fitting.where(Task.memory_reservation_bytes <= max_reservation_bytes)
+    return (
         select(Job.id)
         .join(busy, busy.c.consumer_id == Job.consumer_id)
         .where(
             Job.state.in_(SCHEDULABLE_JOBS),
+            # The counters leave out the aggregate task, hence the AGGREGATING arm;
+            # the EXISTS then keeps only jobs with a task that can run now.
             or_(Job.queued_count > 0, Job.state == JobState.AGGREGATING),
+            exists(fitting),
         )
-        .order_by(busy.c.running, Job.running_count, Job.created_at, Job.id)
-        .limit(CANDIDATE_JOBS)
-    ).all()
-    return [row.id for row in rows]
+        .order_by(
+            busy.c.running,
+            Job.running_count,
+            Job.task_count - Job.queued_count,  # tasks it already had (running or done)
+            Job.created_at,
+            Job.id,
+        )
+    )
 
 
 def next_task(session: Session, max_reservation_bytes: int) -> tuple[int, str] | None:
     """(task id, job id) of the next queued task that fits the reservation, or None."""
-    for job_id in fair_job_order(session):
-        task_id = session.scalar(
-            select(Task.id)
-            .where(
-                Task.job_id == job_id,
-                Task.state == TaskState.QUEUED,
-                Task.memory_reservation_bytes <= max_reservation_bytes,
-            )
-            .order_by(Task.index)
-            .limit(1)
+    job_id = session.scalar(_ranked_jobs(max_reservation_bytes).limit(1))
+    if job_id is None:
+        return None
+    task_id = session.scalar(
+        select(Task.id)
+        .where(
+            Task.job_id == job_id,
+            Task.state == TaskState.QUEUED,
+            Task.memory_reservation_bytes <= max_reservation_bytes,
         )
-        if task_id is not None:
-            return task_id, job_id
-    return None
+        .order_by(Task.index)
+        .limit(1)
+    )
+    return None if task_id is None else (task_id, job_id)

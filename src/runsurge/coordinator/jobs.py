@@ -348,6 +348,7 @@ def _view(session: Session, job: Job, blobs: BlobStore, inline_limit: int) -> Jo
         aggregate_specs=tuple(json.loads(job.aggregate_specs)),
         aggregate_script=job.aggregate_script,
         on_error=job.on_error,
+        waiting_reason="" if job.state.final else job.waiting_reason,
     )
 
 

@@ -50,6 +50,7 @@ class JobView:
     aggregate_specs: tuple[str, ...] = ()
     aggregate_script: bool = False
     on_error: OnError = OnError.CONTINUE
+    waiting_reason: str = ""  # why queued work cannot start, while it cannot (placement.py)
 
 
 @dataclass(frozen=True)

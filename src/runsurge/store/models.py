@@ -118,7 +118,10 @@ class Job(Base):
     consumer_id: Mapped[str] = mapped_column(ForeignKey("consumers.id"), index=True)
     kind: Mapped[JobKind] = mapped_column(_enum(JobKind))
     name: Mapped[str] = mapped_column(String(200), default="")
-    state: Mapped[JobState] = mapped_column(_enum(JobState), default=JobState.SUBMITTING)
+    # Indexed: the scheduler and the sweeps read active jobs by state.
+    state: Mapped[JobState] = mapped_column(
+        _enum(JobState), default=JobState.SUBMITTING, index=True
+    )
     script_sha256: Mapped[str] = mapped_column(String(64))
     script_name: Mapped[str] = mapped_column(String(200), default="script.py")
     task_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -142,6 +145,10 @@ class Job(Base):
     # When a SUBMITTING job last received input (None: read as created_at); the
     # submission reaper fails uploads silent for longer than the timeout.
     submission_activity_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Why queued work cannot start (a task larger than every connected agent), and
+    # since when; kept by coordinator/placement.py.
+    waiting_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    unplaceable_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -159,6 +166,8 @@ class Task(Base):
         Index("ix_tasks_job_kind", "job_id", "kind"),
         # The scheduler's "next queued task of this job, in input order".
         Index("ix_tasks_job_state_index", "job_id", "state", "index"),
+        # Queued tasks larger than an agent's offer (coordinator/placement.py).
+        Index("ix_tasks_state_reservation", "state", "memory_reservation_bytes"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -188,7 +197,11 @@ class Attempt(Base):
     """One contributor's try at a task, kept alive by that contributor's lease."""
 
     __tablename__ = "attempts"
-    __table_args__ = (Index("ix_attempts_contributor_state", "contributor_id", "state"),)
+    __table_args__ = (
+        Index("ix_attempts_contributor_state", "contributor_id", "state"),
+        # The lease sweep: RUNNING attempts whose lease ran out.
+        Index("ix_attempts_state_lease", "state", "lease_expires_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)

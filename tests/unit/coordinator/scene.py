@@ -15,7 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from runsurge.coordinator import jobs
-from runsurge.coordinator.attempts import RetryLimits, Settlement, claim_task, finish_attempt
+from runsurge.coordinator.attempts import (
+    RetryLimits,
+    Settlement,
+    claim_task,
+    finish_attempt,
+    with_input,
+)
 from runsurge.coordinator.auth import new_id, token_hash
 from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.views import AssignmentView, ErrorView, FinishedAttempt
@@ -103,9 +109,10 @@ class Scene:
 
     def claim(self, contributor_id: str, free: int = 4 * GiB) -> AssignmentView | None:
         """What the dispatcher does for one free slot."""
-        return self.db.call(
-            claim_task, contributor_id, free, self.lease_seconds, self.blobs, self.policy_defaults
+        assignment = self.db.call(
+            claim_task, contributor_id, free, self.lease_seconds, self.policy_defaults
         )
+        return None if assignment is None else with_input(assignment, self.blobs)
 
     def claimed(self, contributor_id: str, free: int = 4 * GiB) -> AssignmentView:
         """A claim that must succeed."""

@@ -10,7 +10,7 @@ from typing import TypeVar
 from runsurge.coordinator.dispatch import AgentSession, CancelOrder, Dispatcher, Outgoing
 from runsurge.coordinator.events import JobEvents
 from runsurge.coordinator.views import AssignmentView
-from runsurge.store.states import TaskState
+from runsurge.store.states import JobState, TaskState
 from tests.unit.coordinator.scene import GiB, MiB, Scene
 
 T = TypeVar("T")
@@ -37,21 +37,22 @@ def _assignments(session: AgentSession) -> list[AssignmentView]:
     return [item for item in _drain(session) if isinstance(item, AssignmentView)]
 
 
-def test_agent_is_given_two_assignments_per_core(scene: Scene) -> None:
+def test_agent_is_given_one_assignment_per_free_core(scene: Scene) -> None:
     scene.submit(scene.consumer(), [b"%d" % i for i in range(10)])
     machine = scene.contributor(cores=2)
 
-    async def body(dispatcher: Dispatcher) -> list[AssignmentView]:
+    async def body(dispatcher: Dispatcher) -> list[int]:
         session = AgentSession(machine, cores=2, memory_bytes=8 * GiB)
         dispatcher.attach(session)
+        await dispatcher.dispatch_round()
         await dispatcher.dispatch_round()
         assert set(session.running) == {a.attempt_id for a in _assignments(session)}
         return list(session.running)
 
-    assert len(_run(scene, body)) == 4
+    assert len(_run(scene, body)) == 2
 
 
-def test_assignments_never_reserve_more_than_twice_the_offer(scene: Scene) -> None:
+def test_assignments_never_reserve_more_than_the_offer(scene: Scene) -> None:
     scene.submit(scene.consumer(), [b"%d" % i for i in range(10)], reservation=512 * MiB)
     machine = scene.contributor(cores=8, memory=1 * GiB)
 
@@ -61,7 +62,7 @@ def test_assignments_never_reserve_more_than_twice_the_offer(scene: Scene) -> No
         await dispatcher.dispatch_round()
         return sum(session.running.values())
 
-    assert _run(scene, body) == 2 * GiB
+    assert _run(scene, body) == 1 * GiB
 
 
 def test_task_larger_than_the_offer_is_never_assigned(scene: Scene) -> None:
@@ -86,12 +87,51 @@ def test_free_agent_gets_the_work_while_another_is_busy(scene: Scene) -> None:
         busy = AgentSession(busy_id, cores=1, memory_bytes=4 * GiB)
         free = AgentSession(free_id, cores=1, memory_bytes=4 * GiB)
         dispatcher.attach(busy)
-        await dispatcher.dispatch_round()  # fills the busy agent's two slots
+        await dispatcher.dispatch_round()  # fills the busy agent's one slot
         dispatcher.attach(free)
         await dispatcher.dispatch_round()
         return len(_assignments(busy)), len(_assignments(free))
 
-    assert _run(scene, body) == (2, 1)
+    assert _run(scene, body) == (1, 1)
+
+
+def test_no_assignment_waits_on_a_busy_agent_while_another_is_idle(scene: Scene) -> None:
+    consumer = scene.consumer()
+    first, second = scene.contributor("first"), scene.contributor("second")
+    long_job = scene.submit(consumer, [b"long"])
+
+    async def body(dispatcher: Dispatcher) -> tuple[list[str], list[str], str]:
+        busy = AgentSession(first, cores=1, memory_bytes=4 * GiB)
+        idle = AgentSession(second, cores=1, memory_bytes=4 * GiB)
+        dispatcher.attach(busy)
+        await dispatcher.dispatch_round()  # the long task runs on the first agent
+        dispatcher.attach(idle)
+        short_job = scene.submit(consumer, [b"short"])
+        await dispatcher.dispatch_round()
+        return (
+            [a.job_id for a in _assignments(busy)],
+            [a.job_id for a in _assignments(idle)],
+            short_job,
+        )
+
+    on_busy, on_idle, short_job = _run(scene, body)
+    assert on_busy == [long_job] and on_idle == [short_job]
+
+
+def test_a_slot_the_agent_no_longer_lists_is_freed_after_the_grace(scene: Scene) -> None:
+    scene.submit(scene.consumer(), [b"a", b"b"])
+    machine = scene.contributor()
+
+    async def body(dispatcher: Dispatcher) -> tuple[int, int]:
+        session = AgentSession(machine, cores=1, memory_bytes=4 * GiB)
+        dispatcher.attach(session)
+        await dispatcher.dispatch_round()
+        dispatcher.reconcile(machine, [], grace_seconds=60.0)  # may still be in flight
+        young = len(session.running)
+        dispatcher.reconcile(machine, [], grace_seconds=0.0)
+        return young, len(session.running)
+
+    assert _run(scene, body) == (1, 0)
 
 
 def test_released_attempt_frees_its_slot_for_the_next_task(scene: Scene) -> None:
@@ -102,11 +142,14 @@ def test_released_attempt_frees_its_slot_for_the_next_task(scene: Scene) -> None
         session = AgentSession(machine, cores=1, memory_bytes=4 * GiB)
         dispatcher.attach(session)
         await dispatcher.dispatch_round()
-        first = [a.task_index for a in _assignments(session)]
-        scene.report(machine, next(iter(session.running)))
-        dispatcher.released(machine, next(iter(session.running)))
-        await dispatcher.dispatch_round()
-        return first + [a.task_index for a in _assignments(session)]
+        order = [a.task_index for a in _assignments(session)]
+        for _ in range(2):
+            (attempt_id,) = session.running
+            scene.report(machine, attempt_id)
+            dispatcher.released(machine, attempt_id)
+            await dispatcher.dispatch_round()
+            order += [a.task_index for a in _assignments(session)]
+        return order
 
     assert _run(scene, body) == [0, 1, 2]
 
@@ -167,3 +210,27 @@ def test_assignment_wakes_the_watchers_of_its_job(scene: Scene) -> None:
             return time.monotonic() - start
 
     assert asyncio.run(scenario()) < 1.0
+
+
+def test_a_task_whose_input_is_missing_or_corrupt_fails_alone(scene: Scene) -> None:
+    consumer = scene.consumer()
+    missing, corrupt = scene.submit(consumer, [b"missing"]), scene.submit(consumer, [b"corrupt"])
+    healthy = scene.submit(consumer, [b"healthy"])
+    scene.blobs.path_of(scene.task(missing, 0).input_sha256).unlink()
+    scene.blobs.path_of(scene.task(corrupt, 0).input_sha256).write_bytes(b"tampered")
+    machine = scene.contributor(cores=4)
+
+    async def body(dispatcher: Dispatcher) -> tuple[list[AssignmentView], dict[int, int]]:
+        session = AgentSession(machine, cores=4, memory_bytes=8 * GiB)
+        dispatcher.attach(session)
+        await dispatcher.dispatch_round()
+        return _assignments(session), dict(session.running)
+
+    sent, running = _run(scene, body)
+    assert [a.job_id for a in sent] == [healthy] and sent[0].input_inline == b"healthy"
+    assert set(running) == {sent[0].attempt_id}  # the failed claims hold no slot
+    for job_id, why in ((missing, "missing"), (corrupt, "corrupt")):
+        task = scene.task(job_id, 0)
+        assert task.state is TaskState.FAILED and task.error_kind == "INFRASTRUCTURE"
+        assert task.error_message.startswith(f"input blob {task.input_sha256} is {why}")
+        assert scene.job(job_id).state is JobState.FAILED

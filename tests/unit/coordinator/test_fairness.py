@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from runsurge.coordinator.fairness import fair_job_order, next_task
+from runsurge.coordinator.jobs import GroupOptions
+from runsurge.store.states import JobState
 from tests.unit.coordinator.scene import GiB, MiB, Scene
 
 
@@ -70,3 +72,39 @@ def test_finished_and_fully_running_jobs_are_not_candidates(scene: Scene) -> Non
     assert done not in scene.db.call(fair_job_order)
     assert running not in scene.db.call(fair_job_order)
     assert scene.db.call(next_task, 4 * GiB) is None
+
+
+def test_small_job_behind_forty_jobs_too_big_for_the_free_memory_still_runs(
+    scene: Scene,
+) -> None:
+    consumer = scene.consumer()
+    for n in range(40):
+        scene.submit(consumer, [b"big %d" % n], reservation=2 * GiB)
+    small = scene.submit(consumer, [b"small"], reservation=256 * MiB)
+
+    found = scene.db.call(next_task, 1 * GiB)
+
+    assert found == (scene.task(small, 0).id, small)
+
+
+def test_groups_waiting_for_their_fan_in_do_not_hide_runnable_work(scene: Scene) -> None:
+    consumer, machine = scene.consumer(), scene.contributor(cores=64)
+    options = GroupOptions(aggregate_script=True)
+    for n in range(40):  # each reaches AGGREGATING with no aggregate task queued yet
+        group = scene.submit(consumer, [b"%d" % n], options=options)
+        scene.report(machine, scene.claimed(machine).attempt_id)
+        assert scene.job(group).state is JobState.AGGREGATING
+    waiting = scene.submit(consumer, [b"waiting"])
+
+    assert scene.db.call(fair_job_order) == [waiting]
+    assert scene.claimed(machine).job_id == waiting
+
+
+def test_single_job_goes_first_at_a_one_slot_machine_behind_a_group(scene: Scene) -> None:
+    consumer, machine = scene.consumer(), scene.contributor()
+    group = scene.submit(consumer, [b"%d" % i for i in range(10)])
+    scene.report(machine, scene.claimed(machine).attempt_id)  # the slot frees: 0 running
+    single = scene.submit(consumer, [b"single"])
+
+    assert scene.claimed(machine).job_id == single
+    assert scene.claimed(machine).job_id == group

@@ -293,3 +293,46 @@ def test_assignments_carry_the_policy_decided_from_the_coordinators_settings(
     assert (assignment.policy.wall_seconds, assignment.policy.pids) == (77.0, 9)
     (attempt,) = world.attempts_of(job_id, 0)
     assert recorded_policy(attempt) == assignment.policy
+
+
+def test_lease_sweep_frees_the_slot_of_a_still_connected_agent_and_stops_the_attempt(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    job_id = world.submit(world.consumer())
+    machine = world.contributor()
+
+    async def body() -> tuple[AgentSession, list[object], list[AssignmentView]]:
+        session = await _connected(coordinator, machine)
+        (attempt_id,) = session.running
+        _assignments(session)
+        world.backdate(attempt_id, coordinator.settings.lease_seconds + 1)
+        await coordinator.sweep_lapsed_leases()
+        orders = [session.outbox.get_nowait() for _ in range(session.outbox.qsize())]
+        await coordinator.dispatcher.dispatch_round()  # the requeued task: slot is free
+        return session, orders, _assignments(session)
+
+    session, orders, again = _run(body)
+    (lost,) = [a for a in world.attempts_of(job_id, 0) if a.state is AttemptState.LOST]
+    assert [o.attempt_id for o in orders if isinstance(o, CancelOrder)] == [lost.id]
+    assert [a.job_id for a in again] == [job_id]
+    assert set(session.running) == {again[0].attempt_id}
+
+
+def test_a_reconnecting_agent_keeps_the_slots_of_what_it_still_runs(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    consumer = world.consumer()
+    first = world.submit(consumer)
+    machine = world.contributor()
+
+    async def body() -> tuple[list[AssignmentView], list[AssignmentView], dict[int, int]]:
+        old = await _connected(coordinator, machine)
+        before = _assignments(old)
+        world.submit(consumer)
+        new = await _connected(coordinator, machine)  # e.g. after a coordinator restart
+        return before, _assignments(new), dict(new.running)
+
+    before, after, running = _run(body)
+    assert [a.job_id for a in before] == [first]
+    assert after == []  # its one core is still busy with the first job's task
+    assert set(running) == {before[0].attempt_id}

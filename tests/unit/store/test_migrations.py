@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from runsurge.store.database import Database, alembic_config
 from runsurge.store.models import Base
@@ -21,6 +21,22 @@ def test_migrated_schema_equals_the_models(db_url: str) -> None:
     finally:
         db.close()
     assert diff == []
+
+
+def test_scheduler_loops_have_indexes_for_what_they_scan(db_url: str) -> None:
+    db = Database(db_url)
+    try:
+        db.migrate()
+        inspector = inspect(db.engine)
+        indexes = {
+            table: {tuple(i["column_names"]) for i in inspector.get_indexes(table)}
+            for table in ("jobs", "tasks", "attempts")
+        }
+    finally:
+        db.close()
+    assert ("state",) in indexes["jobs"]  # fairness and the active-job scans
+    assert ("state", "lease_expires_at") in indexes["attempts"]  # the lease sweep
+    assert ("state", "memory_reservation_bytes") in indexes["tasks"]  # placement.py
 
 
 def test_upgrade_keeps_known_outcomes_and_gives_old_attempts_a_policy(db_url: str) -> None:

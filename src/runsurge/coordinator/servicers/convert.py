@@ -121,6 +121,7 @@ def job_message(view: JobView) -> consumer_pb2.Job:
         aggregate=list(view.aggregate_specs),
         aggregate_script=view.aggregate_script,
         on_error=_ON_ERROR.get(view.on_error, consumer_pb2.ON_ERROR_UNSPECIFIED),
+        waiting_reason=view.waiting_reason,
     )
 
 

@@ -259,6 +259,7 @@ class Job(_message.Message):
     AGGREGATE_FIELD_NUMBER: _builtins.int
     AGGREGATE_SCRIPT_FIELD_NUMBER: _builtins.int
     ON_ERROR_FIELD_NUMBER: _builtins.int
+    WAITING_REASON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     kind: Global___JobKind.ValueType
     state: Global___JobState.ValueType
@@ -273,6 +274,8 @@ class Job(_message.Message):
     """True when a result (or aggregate) exists, inline or not."""
     aggregate_script: _builtins.bool
     on_error: Global___OnError.ValueType
+    waiting_reason: _builtins.str
+    """While the job has queued tasks no connected contributor can hold: why it waits."""
     @_builtins.property
     def tasks(self) -> Global___TaskCounts: ...
     @_builtins.property
@@ -303,10 +306,11 @@ class Job(_message.Message):
         aggregate: _abc.Iterable[_builtins.str] | None = ...,
         aggregate_script: _builtins.bool = ...,
         on_error: Global___OnError.ValueType = ...,
+        waiting_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "error", b"error", "finished_at", b"finished_at", "tasks", b"tasks"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate", b"aggregate", "aggregate_script", b"aggregate_script", "created_at", b"created_at", "error", b"error", "finished_at", b"finished_at", "id", b"id", "kind", b"kind", "name", b"name", "on_error", b"on_error", "result_available", b"result_available", "result_inline", b"result_inline", "result_json", b"result_json", "script_sha256", b"script_sha256", "state", b"state", "tasks", b"tasks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate", b"aggregate", "aggregate_script", b"aggregate_script", "created_at", b"created_at", "error", b"error", "finished_at", b"finished_at", "id", b"id", "kind", b"kind", "name", b"name", "on_error", b"on_error", "result_available", b"result_available", "result_inline", b"result_inline", "result_json", b"result_json", "script_sha256", b"script_sha256", "state", b"state", "tasks", b"tasks", "waiting_reason", b"waiting_reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

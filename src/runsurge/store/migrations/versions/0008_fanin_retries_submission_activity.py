@@ -1,7 +1,7 @@
 """fan-in retries and submission activity on jobs
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01
 
 `aggregation_failures` and `aggregation_retry_at` keep a group's failed fan-in tries
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
