@@ -48,3 +48,24 @@ def test_metrics_show_the_queue_then_the_finished_job(cluster_factory: type[Clus
     assert done[("runsurge_contributors", (("state", "ONLINE"),))] == 1
     assert done[("runsurge_attempts_running", ())] == 0
     assert 0 <= done[("runsurge_heartbeat_lag_seconds", ())] < 10
+    assert done[("runsurge_attempt_reports_total", (("outcome", "OK"),))] == 1
+    assert done[("runsurge_attempt_duration_seconds_count", ())] == 1
+
+
+def test_metrics_count_reports_by_outcome(cluster_factory: type[Cluster]) -> None:
+    metrics_address = f"127.0.0.1:{free_port()}"
+    cluster = cluster_factory(
+        coordinator_env={"RUNSURGE_COORDINATOR_METRICS_LISTEN": metrics_address}
+    )
+    cluster.add_contributor()
+    failing = "def process(input_data: str) -> dict:\n    raise ValueError('bad row')\n"
+    with cluster.client() as client:
+        ok = client.submit(WORDCOUNT, "a b")
+        bad = client.submit(failing, "x")
+        assert ok.result(timeout=60) == {"lines": 1, "words": 2}
+        bad.wait(timeout=60)
+    metrics = scrape(metrics_address)
+    assert metrics[("runsurge_attempt_reports_total", (("outcome", "OK"),))] == 1
+    assert metrics[("runsurge_attempt_reports_total", (("outcome", "SCRIPT_ERROR"),))] == 1
+    assert metrics[("runsurge_attempt_duration_seconds_count", ())] == 2
+    assert metrics[("runsurge_tasks", (("state", "FAILED"),))] == 1

@@ -22,6 +22,7 @@ from runsurge.coordinator.attempts import RetryLimits, Settlement, finish_attemp
 from runsurge.coordinator.auth import ensure_contributor_token, ensure_default_consumer
 from runsurge.coordinator.dispatch import AgentSession, CancelOrder, Dispatcher
 from runsurge.coordinator.events import JobEvents
+from runsurge.coordinator.metrics import EventMetrics
 from runsurge.coordinator.submission import (
     ScriptGate,
     Submission,
@@ -55,6 +56,7 @@ class Coordinator:
     consumer_token: str
     # When each agent's current work stream opened (the forgotten-attempts grace).
     streams_opened_at: dict[str, dt.datetime] = field(default_factory=dict)
+    metrics: EventMetrics = field(default_factory=EventMetrics)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -151,6 +153,8 @@ class Coordinator:
                 self.retry_limits,
                 "the contributor is not running it",
             )
+            if settlement.job_id is not None:
+                self.metrics.attempt_lost("forgotten")
             self.dispatcher.released(contributor_id, attempt_id)
             self.settled(settlement)
 
@@ -163,6 +167,9 @@ class Coordinator:
         except RunSurgeError as exc:
             self.report_refused(contributor_id, report.attempt_id, exc)
             return
+        self.metrics.report_recorded(
+            report.outcome.value, report.wall_seconds, settled=settlement.job_id is not None
+        )
         self.dispatcher.released(contributor_id, report.attempt_id)
         self.settled(settlement)
 
@@ -173,6 +180,7 @@ class Coordinator:
         then lost and retried like any other.
         """
         log.warning("rejected report from %s: %s", contributor_id, why)
+        self.metrics.report_refused()
         self.dispatcher.released(contributor_id, attempt_id)
         self.settled(Settlement())
 
@@ -206,6 +214,8 @@ class Coordinator:
                 self.retry_limits,
                 "the contributor stopped sending heartbeats",
             )
+            if settlement.job_id is not None:
+                self.metrics.attempt_lost("lease")
             self.dispatcher.forget(attempt_id, "its lease lapsed")
             self.settled(settlement)
 

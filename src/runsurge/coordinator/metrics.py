@@ -1,10 +1,12 @@
-"""Prometheus metrics of a coordinator: what it holds, read from the database at scrape.
+"""Prometheus metrics of a coordinator: what it holds, and what it has seen happen.
 
 Gauges describe durable state (jobs and tasks by state, the queue, contributors by
 state, heartbeat lag, running attempts) and are computed when Prometheus scrapes, from
 the same counters the scheduler uses, so they are right after a restart and cost
-nothing between scrapes. Each coordinator has its own registry (never the process-wide
-default), so several coordinators in one process, as in tests, do not collide.
+nothing between scrapes. Counters and the duration histogram count events since this
+process started (reports by outcome, lost attempts, refused reports), as Prometheus
+counters do. Each coordinator has its own registry (never the process-wide default),
+so several coordinators in one process, as in tests, do not collide.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -128,11 +130,58 @@ def _by_label(name: str, doc: str, label: str, values: dict[str, int]) -> GaugeM
     return family
 
 
-def metrics_registry(db: Database) -> CollectorRegistry:
-    """A registry of its own holding this coordinator's collectors."""
-    registry = CollectorRegistry(auto_describe=True)
-    registry.register(StateCollector(db))
-    return registry
+# Task durations run from milliseconds (warm sessions) to the 15-minute wall limit.
+DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900)
+
+
+class EventMetrics:
+    """The coordinator's event counters; `Coordinator` calls these as things happen."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._reports = Counter(
+            "runsurge_attempt_reports",
+            "Attempt reports recorded, by outcome (late and duplicate ones included).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self._durations = Histogram(
+            "runsurge_attempt_duration_seconds",
+            "Wall time of attempts that settled their task, as the agent measured it.",
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self._lost = Counter(
+            "runsurge_attempts_lost",
+            "Attempts declared lost: lease lapsed, or forgotten by their agent.",
+            ["why"],
+            registry=self.registry,
+        )
+        self._refused = Counter(
+            "runsurge_reports_refused",
+            "Attempt reports refused as unsound (not the agent's, a bad result).",
+            registry=self.registry,
+        )
+
+    def report_recorded(self, outcome: str, wall_seconds: float, settled: bool) -> None:
+        """A report was recorded; `settled` when it decided its task's fate."""
+        self._reports.labels(outcome=outcome).inc()
+        if settled:
+            self._durations.observe(max(0.0, wall_seconds))
+
+    def attempt_lost(self, why: str) -> None:
+        """An attempt was lost (`why`: "lease" or "forgotten")."""
+        self._lost.labels(why=why).inc()
+
+    def report_refused(self) -> None:
+        """A report was refused."""
+        self._refused.inc()
+
+
+def metrics_registry(db: Database, events: EventMetrics) -> CollectorRegistry:
+    """The coordinator's registry: its event counters plus the state read at scrape."""
+    events.registry.register(StateCollector(db))
+    return events.registry
 
 
 def serve_metrics(listen: str, registry: CollectorRegistry) -> Callable[[], None]:

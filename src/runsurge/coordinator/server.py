@@ -77,7 +77,9 @@ async def serve(settings: CoordinatorSettings, ready: asyncio.Event | None = Non
         ) from None
     stop_metrics = None
     if settings.metrics_listen:
-        stop_metrics = serve_metrics(settings.metrics_listen, metrics_registry(coordinator.db))
+        stop_metrics = serve_metrics(
+            settings.metrics_listen, metrics_registry(coordinator.db, coordinator.metrics)
+        )
     await server.start()
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
