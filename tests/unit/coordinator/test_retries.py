@@ -48,3 +48,15 @@ def test_out_of_memory_doubles_the_reservation_up_to_the_largest_machine() -> No
 
 def test_a_result_is_final() -> None:
     assert RETRY_CLASS[OutcomeKind.OK] is RetryClass.FINAL
+
+
+def test_out_of_memory_escalation_doubles_exactly_each_time() -> None:
+    # 512 → 1024 → 2048 → 4096 (the cap): a +256 MiB step or a 1.5x factor fails here.
+    reservation, seen = 512 * MiB, []
+    for attempt in range(1, 5):
+        decision = decide(OutcomeKind.OUT_OF_MEMORY, attempt, 10, reservation, 4096 * MiB)
+        if not decision.retry:
+            break
+        reservation = decision.memory_reservation_bytes
+        seen.append(reservation // MiB)
+    assert seen == [1024, 2048, 4096]
