@@ -139,11 +139,10 @@ def with_input(assignment: AssignmentView, blobs: BlobStore) -> AssignmentView:
     return dataclasses.replace(assignment, input_inline=data)
 
 
-def fail_unreadable_input(session: Session, attempt_id: int, why: str) -> Settlement:
-    """Fail a just-claimed attempt whose input cannot be read, and its task for good.
+def lock_attempt(session: Session, attempt_id: int) -> tuple[Job, Attempt, Task] | None:
+    """An attempt with its job and task, locked job → attempt → task; None if unknown.
 
-    A content-addressed blob that is missing or corrupt does not come back, so a retry
-    would only fail again; the task's error says which blob and why.
+    The one lock order every transaction that moves an attempt takes (see jobs.py).
     """
     job_id = session.scalar(
         select(Task.job_id)
@@ -151,13 +150,28 @@ def fail_unreadable_input(session: Session, attempt_id: int, why: str) -> Settle
         .where(Attempt.id == attempt_id)
     )
     if job_id is None:
-        return Settlement()
+        return None
     job = lock_job(session, job_id)
     attempt = session.get(Attempt, attempt_id, with_for_update=True, populate_existing=True)
-    if attempt is None or attempt.state is not AttemptState.RUNNING:
-        return Settlement(job.id)  # cancelled meanwhile
+    if attempt is None:
+        return None
     task = session.get(Task, attempt.task_id, with_for_update=True, populate_existing=True)
     assert task is not None
+    return job, attempt, task
+
+
+def fail_unreadable_input(session: Session, attempt_id: int, why: str) -> Settlement:
+    """Fail a just-claimed attempt whose input cannot be read, and its task for good.
+
+    A content-addressed blob that is missing or corrupt does not come back, so a retry
+    would only fail again; the task's error says which blob and why.
+    """
+    locked = lock_attempt(session, attempt_id)
+    if locked is None:
+        return Settlement()
+    job, attempt, task = locked
+    if attempt.state is not AttemptState.RUNNING:
+        return Settlement(job.id)  # cancelled meanwhile
     now = utcnow()
     attempt.state = transition(attempt.state, AttemptState.FAILED, f"attempt {attempt.id}")
     attempt.outcome, attempt.finished_at = OutcomeKind.INFRASTRUCTURE, now

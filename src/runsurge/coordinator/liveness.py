@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from runsurge.coordinator.attempts import RetryLimits, Settlement, requeue_or_fail
-from runsurge.coordinator.jobs import lock_job, settle_job
+from runsurge.coordinator.attempts import RetryLimits, Settlement, lock_attempt, requeue_or_fail
+from runsurge.coordinator.jobs import settle_job
 from runsurge.kinds import OutcomeKind
-from runsurge.store.models import Attempt, Contributor, Task, utcnow
+from runsurge.store.models import Attempt, Contributor, utcnow
 from runsurge.store.states import AttemptState, ContributorState, JobState, transition
 
 log = logging.getLogger(__name__)
@@ -145,19 +145,12 @@ def lapsed_attempts(session: Session) -> list[int]:
 
 def lose_attempt(session: Session, attempt_id: int, limits: RetryLimits, why: str) -> Settlement:
     """Declare one attempt lost and requeue (or fail) its task."""
-    job_id = session.scalar(
-        select(Task.job_id)
-        .join(Attempt, Attempt.task_id == Task.id)
-        .where(Attempt.id == attempt_id)
-    )
-    if job_id is None:
+    locked = lock_attempt(session, attempt_id)
+    if locked is None:
         return Settlement()
-    job = lock_job(session, job_id)
-    attempt = session.get(Attempt, attempt_id, with_for_update=True, populate_existing=True)
-    if attempt is None or attempt.state is not AttemptState.RUNNING:
+    job, attempt, task = locked
+    if attempt.state is not AttemptState.RUNNING:
         return Settlement()  # it finished meanwhile
-    task = session.get(Task, attempt.task_id, with_for_update=True, populate_existing=True)
-    assert task is not None
     attempt.state = transition(attempt.state, AttemptState.LOST, f"attempt {attempt.id}")
     attempt.outcome, attempt.finished_at = OutcomeKind.LOST, utcnow()
     log.warning("attempt %s of task %s lost: %s", attempt.id, task.id, why)
