@@ -1,10 +1,11 @@
 """The agent's own admission gate: at most `cores` tasks at once, within offered memory.
 
-The coordinator may hand an agent a few more assignments than it has cores (prefetch),
-so that the next input is fetched and waiting when a slot frees instead of waiting a
-network round trip. Whatever it sends, the agent itself starts a task only when a
-core is free and the reservations of the running tasks plus this one fit in the memory
-it offered: the machine is never asked for more than it lent.
+The coordinator sends an agent at most one assignment per free core (no prefetch, so
+nothing waits behind a long task here while another agent idles), but it may be wrong
+about what is free: after a reconnect, or when a cancelled task is still stopping.
+Whatever it sends, the agent itself starts a task only when a core is free and the
+reservations of the running tasks plus this one fit in the memory it offered: the
+machine is never asked for more than it lent.
 """
 
 from __future__ import annotations
