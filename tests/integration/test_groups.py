@@ -10,6 +10,7 @@ import pytest
 
 from runsurge.errors import InvalidRequest, JobFailed
 from tests.integration.cluster import Cluster, wait_until
+from tests.integration.executions import assert_each_ran_once
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 WORDCOUNT = EXAMPLES / "wordcount.py"
@@ -274,6 +275,7 @@ def test_group_survives_a_coordinator_restart_without_losing_or_repeating(
         assert job.result(timeout=120) == {"n": list(range(60))}
         assert job.status().tasks.succeeded == 60
         assert json.dumps([r.index for r in job.results()]) == json.dumps(list(range(60)))
+    assert_each_ran_once(cluster, job.id, 60)  # "without repeating": runs are counted
 
 
 def test_a_single_job_behind_a_big_group_starts_at_the_next_free_slot(cluster: Cluster) -> None:
