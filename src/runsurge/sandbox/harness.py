@@ -692,6 +692,8 @@ _SCM_RIGHTS = 1
 _WNOHANG = 1
 _LOST_STATUS = 255 << 8  # "exited with 255": a worker whose status could not be learnt
 _SWEEP_ROUNDS = 100
+_GO = b"g"
+_ZYGOTE_GONE = 70  # a worker whose zygote died before announcing it: it runs nothing
 
 
 def send_fds(sock: _SocketLike, payload: bytes, fds: list[int]) -> None:
@@ -932,13 +934,24 @@ def zygote_main(args: dict[str, str], sock: _SocketLike) -> None:
             kept = [set(_listdir(d)) for d in workdirs]
         else:
             _clean_workdirs(workdirs, kept)
+        # The worker waits for "go" until the reporter knows its pid: a worker that
+        # killed the zygote first would otherwise leave the reporter blind to which
+        # process it is, and its status would read as the zygote's.
+        go_read, go_write = os.pipe()
         pid = _fork()
         if pid == 0:
             sock.close()
+            os.close(go_write)
+            if os.read(go_read, 1) != _GO:
+                os._exit(_ZYGOTE_GONE)
+            os.close(go_read)
             _session_worker(func, entry, script, (int(max_output), spec), fds)
+        os.close(go_read)
         for fd in fds:
             os.close(fd)
         sock.send(ZYGOTE_FORKED + pid.to_bytes(4, "big"))
+        os.write(go_write, _GO)
+        os.close(go_write)
         status = _wait(pid, blocking=True)
         status = _LOST_STATUS if status is None else status
         sock.send(ZYGOTE_STATUS + status.to_bytes(4, "big") + b"\x01")
