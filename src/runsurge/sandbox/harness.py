@@ -861,11 +861,15 @@ def _serve_input(zygote: _Zygote, payload: bytes, fds: list[int]) -> None:
 def _sweep_orphans(zygote_pid: int) -> None:
     """SIGKILL every process but the zygote and us: what the last input left running.
 
-    All descendants are killed in one pass, so none can be reparented (or fork again)
-    between "listed" and "killed"; passes repeat until none is left.
+    That is every descendant, the zygote's own children included: a worker's
+    ``clone(CLONE_PARENT)`` child is the zygote's child, not the worker's. All are
+    killed in one pass, so none can be reparented (or fork again) between "listed"
+    and "killed"; passes repeat until none is left. Dead children of the zygote stay
+    zombies until it reaps them before the next input; they hold nothing and are not
+    counted.
     """
     for _ in range(_SWEEP_ROUNDS):
-        pids = _descendants(os.getpid(), skip=zygote_pid)
+        pids = _live_descendants(os.getpid(), keep=zygote_pid)
         if not pids:
             break
         for pid in pids:
@@ -884,14 +888,25 @@ def _reap_all_but(zygote_pid: int) -> None:
             _wait(pid, blocking=False)
 
 
-def _descendants(root: int, skip: int) -> list[int]:
+def _live_descendants(root: int, keep: int) -> list[int]:
+    """Every process below `root` except `keep` itself (its children are included)."""
     found: list[int] = []
-    pending = [child for child in _children(root) if child != skip]
+    pending = _children(root)
     while pending:
         pid = pending.pop()
-        found.append(pid)
+        if pid != keep and not _is_zombie(pid):
+            found.append(pid)
         pending.extend(_children(pid))
     return found
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return True  # gone already
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] in (b"Z", b"X")
 
 
 def _children(pid: int) -> list[int]:
@@ -913,7 +928,9 @@ def zygote_main(args: dict[str, str], sock: _SocketLike) -> None:
     """Import the script on the first request, then fork one worker per request; never returns."""
     import resource  # noqa: F401  # imported once here, so each worker's rlimits cost nothing
 
-    _set_dumpable(1)
+    # Not dumpable: what an input leaves running must not open the zygote's /proc/PID/fd
+    # (later inputs' descriptors pass through it). Each worker turns dumpable itself.
+    _set_dumpable(0)
     devnull = os.open("/dev/null", os.O_RDWR)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
@@ -929,6 +946,7 @@ def zygote_main(args: dict[str, str], sock: _SocketLike) -> None:
         if not payload:
             os._exit(0)
         max_output, _, spec = payload.decode("ascii").partition(" ")
+        _reap_strays()
         if func is None:
             func = _import_or_report(script, entry, sock, fds, devnull)
             kept = [set(_listdir(d)) for d in workdirs]
@@ -955,6 +973,17 @@ def zygote_main(args: dict[str, str], sock: _SocketLike) -> None:
         status = _wait(pid, blocking=True)
         status = _LOST_STATUS if status is None else status
         sock.send(ZYGOTE_STATUS + status.to_bytes(4, "big") + b"\x01")
+
+
+def _reap_strays() -> None:
+    """Collect children the last input's sweep killed (a worker's CLONE_PARENT clones)."""
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, _WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _listdir(directory: str) -> list[str]:
@@ -1043,6 +1072,7 @@ def _session_worker(
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.close(log_fd)
+    _set_dumpable(1)  # as a cold worker is; the zygote it came from stays non-dumpable
     _prefer_oom_kill()
     worker_pid = os.getpid()
 
