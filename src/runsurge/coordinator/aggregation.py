@@ -46,6 +46,7 @@ from runsurge.store.blobs import BlobRef, BlobStore
 from runsurge.store.database import Database
 from runsurge.store.models import AGGREGATE_INDEX, Job, Task, utcnow
 from runsurge.store.states import JobState, TaskState, transition
+from runsurge.strict_json import StrictJSONError, parse_object
 
 log = logging.getLogger(__name__)
 PAGE = 1000
@@ -122,13 +123,15 @@ def successful_results(db: Database, blobs: BlobStore, job_id: str) -> Iterator[
 def _read_result(blobs: BlobStore, index: int, sha: str) -> Any:
     try:
         with blobs.open(sha) as f:
-            return json.load(f)
+            return parse_object(f.read())  # stored results were checked; bounded anyway
     except NotFound:
         raise NotFound(
             f"the result of input {index} (blob {sha}) is missing from the blob store"
         ) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AggregationError(f"the stored result of input {index} is not JSON: {exc}") from None
+    except StrictJSONError as exc:
+        raise AggregationError(
+            f"the stored result of input {index} is not strict JSON: {exc.reason}"
+        ) from None
 
 
 def _finish(session: Session, job_id: str, ref: BlobRef | None, error: str) -> bool:
@@ -196,7 +199,8 @@ def run_builtin(db: Database, blobs: BlobStore, job_id: str, specs: list[str]) -
     for index, result in successful_results(db, blobs, job_id):
         _reduce(aggregation, index, result)
     try:
-        aggregate = json.dumps(aggregation.result(), sort_keys=True).encode()
+        # allow_nan=False: a sum of large finite floats can overflow to inf, not JSON.
+        aggregate = json.dumps(aggregation.result(), sort_keys=True, allow_nan=False).encode()
     except Exception as exc:
         raise AggregationError(
             f"the reducers cannot finish ({type(exc).__name__}: {exc})"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 
@@ -32,6 +31,7 @@ from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import BlobStore
 from runsurge.store.models import Attempt, Job, Task, utcnow
 from runsurge.store.states import AttemptState, JobState, TaskState, transition
+from runsurge.strict_json import StrictJSONError, canonical_object
 
 log = logging.getLogger(__name__)
 
@@ -220,12 +220,14 @@ def finish_attempt(
 
 
 def _check_result(data: bytes, attempt_id: int) -> None:
+    # As strict as the agent's own check: a contributor may lie (strict_json.py).
     try:
-        parsed = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise InvalidRequest(f"attempt {attempt_id} reported a result that is not a JSON object")
+        canonical_object(data)
+    except StrictJSONError as exc:
+        raise InvalidRequest(
+            f"attempt {attempt_id} reported a result that is not strict JSON of an object: "
+            f"{exc.reason}"
+        ) from None
 
 
 def _succeed(

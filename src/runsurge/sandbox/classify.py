@@ -12,10 +12,11 @@ import signal
 from dataclasses import dataclass
 
 from runsurge.sandbox import harness
-from runsurge.sandbox.framing import HarnessReport, parse_result
+from runsurge.sandbox.framing import HarnessReport
 from runsurge.sandbox.outcome import Outcome, OutcomeKind, ScriptError, Usage
 from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.sandbox.supervise import StopReason, Streams
+from runsurge.strict_json import StrictJSONError, canonical_object
 
 _MiB = 1024 * 1024
 
@@ -78,13 +79,19 @@ def _accept_result(
     if exit_report is None or report.result is None:
         return None
     if exit_report.problem is None and exit_report.exit_code == 0:
-        if parse_result(report.result):
-            return OutcomeKind.OK, None, report.result
-        return _fail(
-            OutcomeKind.SANDBOX_VIOLATION,
-            "ProtocolViolation",
-            "the result frame is not a UTF-8 JSON object, which the harness never sends",
-        )
+        try:
+            return OutcomeKind.OK, None, canonical_object(report.result)
+        except StrictJSONError as exc:
+            if exc.from_return_value:
+                return _fail(
+                    OutcomeKind.SCRIPT_ERROR, "InvalidResult", f"the returned dict is {exc.reason}"
+                )
+            return _fail(
+                OutcomeKind.SANDBOX_VIOLATION,
+                "ProtocolViolation",
+                f"the result frame is not strict JSON of an object ({exc.reason}), "
+                "which the harness never sends",
+            )
     return None
 
 

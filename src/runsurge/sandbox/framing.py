@@ -14,12 +14,12 @@ keeps the first ``max_log_bytes`` and counts the rest.
 from __future__ import annotations
 
 import hmac
-import json
 import os
 from dataclasses import dataclass
 
 from runsurge.sandbox import harness
 from runsurge.sandbox.outcome import ScriptError
+from runsurge.strict_json import StrictJSONError, parse_object
 
 NONCE_BYTES = harness.NONCE_BYTES
 _CONTROL_PAYLOAD_LIMIT = 64 * 1024  # HELLO and EXIT payloads are tiny JSON
@@ -158,10 +158,8 @@ class FrameReader:
 
 def _parse_error(payload: bytes) -> ScriptError | None:
     try:
-        data = json.loads(payload)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
+        data = parse_object(payload)
+    except StrictJSONError:
         return None
     fields = (data.get("type"), data.get("message"), data.get("traceback"))
     if not all(isinstance(value, str) for value in fields):
@@ -180,10 +178,8 @@ def _valid_text(text: str) -> str:
 
 def _parse_exit(payload: bytes) -> ExitReport | None:
     try:
-        data = json.loads(payload)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
+        data = parse_object(payload)
+    except StrictJSONError:
         return None
     exit_code, signal = data.get("exit_code"), data.get("signal")
     problem, result_bytes = data.get("problem"), data.get("result_bytes")
@@ -194,15 +190,6 @@ def _parse_exit(payload: bytes) -> ExitReport | None:
     if not isinstance(result_bytes, int):
         return None
     return ExitReport(exit_code, signal, problem, result_bytes)
-
-
-def parse_result(payload: bytes) -> bool:
-    """True when `payload` is strict UTF-8 JSON of an object, as the harness promised."""
-    try:
-        value = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return False
-    return isinstance(value, dict)
 
 
 class LogCapture:

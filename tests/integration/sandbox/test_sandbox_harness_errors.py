@@ -201,3 +201,28 @@ def test_forked_children_raising_do_not_report(
     outcome = run(runner, make_request, script)
     assert outcome.kind is OutcomeKind.SCRIPT_ERROR
     assert outcome.error is not None and outcome.error.type == "KeyError"
+
+
+def test_a_result_nested_past_the_limit_is_the_consumers_invalid_result(
+    runner: TaskRunner, make_request: MakeRequest
+) -> None:
+    script = (
+        "def process(s):\n"
+        "    value = []\n"
+        "    for _ in range(400):\n"
+        "        value = [value]\n"
+        "    return {'deep': value}\n"
+    )
+    outcome = run(runner, make_request, script)
+    assert outcome.kind is OutcomeKind.SCRIPT_ERROR, outcome
+    assert outcome.error is not None and outcome.error.type == "InvalidResult"
+    assert "nested too deep (limit 256)" in outcome.error.message
+
+
+def test_keys_that_collide_as_strings_are_an_invalid_result(
+    runner: TaskRunner, make_request: MakeRequest
+) -> None:
+    outcome = run(runner, make_request, "def process(s):\n    return {1: 'int', '1': 'str'}\n")
+    assert outcome.kind is OutcomeKind.SCRIPT_ERROR, outcome
+    assert outcome.error is not None and outcome.error.type == "InvalidResult"
+    assert "duplicate key '1'" in outcome.error.message

@@ -216,4 +216,19 @@ def test_a_stored_result_that_is_not_json_fails_its_group_naming_the_input(scene
 
     job = scene.job(job_id)
     assert (job.state, job.error_kind) == (JobState.FAILED, "AGGREGATION")
-    assert "input 0 is not JSON" in job.error_message
+    assert "input 0 is not strict JSON" in job.error_message
+
+
+def test_a_sum_that_overflows_to_infinity_fails_its_group_instead_of_sending_infinity(
+    scene: Scene,
+) -> None:
+    options = GroupOptions(aggregate_specs=("n=sum",))
+    job_id = scene.submit(scene.consumer(), [b"a", b"b"], options=options)
+    machine = scene.contributor(cores=2)
+    _finish_inputs(scene, machine, [b'{"n": 1.7e308}', b'{"n": 1.7e308}'])
+
+    assert Aggregator(scene.db, scene.blobs, 256 * MiB).advance_isolated(job_id)
+
+    job = scene.job(job_id)
+    assert (job.state, job.error_kind) == (JobState.FAILED, "AGGREGATION")
+    assert "cannot finish" in job.error_message

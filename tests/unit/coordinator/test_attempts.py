@@ -143,15 +143,28 @@ def test_report_about_another_contributors_attempt_is_refused(scene: Scene) -> N
     assert scene.task(job_id, 0).state is TaskState.RUNNING
 
 
-@pytest.mark.parametrize("result", [b"[1, 2]", b"not json", b"\xff\xfe", b""])
-def test_result_that_is_not_a_json_object_is_refused_and_changes_nothing(
+@pytest.mark.parametrize(
+    "result",
+    [
+        b"[1, 2]",
+        b"not json",
+        b"\xff\xfe",
+        b"",
+        b'{"a": NaN}',
+        b'{"a": 1e999}',
+        b'{"a": 1, "a": 2}',
+        b'{"a": "\\udc00"}',
+        b'{"a":' + b"[" * 300 + b"]" * 300 + b"}",
+    ],
+)
+def test_result_that_is_not_a_strict_json_object_is_refused_and_changes_nothing(
     scene: Scene, result: bytes
 ) -> None:
     job_id = scene.submit(scene.consumer())
     machine = scene.contributor()
     assignment = scene.claimed(machine)
 
-    with pytest.raises(InvalidRequest, match="not a JSON object"):
+    with pytest.raises(InvalidRequest, match="not strict JSON of an object"):
         scene.report(machine, assignment.attempt_id, result=result)
 
     assert scene.attempt(assignment.attempt_id).state is AttemptState.RUNNING

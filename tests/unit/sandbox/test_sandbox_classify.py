@@ -49,6 +49,33 @@ def test_result_that_is_not_an_object_is_a_violation() -> None:
     assert kind is OutcomeKind.SANDBOX_VIOLATION and result is None
 
 
+def test_an_ok_result_is_forwarded_in_canonical_form() -> None:
+    kind, _, result = observe(result=b'{ "a" : [1, 2.5, "\\u00e9"] }', exit_report=exited())
+    assert kind is OutcomeKind.OK and result == '{"a":[1,2.5,"é"]}'.encode()
+
+
+@pytest.mark.parametrize("loose", [b'{"a": NaN}', b'{"a": 1e999}', b'{"a": "\\ud800"}'])
+def test_loose_json_no_harness_sends_is_a_violation(loose: bytes) -> None:
+    kind, error, result = observe(result=loose, exit_report=exited())
+    assert kind is OutcomeKind.SANDBOX_VIOLATION and result is None
+    assert error is not None and error.type == "ProtocolViolation"
+
+
+@pytest.mark.parametrize(
+    ("returned", "reason"),
+    [
+        (b'{"a":' + b"[" * 400 + b"]" * 400 + b"}", "nested too deep (limit 256)"),
+        (b'{"1": "int key", "1": "str key"}', "duplicate key '1'"),
+    ],
+)
+def test_what_the_consumers_own_dict_can_produce_is_an_invalid_result(
+    returned: bytes, reason: str
+) -> None:
+    kind, error, result = observe(result=returned, exit_report=exited())
+    assert kind is OutcomeKind.SCRIPT_ERROR and result is None
+    assert error is not None and error.type == "InvalidResult" and reason in error.message
+
+
 @pytest.mark.parametrize(
     ("stop", "kind"),
     [
