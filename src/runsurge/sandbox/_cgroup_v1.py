@@ -1,9 +1,11 @@
-"""cgroup v1 task cgroups: one directory per hierarchy (memory, pids, optional cpuacct).
+"""cgroup v1 task cgroups: one directory per hierarchy (memory, pids, optional cpu, cpuacct).
 
 v1 has no ``cgroup.kill``; processes are SIGKILLed from ``cgroup.procs`` until it
 lists none.  The memory limit is set on ``memory.limit_in_bytes`` and, when swap
 accounting exists, on ``memory.memsw.limit_in_bytes`` too, so swapping cannot
-stretch it.  OOM kills are counted in ``memory.oom_control`` (``oom_kill N``).
+stretch it.  OOM kills are counted in ``memory.oom_control`` (``oom_kill N``).  The
+CPU cap is ``cpu.cfs_quota_us`` per ``cpu.cfs_period_us``; ``cpu`` and ``cpuacct`` are
+often one hierarchy (``cpu,cpuacct``), and then share one directory.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from runsurge.sandbox.cgroups import (
+    CPU_PERIOD_US,
     CgroupError,
     CgroupMount,
     TaskCgroup,
+    cpu_quota_us,
     kill_until_empty,
     new_task_name,
     read_int,
@@ -33,6 +37,7 @@ class CgroupV1Task:
         self._memory = dirs["memory"]
         self._pids = dirs["pids"]
         self._cpuacct = dirs.get("cpuacct")
+        self._cpu = dirs.get("cpu")
 
     @property
     def description(self) -> str:
@@ -40,16 +45,19 @@ class CgroupV1Task:
         return f"cgroup v1 {self._memory}"
 
     def configure(self, policy: SandboxPolicy) -> None:
-        """Apply the policy's memory (swap off) and pids limits."""
+        """Apply the policy's memory (swap off), pids and CPU limits."""
         write_value(self._memory / "memory.limit_in_bytes", policy.memory_bytes)
         memsw = self._memory / "memory.memsw.limit_in_bytes"
         if memsw.exists():  # only with swap accounting; must be >= limit_in_bytes
             write_value(memsw, policy.memory_bytes)
         write_value(self._pids / "pids.max", policy.pids)
+        if self._cpu is not None:
+            write_value(self._cpu / "cpu.cfs_period_us", CPU_PERIOD_US)
+            write_value(self._cpu / "cpu.cfs_quota_us", cpu_quota_us(policy.cpu_cores))
 
     def add(self, pid: int) -> None:
         """Join every hierarchy; a process outside one would escape that limit."""
-        for directory in self._dirs.values():
+        for directory in dict.fromkeys(self._dirs.values()):
             write_value(directory / "cgroup.procs", pid)
 
     def memory_bytes(self) -> int | None:
@@ -79,9 +87,17 @@ class CgroupV1Task:
         nanoseconds = read_int(self._cpuacct / "cpuacct.usage")
         return None if nanoseconds is None else nanoseconds / 1e9
 
+    def throttled_periods(self) -> int | None:
+        """nr_throttled of cpu.stat, when the cpu hierarchy is used."""
+        if self._cpu is None:
+            return None
+        return read_keyed(self._cpu / "cpu.stat", "nr_throttled")
+
     def pids(self) -> list[int]:
         """Union of the hierarchies' cgroup.procs."""
-        return sorted({pid for d in self._dirs.values() for pid in read_pids(d / "cgroup.procs")})
+        return sorted(
+            {pid for d in set(self._dirs.values()) for pid in read_pids(d / "cgroup.procs")}
+        )
 
     def kill_all(self, timeout: float = 2.0) -> bool:
         """SIGKILL until every hierarchy is empty; pids.max bounds how many can respawn."""
@@ -116,11 +132,14 @@ class CgroupV1Host:
         try:
             for controller, mount in self._mounts.items():
                 directory = mount.own_dir() / name
+                if directory in dirs.values():  # co-mounted (cpu,cpuacct): one directory
+                    dirs[controller] = directory
+                    continue
                 try:
                     directory.mkdir()
                 except OSError as exc:
-                    if controller == "cpuacct":
-                        continue  # accounting only: fall back to rusage
+                    if controller in ("cpuacct", "cpu"):
+                        continue  # accounting falls back to rusage; the cap is reported off
                     raise CgroupError(
                         exc.errno, f"cannot create {directory}: {exc.strerror}"
                     ) from exc

@@ -14,9 +14,11 @@ import errno
 from pathlib import Path
 
 from runsurge.sandbox.cgroups import (
+    CPU_PERIOD_US,
     CgroupError,
     CgroupMount,
     TaskCgroup,
+    cpu_quota_us,
     kill_until_empty,
     new_task_name,
     read_int,
@@ -29,6 +31,8 @@ from runsurge.sandbox.cgroups import (
 from runsurge.sandbox.policy import SandboxPolicy
 
 REQUIRED_CONTROLLERS = ("memory", "pids")
+# Enabled for task cgroups where delegated; without it there is no CPU cap (reported).
+OPTIONAL_CONTROLLERS = ("cpu",)
 AGENT_LEAF = "runsurge-agent"
 
 
@@ -44,12 +48,14 @@ class CgroupV2Task:
         return f"cgroup v2 {self._dir}"
 
     def configure(self, policy: SandboxPolicy) -> None:
-        """memory.max, memory.swap.max=0 (when swap accounting exists), pids.max."""
+        """memory.max, memory.swap.max=0 (when swap accounting exists), pids.max, cpu.max."""
         write_value(self._dir / "memory.max", policy.memory_bytes)
         swap = self._dir / "memory.swap.max"
         if swap.exists():
             write_value(swap, 0)
         write_value(self._dir / "pids.max", policy.pids)
+        if (self._dir / "cpu.max").exists():
+            write_value(self._dir / "cpu.max", f"{cpu_quota_us(policy.cpu_cores)} {CPU_PERIOD_US}")
 
     def add(self, pid: int) -> None:
         """Write the PID to cgroup.procs."""
@@ -70,6 +76,12 @@ class CgroupV2Task:
     def oom_kills(self) -> int:
         """oom_kill in memory.events."""
         return read_keyed(self._dir / "memory.events", "oom_kill") or 0
+
+    def throttled_periods(self) -> int | None:
+        """nr_throttled of cpu.stat, when the cpu controller caps this cgroup."""
+        if not (self._dir / "cpu.max").exists():
+            return None
+        return read_keyed(self._dir / "cpu.stat", "nr_throttled")
 
     def cpu_seconds(self) -> float | None:
         """usage_usec of cpu.stat (present without the cpu controller)."""
@@ -128,7 +140,9 @@ class CgroupV2Host:
     def prepare(self) -> None:
         """Enable memory and pids for children, moving the agent to a leaf if v2 requires."""
         enabled = (read_text(self._parent / "cgroup.subtree_control") or "").split()
-        wanted = [c for c in REQUIRED_CONTROLLERS if c not in enabled]
+        available = (read_text(self._parent / "cgroup.controllers") or "").split()
+        optional = [c for c in OPTIONAL_CONTROLLERS if c in available]
+        wanted = [c for c in (*REQUIRED_CONTROLLERS, *optional) if c not in enabled]
         if wanted:
             request = " ".join(f"+{c}" for c in wanted)
             try:

@@ -61,6 +61,10 @@ class TaskCgroup(Protocol):
         """CPU time used by every process that ever ran in the cgroup."""
         ...
 
+    def throttled_periods(self) -> int | None:
+        """Scheduler periods in which the CPU cap held the task back (None: no cap here)."""
+        ...
+
     def pids(self) -> list[int]:
         """Processes currently in the cgroup."""
         ...
@@ -178,7 +182,7 @@ def find_cgroup_host(
             controller: CgroupMount(
                 v1_mounts[controller][0], paths[controller], v1_mounts[controller][1]
             )
-            for controller in ("memory", "pids", "cpuacct")
+            for controller in ("memory", "pids", "cpuacct", "cpu")
             if controller in v1_mounts and controller in paths
         }
         return CgroupV1Host(mounts)
@@ -187,6 +191,13 @@ def find_cgroup_host(
 
 
 # ----------------------------------------------------------------- shared file helpers
+
+CPU_PERIOD_US = 100_000  # the kernel's default CFS period
+
+
+def cpu_quota_us(cores: float) -> int:
+    """The CFS quota for `cores` per period (the kernel's floor is 1 ms)."""
+    return max(1_000, round(cores * CPU_PERIOD_US))
 
 
 def read_text(path: Path) -> str | None:

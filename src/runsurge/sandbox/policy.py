@@ -22,6 +22,9 @@ class SandboxPolicy:
     max_output_bytes: int = 64 * MiB
     max_log_bytes: int = 1 * MiB
     workdir_bytes: int = 64 * MiB
+    # Cores the task was admitted for: a CPU bandwidth cap (cfs quota / cpu.max), so a
+    # task that forks spinners cannot take other tenants' cores on the same machine.
+    cpu_cores: float = 1.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -32,6 +35,7 @@ class SandboxPolicy:
             "max_output_bytes",
             "max_log_bytes",
             "workdir_bytes",
+            "cpu_cores",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"SandboxPolicy.{name} must be positive")

@@ -73,6 +73,31 @@ def test_task_cgroup_enforces_memory_and_counts_oom_kills(cgroup_host) -> None: 
         assert task.remove() == []
 
 
+def test_task_cgroup_caps_cpu_at_the_admitted_cores(cgroup_host) -> None:  # type: ignore[no-untyped-def]
+    task = cgroup_host.create(SandboxPolicy(cpu_cores=0.5))
+    spin = (
+        "import sys, time\nsys.stdin.readline()\nend = time.monotonic() + 0.6\n"
+        "while time.monotonic() < end:\n    pass\n"
+    )
+    try:
+        if task.throttled_periods() is None:
+            unavailable("no cpu controller for task cgroups on this host")
+        spinner = subprocess.Popen(["python3.11", "-I", "-S", "-c", spin], stdin=subprocess.PIPE)
+        task.add(spinner.pid)
+        assert spinner.stdin is not None
+        started = time.monotonic()
+        spinner.stdin.write(b"go\n")
+        spinner.stdin.close()
+        assert spinner.wait(20) == 0
+        wall = time.monotonic() - started
+        # The kernel's own evidence: periods in which the quota (half a core) ran out.
+        assert (task.throttled_periods() or 0) >= 1
+        cpu = task.cpu_seconds()
+        assert cpu is None or cpu <= 0.5 * wall + 0.1, (cpu, wall)
+    finally:
+        assert task.remove() == []
+
+
 def test_task_cgroup_kill_all_reaches_forked_children(cgroup_host) -> None:  # type: ignore[no-untyped-def]
     task = cgroup_host.create(SandboxPolicy(pids=16))
     procs_file = next(iter(task._dirs.values())) / "cgroup.procs"  # type: ignore[attr-defined]
@@ -204,3 +229,34 @@ def test_missing_layers_fail_on_ci_and_skip_elsewhere(monkeypatch: pytest.Monkey
     monkeypatch.setenv("CI", "false")
     with pytest.raises(pytest.skip.Exception):
         unavailable("no bwrap")
+
+
+SPINNERS = """\
+import os
+import time
+
+
+def process(s):
+    children = []
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:
+            end = time.monotonic() + 0.8
+            while time.monotonic() < end:
+                pass
+            os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+    return {"spinners": len(children)}
+"""
+
+
+def test_a_task_that_forks_spinners_gets_no_more_than_its_admitted_core(
+    sandbox: Sandbox, make_request: MakeRequest
+) -> None:
+    outcome = sandbox.run(make_request(SPINNERS, policy=SandboxPolicy(cpu_cores=0.5)))
+    assert outcome.kind is OutcomeKind.OK, outcome
+    usage = outcome.usage
+    # Three spinners want three cores; the cap allows half of one over the whole run.
+    assert usage.cpu_seconds <= 0.5 * usage.wall_seconds + 0.1, usage

@@ -93,16 +93,25 @@ def test_v2_task_gets_limits_with_swap_off(tmp_path: Path, monkeypatch: pytest.M
     def mkdir_with_swap_file(self: Path, *args: object, **kwargs: object) -> None:
         real_mkdir(self, *args, **kwargs)  # type: ignore[arg-type]
         (self / "memory.swap.max").write_text("max\n")  # the kernel creates it
+        (self / "cpu.max").write_text("max 100000\n")  # with the cpu controller enabled
 
     monkeypatch.setattr(Path, "mkdir", mkdir_with_swap_file)
-    task = v2_host(tmp_path).create(SandboxPolicy(memory_bytes=64 * MiB, pids=16))
+    task = v2_host(tmp_path).create(SandboxPolicy(memory_bytes=64 * MiB, pids=16, cpu_cores=1.5))
     directory = next(p for p in parent.iterdir() if p.is_dir())
     assert directory.name.startswith("runsurge-task-")
     assert (directory / "memory.max").read_text() == str(64 * MiB)
     assert (directory / "memory.swap.max").read_text() == "0"
     assert (directory / "pids.max").read_text() == "16"
-    assert (parent / "cgroup.subtree_control").read_text() == "+memory +pids"
+    assert (directory / "cpu.max").read_text() == "150000 100000"
+    assert (parent / "cgroup.subtree_control").read_text() == "+memory +pids +cpu"
     assert task.description.endswith(directory.name)
+
+
+def test_v2_without_a_delegated_cpu_controller_has_no_cap_and_says_so(tmp_path: Path) -> None:
+    parent = fake_v2_parent(tmp_path, controllers="memory pids")
+    task = v2_host(tmp_path).create(SandboxPolicy())
+    assert (parent / "cgroup.subtree_control").read_text() == "+memory +pids"
+    assert task.throttled_periods() is None
 
 
 def test_v2_usage_files(tmp_path: Path) -> None:
@@ -155,10 +164,10 @@ def test_v2_moves_the_agent_to_a_leaf_when_the_parent_is_busy(
     monkeypatch.setattr(_cgroup_v2, "write_value", write)
     v2_host(tmp_path).prepare()
     assert calls == [
-        ("cgroup.subtree_control", "+memory +pids"),
+        ("cgroup.subtree_control", "+memory +pids +cpu"),
         ("runsurge-agent/cgroup.procs", "1234"),
         ("runsurge-agent/cgroup.procs", "5678"),
-        ("cgroup.subtree_control", "+memory +pids"),
+        ("cgroup.subtree_control", "+memory +pids +cpu"),
     ]
 
 
@@ -200,3 +209,20 @@ def test_remove_reports_what_it_cannot_remove(tmp_path: Path) -> None:
     (directory / "file").write_text("x")  # a plain directory is not empty
     problems = remove_dirs([directory], timeout=0.01)
     assert len(problems) == 1 and "cannot remove cgroup" in problems[0]
+
+
+def test_v1_cpu_and_cpuacct_mounted_together_share_one_directory_and_get_the_cap(
+    tmp_path: Path,
+) -> None:
+    mounts = {}
+    for controller in ("memory", "pids", "cpuacct", "cpu"):
+        # cpu and cpuacct are one hierarchy ("cpu,cpuacct"), as on most v1 hosts.
+        root = tmp_path / ("cpu,cpuacct" if controller.startswith("cpu") else controller)
+        root.mkdir(exist_ok=True)
+        mounts[controller] = CgroupMount(root, "/")
+    task = CgroupV1Host(mounts).create(SandboxPolicy(memory_bytes=64 * MiB, cpu_cores=0.25))
+    shared = next((tmp_path / "cpu,cpuacct").iterdir())
+    assert (shared / "cpu.cfs_period_us").read_text() == "100000"
+    assert (shared / "cpu.cfs_quota_us").read_text() == "25000"
+    (shared / "cpu.stat").write_text("nr_periods 10\nnr_throttled 4\nthrottled_time 9\n")
+    assert task.throttled_periods() == 4
