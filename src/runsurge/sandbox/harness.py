@@ -963,6 +963,7 @@ def zygote_main(args: dict[str, str], sock: _SocketLike) -> None:
             if os.read(go_read, 1) != _GO:
                 os._exit(_ZYGOTE_GONE)
             os.close(go_read)
+            os.close(devnull)  # the zygote's; the script has no use for it
             _session_worker(func, entry, script, (int(max_output), spec), fds)
         os.close(go_read)
         for fd in fds:

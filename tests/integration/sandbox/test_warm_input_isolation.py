@@ -97,3 +97,32 @@ def test_zygote_descriptors_are_not_readable_by_a_worker(sandbox: Sandbox, tmp_p
     assert outcome.kind is OutcomeKind.OK, outcome
     seen = json.loads(outcome.result_json or "{}")
     assert seen["fds"][str(seen["ppid"])] == "PermissionError", seen
+
+
+FD_SCRIPT = """\
+import os
+
+
+def process(input_data):
+    return {"fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd"))}
+"""
+
+
+def test_a_warm_worker_holds_only_stdio_and_its_result_channel(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    script = tmp_path / "fds.py"
+    script.write_text(FD_SCRIPT)
+    data = tmp_path / "in.txt"
+    data.write_text("x")
+    policy = cases.HOSTILE_POLICY
+    session = sandbox.open_session(script, Entrypoint.PROCESS, policy, label="fds")
+    try:
+        outcomes = [session.run(data, policy, label="fds") for _ in range(2)]
+    finally:
+        session.close()
+    for outcome in outcomes:
+        assert outcome.kind is OutcomeKind.OK, outcome
+        fds = json.loads(outcome.result_json or "{}")["fds"]
+        # stdin, stdout, stderr, the result pipe, and the fd listdir itself opened.
+        assert len(fds) == 5 and fds[:3] == [0, 1, 2], fds
