@@ -227,10 +227,19 @@ def _clean_environment(result: dict[str, Any], ctx: HostContext) -> None:
 
 
 def _no_shell(result: dict[str, Any], ctx: HostContext) -> None:
-    assert result["sh"] == "FileNotFoundError", result
+    assert result["sh"] == "PermissionError", result  # the exec seal, before any lookup
     assert result["system"] != 0, result
-    assert result["python_child_rc"] != 0, result
-    assert ctx.canary_content.decode() not in result["python_child_stdout"]
+    # Not even the interpreter itself can be exec'd (the exec seal: EACCES).
+    assert result["python_child"] == "PermissionError", result
+    assert "python_child_stdout" not in result, result
+
+
+def _nothing_executed(result: dict[str, Any], ctx: HostContext) -> None:
+    # EACCES (13) for every execve, in the task and in a child it forked: the exec seal.
+    expected = "PermissionError:13"
+    assert result["/work"] == result["/dev/shm"] == result["memfd"] == expected, result
+    assert result["interpreter"] == expected, result
+    assert result["forked_child"] == 113, result
 
 
 def _child_exit_seven(result: dict[str, Any], ctx: HostContext) -> None:
@@ -307,6 +316,7 @@ CASES: tuple[HostileCase, ...] = (
     HostileCase("ctypes_unshare", V, error_type="SeccompViolation"),
     HostileCase("ctypes_ptrace", V, error_type="SeccompViolation"),
     HostileCase("ctypes_fork", OK, check_result=_child_exit_seven),
+    HostileCase("exec_dropped_binary", OK, check_result=_nothing_executed),
     HostileCase("x32_syscall", V, error_type="SeccompViolation"),
     HostileCase("ctypes_mount", V, error_type="SeccompViolation"),
     HostileCase("write_outside_workdir", OK, check_result=_nothing_written),

@@ -120,8 +120,11 @@ def file_system_args(
 ) -> list[str]:
     """Mount operations for the minimal, mostly read-only view."""
     args = ["--ro-bind", launcher.prefix_source, PREFIX_INSIDE]
+    read_only_after = ["/dev"]  # nothing may be created beside the device nodes
     if (runtime.prefix / runtime.site_packages()).is_dir():  # e.g. Debian's /usr has none
-        args += ["--tmpfs", f"{PREFIX_INSIDE}/{runtime.site_packages()}"]
+        mask = f"{PREFIX_INSIDE}/{runtime.site_packages()}"
+        args += ["--size", "4096", "--tmpfs", mask]
+        read_only_after.append(mask)  # an empty mask, not a writable tmpfs
     for directory in runtime.library_dirs:
         args += ["--ro-bind", str(directory), str(directory)]
     for link, target in runtime.root_symlinks:
@@ -133,6 +136,8 @@ def file_system_args(
     args += ["--symlink", WORK_INSIDE, "/tmp"]
     args += ["--ro-bind-data", str(fds.harness), fds.harness_inside]
     args += ["--ro-bind-data", str(fds.script), SCRIPT_INSIDE]
+    for mount in read_only_after:
+        args += ["--remount-ro", mount]
     args += ["--remount-ro", "/", "--chdir", WORK_INSIDE]
     return args
 

@@ -146,6 +146,78 @@ def prctl(option: int, arg: int) -> None:
         pass
 
 
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+_SEAL_FAILED = 71  # exit status before HELLO: the agent reports SandboxStartFailed
+
+
+def install_seal(fd: int) -> None:
+    """Load the agent's second seccomp filter (read from `fd`) on this process, or exit.
+
+    bubblewrap must exec the harness after loading the main filter, so that filter
+    cannot forbid execve; this one, stacked on it from here on (filters only ever
+    add up), refuses execve and execveat to the harness and everything it forks:
+    a binary the task writes to /work, /dev/shm or a memfd cannot be run. Failing
+    closed: without the seal there is no run.
+    """
+    program = b""
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        program += chunk
+    os.close(fd)
+    if not program or len(program) % 8 or not _load_filter(program):
+        os.write(2, b"harness: cannot install the exec seal\n")
+        os._exit(_SEAL_FAILED)
+
+
+def _load_filter(program: bytes) -> bool:
+    """prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &sock_fprog), through the _ctypes core."""
+    try:
+        import _ctypes
+
+        class _Int(_ctypes._SimpleCData):  # type: ignore[type-arg]
+            _type_ = "i"
+
+        class _ULong(_ctypes._SimpleCData):  # type: ignore[type-arg]
+            _type_ = "L"
+
+        class _UShort(_ctypes._SimpleCData):  # type: ignore[type-arg]
+            _type_ = "H"
+
+        class _Pointer(_ctypes._SimpleCData):  # type: ignore[type-arg]
+            _type_ = "P"
+
+        class _Char(_ctypes._SimpleCData):  # type: ignore[type-arg]
+            _type_ = "c"
+
+        class _Program(_ctypes.Array[_Char]):
+            _type_ = _Char
+            _length_ = len(program)
+
+        class _Fprog(_ctypes.Structure):
+            _fields_ = [("len", _UShort), ("filter", _Pointer)]
+
+        class _Prctl(_ctypes.CFuncPtr):
+            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+            _restype_ = _Int
+            _argtypes_ = (_Int, _ULong, _Pointer, _ULong, _ULong)
+
+        libc = _ctypes.dlopen(None)  # type: ignore[arg-type]
+        prctl_call = _Prctl(_ctypes.dlsym(libc, "prctl"))
+        code = _Program.from_buffer_copy(program)
+        fprog = _Fprog(len(program) // 8, _ctypes.addressof(code))
+        prctl_call(_PR_SET_NO_NEW_PRIVS, 1, None, 0, 0)
+        return (
+            int(prctl_call(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, _ctypes.addressof(fprog), 0, 0))
+            == 0
+        )
+    except (ImportError, OSError, AttributeError, TypeError):
+        return False
+
+
 # --------------------------------------------------------------------------- low-level I/O
 
 
@@ -1091,6 +1163,8 @@ def _session_worker(
 def main(argv: list[str]) -> None:
     """One run (the default), or a warm session (``mode=session``)."""
     args = parse_args(argv)
+    if "seal" in args:
+        install_seal(int(args.pop("seal")))
     if args.get("mode") == "session":
         session_main(args)
     else:

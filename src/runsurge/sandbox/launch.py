@@ -163,8 +163,12 @@ class SandboxLauncher:
             script_fd = os.open(script, os.O_RDONLY | os.O_CLOEXEC)
             owned.append(script_fd)
             seccomp_fd = seccomp.program_fd() if self.use_seccomp else None
-            if seccomp_fd is not None:
-                owned.append(seccomp_fd)
+            seal_fd = seccomp.seal_fd() if self.use_seccomp else None
+            for fd in (seccomp_fd, seal_fd):
+                if fd is not None:
+                    owned.append(fd)
+            if seal_fd is not None:
+                harness_args = [*harness_args, f"seal={seal_fd}"]
             fds = SandboxFds(
                 info=info_write,
                 block=block_read,
@@ -178,8 +182,7 @@ class SandboxLauncher:
             if seccomp_fd is None:
                 argv = _without_option(argv, "--seccomp")
             pass_fds = [info_write, block_read, harness_fd, script_fd, *child_fds]
-            if seccomp_fd is not None:
-                pass_fds.append(seccomp_fd)
+            pass_fds += [fd for fd in (seccomp_fd, seal_fd) if fd is not None]
             process = subprocess.Popen(
                 self.launcher.wrap(argv, self.runtime),
                 stdin=subprocess.DEVNULL,
@@ -194,7 +197,8 @@ class SandboxLauncher:
                 # 5-15 ms).  Doing it now overlaps that wait with bubblewrap's own set-up,
                 # and the sandbox's first process is then usually born inside the cgroup.
                 cgroup.add(process.pid)
-            for fd in (diag_write, info_write, block_read, harness_fd, script_fd, seccomp_fd):
+            child_only = (diag_write, info_write, block_read, harness_fd, script_fd)
+            for fd in (*child_only, seccomp_fd, seal_fd):
                 if fd is not None:
                     os.close(fd)
                     owned.remove(fd)

@@ -93,8 +93,33 @@ def bpf_program() -> bytes:
     flt.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
     flt.add_rule(sc.ERRNO(errno.EPERM), "kcmp")
     flt.add_rule(sc.ERRNO(errno.EPERM), "personality")
+    return _export(flt)
+
+
+# Refused (EACCES, as a noexec mount would) once the harness runs: see seal_program.
+SEALED_SYSCALLS = ("execve", "execveat")
+
+
+@functools.cache
+def seal_program() -> bytes:
+    """The filter the harness stacks on itself at start: no execve/execveat from then on.
+
+    bubblewrap execs the harness after loading `bpf_program`, so that one must allow
+    execve; this one is loaded by the harness (harness.install_seal) and holds for it
+    and every process it forks.
+    """
+    import pyseccomp as sc
+
+    flt = sc.SyscallFilter(sc.ALLOW)
+    flt.set_attr(sc.Attr.ACT_BADARCH, sc.KILL_PROCESS)
+    for name in SEALED_SYSCALLS:
+        flt.add_rule(sc.ERRNO(errno.EACCES), name)
+    return _export(flt)
+
+
+def _export(flt: object) -> bytes:
     with os.fdopen(os.memfd_create("runsurge-bpf", os.MFD_CLOEXEC), "w+b") as sink:
-        flt.export_bpf(sink)
+        flt.export_bpf(sink)  # type: ignore[attr-defined]
         sink.seek(0)
         program = sink.read()
     if not program or len(program) % 8:
@@ -102,11 +127,20 @@ def bpf_program() -> bytes:
     return program
 
 
+def seal_fd() -> int:
+    """A readable memfd holding `seal_program`, for the harness's ``seal=FD``."""
+    return _program_memfd("runsurge-seal", seal_program())
+
+
 def program_fd() -> int:
     """A readable fd holding the BPF program (a memfd), for ``bwrap --seccomp FD``."""
-    fd = os.memfd_create("runsurge-seccomp", os.MFD_CLOEXEC)
+    return _program_memfd("runsurge-seccomp", bpf_program())
+
+
+def _program_memfd(name: str, program: bytes) -> int:
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
     try:
-        os.write(fd, bpf_program())
+        os.write(fd, program)
         os.lseek(fd, 0, os.SEEK_SET)
     except BaseException:
         os.close(fd)

@@ -15,7 +15,10 @@ def process(input_data):
         out["sh"] = type(exc).__name__
     out["system"] = os.system("id > /work/id.txt")
     code = "import os; print(open(%r).read())" % paths["canary"]
-    r = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True)
-    out["python_child_rc"] = r.returncode
-    out["python_child_stdout"] = r.stdout.decode()
+    try:
+        r = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True)
+        out["python_child"] = r.returncode
+        out["python_child_stdout"] = r.stdout.decode()
+    except OSError as exc:
+        out["python_child"] = type(exc).__name__
     return out

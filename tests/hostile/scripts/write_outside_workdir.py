@@ -1,4 +1,4 @@
-"""Write everywhere except the work dir: the runtime, the root, the script, /etc."""
+"""Write everywhere except the work dir: the runtime, the root, the script, /etc, /dev."""
 import json
 
 
@@ -11,6 +11,10 @@ TARGETS = (
     "/task/script.py",
     "/runsurge/harness.py",
     "/proc/sys/kernel/hostname",
+    # The site-packages mask (a .pth there runs at every interpreter start) and /dev.
+    "/usr/local/runsurge-python/lib/python3.11/site-packages/evil.pth",
+    "/dev/evil",
+    "/dev/pts/evil",
 )
 
 

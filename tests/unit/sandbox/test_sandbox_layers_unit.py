@@ -56,7 +56,9 @@ def test_bwrap_isolates_everything() -> None:
     assert argv[argv.index("--seccomp") + 1] == "12"
     work = next(i for i, arg in enumerate(argv) if argv[i - 1 : i + 1] == ["--tmpfs", "/work"])
     assert argv[work - 5 : work - 3] == ["--size", str(8 * MiB)]
-    assert argv[argv.index("--remount-ro") + 1] == "/"
+    read_only = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--remount-ro"]
+    assert read_only == ["/dev", "/"]  # after every mount that may be written during set-up
+    assert argv.index("--remount-ro") > argv.index("/dev/shm")
     assert argv[argv.index(bwrap.PREFIX_INSIDE) - 2 : argv.index(bwrap.PREFIX_INSIDE) + 1] == [
         "--ro-bind",
         "/opt/py",
@@ -75,6 +77,8 @@ def test_site_packages_is_hidden_when_the_prefix_has_one(tmp_path: Path) -> None
     (tmp_path / "lib/python3.11/site-packages").mkdir(parents=True)
     argv = bwrap.bwrap_argv(launcher, runtime, POLICY, FDS)
     assert argv[argv.index(hidden) - 1] == "--tmpfs"
+    read_only = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--remount-ro"]
+    assert hidden in read_only  # an empty mask, never a writable tmpfs
 
 
 def test_root_launch_drops_privileges_in_a_private_mount_namespace() -> None:
