@@ -5,7 +5,9 @@ Inside, the task sees only: the Python prefix (read-only, site-packages hidden) 
 (read-only), the harness and the script as read-only files, a fresh ``/proc`` of
 its own PID namespace, a minimal ``/dev``, and a size-bounded tmpfs ``/work``
 (also ``/tmp``).  The root is remounted read-only after set-up.  Every namespace is
-new (user, PID, network with only a down loopback, IPC, UTS, cgroup, mount), the
+new (user, PID, network with only a down loopback, IPC, UTS, cgroup, mount) and no
+further user namespace can be made inside (``--disable-userns``: with seccomp off, a
+task could otherwise nest a user namespace with full capabilities in it), the
 environment is cleared, capabilities are dropped, the uid is unprivileged, and the
 harness is PID 1 so that its death ends every process of the task.
 
@@ -92,7 +94,8 @@ def bwrap_argv(
     uid = str(SANDBOX_UID)
     argv = [
         launcher.bwrap,
-        "--unshare-all", "--die-with-parent", "--new-session", "--as-pid-1",
+        "--unshare-all", "--unshare-user", "--disable-userns",
+        "--die-with-parent", "--new-session", "--as-pid-1",
         "--uid", uid, "--gid", uid, "--hostname", SANDBOX_HOSTNAME,
         "--cap-drop", "ALL",
         "--clearenv",

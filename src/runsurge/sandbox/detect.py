@@ -5,10 +5,11 @@ created, limited and removed; a trivial script runs through bubblewrap with and
 without the seccomp filter.  It takes well under a second and caches nothing, so a
 restarted agent always re-checks the host it is on.
 
-The minimum for untrusted work is bubblewrap's namespaces plus a cgroup that
-limits memory and PIDs.  Below it `create_runner` refuses (`SandboxUnavailable`)
-unless the agent was started with ``--insecure-dev``, in which case it returns the
-`SubprocessRunner` and logs a loud warning.
+The minimum for untrusted work is bubblewrap's namespaces, a cgroup that limits
+memory and PIDs, and the seccomp filter (without it a task reaches the whole kernel
+surface, and nothing stops an exec of a binary it wrote).  Below it `create_runner`
+refuses (`SandboxUnavailable`) unless the agent was started with ``--insecure-dev``,
+in which case it returns the `SubprocessRunner` and logs a loud warning.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ class IsolationReport:
 
     def missing_minimum(self) -> list[LayerStatus]:
         """The minimum layers that are not available."""
-        return [self.layer(name) for name in (BWRAP, CGROUPS) if not self.layer(name).available]
+        minimum = (BWRAP, CGROUPS, SECCOMP)
+        return [self.layer(name) for name in minimum if not self.layer(name).available]
 
 
 def detect_isolation(config: SandboxConfig | None = None) -> IsolationReport:
@@ -83,12 +85,10 @@ def detect_isolation(config: SandboxConfig | None = None) -> IsolationReport:
                 CGROUPS, False, f"not usable with bubblewrap: {combined.detail}"
             )
     layers = (bwrap_status, cgroup_status, seccomp_status)
-    meets = bwrap_status.available and cgroup_status.available
+    meets = all(layer.available for layer in layers)
     if meets:
-        parts = [BWRAP, f"cgroup-{cgroup_host.version}" if cgroup_host else CGROUPS, "rlimits"]
-        if seccomp_status.available:
-            parts.append(SECCOMP)
-        level = "+".join(parts)
+        cgroup = f"cgroup-{cgroup_host.version}" if cgroup_host else CGROUPS
+        level = "+".join((BWRAP, cgroup, "rlimits", SECCOMP))
     else:
         level = INSECURE_LEVEL
     return IsolationReport(layers, level, meets)
@@ -137,10 +137,7 @@ def create_runner(insecure_dev: bool, config: SandboxConfig | None = None) -> Ta
     """The runner for this host: the full Sandbox, or SubprocessRunner in insecure dev mode."""
     report = detect_isolation(config)
     if report.meets_minimum:
-        sandbox_config = replace(
-            config or SandboxConfig(), use_seccomp=report.layer(SECCOMP).available
-        )
-        return Sandbox(sandbox_config)
+        return Sandbox(replace(config or SandboxConfig(), use_seccomp=True))
     reasons = "; ".join(f"{s.name}: {s.detail}" for s in report.missing_minimum())
     if not insecure_dev:
         raise SandboxUnavailable(

@@ -48,7 +48,8 @@ def test_harness_spec_round_trips() -> None:
 def test_bwrap_isolates_everything() -> None:
     launcher = Launcher(bwrap="/usr/bin/bwrap", prefix_source="/opt/py")
     argv = bwrap.bwrap_argv(launcher, RUNTIME, POLICY, FDS)
-    for flag in ("--unshare-all", "--die-with-parent", "--new-session", "--as-pid-1", "--clearenv"):
+    flags = ("--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent")
+    for flag in (*flags, "--new-session", "--as-pid-1", "--clearenv"):
         assert flag in argv
     assert "--share-net" not in argv
     assert argv[argv.index("--cap-drop") + 1] == "ALL"
