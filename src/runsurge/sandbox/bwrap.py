@@ -11,13 +11,14 @@ task could otherwise nest a user namespace with full capabilities in it), the
 environment is cleared, capabilities are dropped, the uid is unprivileged, and the
 harness is PID 1 so that its death ends every process of the task.
 
-When the agent runs as root, bubblewrap itself runs as an unprivileged host uid
-(65534 by default) so that an escape from the namespaces lands on "nobody", not
-root.  The interpreter may live where that uid cannot reach (pyenv under a 0700
-``/root``): the launch chain first enters a private mount namespace *as root*,
-bind-mounts the prefix read-only onto a reachable mount point there, then drops to
-the sandbox uid (``setpriv``) and executes bubblewrap.  Nothing is mounted in the
-host's own namespace.
+When the agent runs as root, bubblewrap itself runs as an unprivileged host uid of
+its own (one per running sandbox, from a reserved range: ``uids.py``) so that an
+escape from the namespaces lands on a uid nothing else uses, not root, and sandboxes
+never share per-user kernel counters.  The interpreter may live where that uid
+cannot reach (pyenv under a 0700 ``/root``): the launch chain first enters a private
+mount namespace *as root*, bind-mounts the prefix read-only onto a reachable mount
+point there, then drops to the sandbox uid (``setpriv``) and executes bubblewrap.
+Nothing is mounted in the host's own namespace.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ HARNESS_INSIDE = "/runsurge/harness.py"
 HARNESS_PYC_INSIDE = "/runsurge/harness.pyc"
 SCRIPT_INSIDE = "/task/script.py"
 WORK_INSIDE = "/work"
-SANDBOX_UID = 65534
+INSIDE_UID = 65534  # the uid inside every sandbox; the host uid is its own (uids.py)
 SANDBOX_HOSTNAME = "runsurge"
 
 
@@ -56,24 +57,24 @@ class Launcher:
 
     bwrap: str
     prefix_source: str  # host path bound to PREFIX_INSIDE
-    drop_to_uid: int | None = None  # set when the agent is root
-    drop_to_gid: int | None = None
+    drops_privileges: bool = False  # the agent is root: bwrap runs as a sandbox uid
     mount_point: str | None = None  # reachable empty directory for the private bind
 
-    def wrap(self, bwrap_argv: list[str], runtime: PythonRuntime) -> list[str]:
-        """The full argv: bwrap alone, or unshare → mount → setpriv → bwrap."""
-        if self.drop_to_uid is None:
+    def wrap(self, bwrap_argv: list[str], runtime: PythonRuntime, uid: int | None) -> list[str]:
+        """The full argv: bwrap alone, or unshare → mount → setpriv (to `uid`) → bwrap.
+
+        `uid` is this sandbox's own host uid (and gid), from `uids.UidPool`.
+        """
+        if not self.drops_privileges:
             return bwrap_argv
-        if self.mount_point is None or self.drop_to_gid is None:
-            raise ValueError("dropping privileges needs a gid and a mount point")
+        if self.mount_point is None or uid is None:
+            raise ValueError("dropping privileges needs a sandbox uid and a mount point")
         script = (
             'mount --bind -o ro "$0" "$1" && shift && '
-            "exec setpriv --reuid=$UID_ --regid=$GID_ --clear-groups "
+            "exec setpriv --reuid=$UID_ --regid=$UID_ --clear-groups "
             '--inh-caps=-all --bounding-set=-all --no-new-privs "$@"'
         )
-        script = script.replace("$UID_", str(self.drop_to_uid)).replace(
-            "$GID_", str(self.drop_to_gid)
-        )
+        script = script.replace("$UID_", str(int(uid)))
         return [
             _tool("unshare"), "--mount", "--propagation", "private", "--",
             "/bin/sh", "-c", script, str(runtime.prefix), self.mount_point, *bwrap_argv,
@@ -91,7 +92,7 @@ def bwrap_argv(
     launcher: Launcher, runtime: PythonRuntime, policy: SandboxPolicy, fds: SandboxFds
 ) -> list[str]:
     """The bubblewrap command that runs the harness under the policy."""
-    uid = str(SANDBOX_UID)
+    uid = str(INSIDE_UID)
     argv = [
         launcher.bwrap,
         "--unshare-all", "--unshare-user", "--disable-userns",

@@ -46,6 +46,7 @@ from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.sandbox.runner import RunRequest
 from runsurge.sandbox.runtime import PythonRuntime
 from runsurge.sandbox.supervise import Child, process_group_alive
+from runsurge.sandbox.uids import UidPool, UidsExhausted
 
 START_TIMEOUT = 10.0
 HOST_ENV = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"}
@@ -63,6 +64,8 @@ class LaunchedSandbox:
     cgroup: TaskCgroup | None
     diag_fd: int
     started: float
+    uid: int | None = None  # this sandbox's own host uid, given back at teardown
+    uids: UidPool | None = None
     _torn_down: bool = field(default=False)
 
     def kill_all(self) -> None:
@@ -85,6 +88,8 @@ class LaunchedSandbox:
         if process_group_alive(self.child.pid):
             problems.append(f"processes remain in process group {self.child.pid}")
         os.close(self.diag_fd)
+        if self.uids is not None and self.uid is not None:
+            self.uids.release(self.uid, clean=not problems)
         return problems
 
 
@@ -103,12 +108,14 @@ class SandboxLauncher:
         harness: tuple[bytes, str],
         cgroups: CgroupHost | None,
         use_seccomp: bool,
+        uids: UidPool | None = None,
     ) -> None:
         self.launcher = launcher
         self.runtime = runtime
         self.harness_bytes, self.harness_inside = harness
         self.cgroups = cgroups
         self.use_seccomp = use_seccomp
+        self.uids = uids
 
     def start(
         self, request: RunRequest, channels: HarnessChannels, nonce: bytes
@@ -151,7 +158,10 @@ class SandboxLauncher:
         cgroup = self._create_cgroup(policy)
         owned: list[int] = []
         process: subprocess.Popen[bytes] | None = None
+        uid: int | None = None
         try:
+            if self.uids is not None:
+                uid = self.uids.acquire()
             diag_read, diag_write = os.pipe()
             owned += [diag_read, diag_write]
             info_read, info_write = os.pipe()
@@ -184,7 +194,7 @@ class SandboxLauncher:
             pass_fds = [info_write, block_read, harness_fd, script_fd, *child_fds]
             pass_fds += [fd for fd in (seccomp_fd, seal_fd) if fd is not None]
             process = subprocess.Popen(
-                self.launcher.wrap(argv, self.runtime),
+                self.launcher.wrap(argv, self.runtime, uid),
                 stdin=subprocess.DEVNULL,
                 stdout=diag_write,
                 stderr=diag_write,
@@ -213,17 +223,18 @@ class SandboxLauncher:
                 os.close(fd)
                 owned.remove(fd)
             owned.remove(diag_read)
-            return LaunchedSandbox(Child(process), cgroup, diag_read, started)
+            return LaunchedSandbox(Child(process), cgroup, diag_read, started, uid, self.uids)
         except BaseException as exc:
             if process is not None:
                 _kill_group(process.pid)
                 process.kill()
                 process.wait()
-            if cgroup is not None:
-                cgroup.remove()
+            problems = cgroup.remove() if cgroup is not None else []
+            if uid is not None and self.uids is not None:
+                self.uids.release(uid, clean=not problems)
             for fd in owned:
                 os.close(fd)
-            if isinstance(exc, (OSError, SandboxStartError)):
+            if isinstance(exc, (OSError, SandboxStartError, UidsExhausted)):
                 raise SandboxStartError(str(exc)) from exc
             raise
 

@@ -39,6 +39,7 @@ from runsurge.sandbox.runner import Entrypoint, RunRequest, WarmSession
 from runsurge.sandbox.runtime import PythonRuntime, current_runtime
 from runsurge.sandbox.session import HarnessSession, UnstartedSession, control_socketpair
 from runsurge.sandbox.supervise import Child, StopReason, Streams, drain, supervise
+from runsurge.sandbox.uids import DEFAULT_SANDBOX_UIDS, UidPool
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,8 @@ class SandboxConfig:
     runtime: PythonRuntime | None = None  # None: the interpreter the agent runs on
     use_cgroups: bool = True
     use_seccomp: bool = True
-    sandbox_uid: int = bwrap.SANDBOX_UID  # host uid bubblewrap runs as when the agent is root
+    # Host uids bubblewrap runs as when the agent is root: one per running sandbox.
+    sandbox_uids: range = DEFAULT_SANDBOX_UIDS
     mount_point: Path = DEFAULT_MOUNT_POINT  # where the prefix is bound in the private namespace
 
 
@@ -73,12 +75,15 @@ class Sandbox:
         if config.use_cgroups and cgroups is None:
             cgroups = find_cgroup_host()
         self._cgroups = cgroups if config.use_cgroups else None
+        launcher = _launcher_for(bwrap_path, runtime, config)
+        self._uids = UidPool(config.sandbox_uids) if launcher.drops_privileges else None
         self._launch = SandboxLauncher(
-            launcher=_launcher_for(bwrap_path, runtime, config),
+            launcher=launcher,
             runtime=runtime,
             harness=harness_program(runtime),
             cgroups=self._cgroups,
             use_seccomp=config.use_seccomp,
+            uids=self._uids,
         )
         layers = ["bubblewrap"]
         if self._cgroups is not None:
@@ -87,6 +92,11 @@ class Sandbox:
         if config.use_seccomp:
             layers.append("seccomp")
         self._isolation_level = "+".join(layers)
+
+    @property
+    def uid_range(self) -> range | None:
+        """The host uids sandboxes run as (one each), or None when the agent is not root."""
+        return self._uids.uids if self._uids is not None else None
 
     @property
     def isolation_level(self) -> str:
@@ -257,8 +267,7 @@ def _launcher_for(bwrap_path: str, runtime: PythonRuntime, config: SandboxConfig
     return Launcher(
         bwrap=bwrap_path,
         prefix_source=str(config.mount_point),
-        drop_to_uid=config.sandbox_uid,
-        drop_to_gid=config.sandbox_uid,
+        drops_privileges=True,
         mount_point=str(config.mount_point),
     )
 

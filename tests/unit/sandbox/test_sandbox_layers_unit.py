@@ -83,12 +83,12 @@ def test_site_packages_is_hidden_when_the_prefix_has_one(tmp_path: Path) -> None
 
 
 def test_root_launch_drops_privileges_in_a_private_mount_namespace() -> None:
-    launcher = Launcher("/usr/bin/bwrap", "/run/x", drop_to_uid=65534, drop_to_gid=65534,
-                        mount_point="/run/x")  # fmt: skip
-    argv = launcher.wrap(["/usr/bin/bwrap", "--unshare-all"], RUNTIME)
+    launcher = Launcher("/usr/bin/bwrap", "/run/x", drops_privileges=True, mount_point="/run/x")
+    argv = launcher.wrap(["/usr/bin/bwrap", "--unshare-all"], RUNTIME, uid=2_100_000_007)
     assert argv[1:5] == ["--mount", "--propagation", "private", "--"]
     script = argv[argv.index("-c") + 1]
-    assert "mount --bind -o ro" in script and "--reuid=65534" in script
+    assert "mount --bind -o ro" in script
+    assert "--reuid=2100000007" in script and "--regid=2100000007" in script
     assert "--bounding-set=-all" in script and "--no-new-privs" in script
     assert argv[-2:] == ["/usr/bin/bwrap", "--unshare-all"]
 
@@ -170,3 +170,9 @@ def test_insecure_dev_falls_back_loudly(
     assert isinstance(runner, SubprocessRunner)
     assert runner.isolation_level == "none (insecure dev)"
     assert "INSECURE" in caplog.text and "no pids hierarchy" in caplog.text
+
+
+def test_a_root_launch_without_a_sandbox_uid_is_refused() -> None:
+    launcher = Launcher("/usr/bin/bwrap", "/run/x", drops_privileges=True, mount_point="/run/x")
+    with pytest.raises(ValueError, match="sandbox uid"):
+        launcher.wrap(["/usr/bin/bwrap"], RUNTIME, uid=None)
