@@ -765,6 +765,8 @@ _WNOHANG = 1
 _LOST_STATUS = 255 << 8  # "exited with 255": a worker whose status could not be learnt
 _SWEEP_ROUNDS = 100
 _GO = b"g"
+_PEER_GONE = (32, 104, 111)  # EPIPE, ECONNRESET, ECONNREFUSED: the zygote died
+_HANDOFF_FAILED = 72
 _ZYGOTE_GONE = 70  # a worker whose zygote died before announcing it: it runs nothing
 
 
@@ -920,7 +922,13 @@ def _serve_input(zygote: _Zygote, payload: bytes, fds: list[int]) -> None:
     zygote.begin()
     try:
         send_fds(zygote.sock, f"{max_output} {spec}".encode("ascii"), [input_fd, log_fd, write_end])
-    except OSError:
+    except OSError as exc:
+        if exc.errno not in _PEER_GONE:
+            # E.g. ETOOMANYREFS: the sandbox's uid has no SCM_RIGHTS quota left. Not the
+            # input's outcome: end the session before HELLO, which the agent reports as
+            # an infrastructure error (retried), instead of waiting out the wall limit.
+            os.write(2, f"harness: cannot hand the input to the zygote: {exc}\n".encode())
+            os._exit(_HANDOFF_FAILED)
         zygote.handle_one()  # it died: learn how
     for fd in (input_fd, log_fd, write_end):
         os.close(fd)

@@ -133,3 +133,51 @@ def test_descriptors_parked_by_one_tenant_do_not_break_anothers_warm_session(
     parked = json.loads(attacker_result[0].result_json or b"{}")  # type: ignore[attr-defined]
     assert parked["parked"] >= 256, parked  # the attack did fill its own quota
     assert second.kind is OutcomeKind.OK, second
+
+
+PARK_AT_IMPORT = """\
+import os
+import socket
+import threading
+
+# A thread started at import lives in the zygote and keeps its descriptors in flight,
+# so the zygote's user (this sandbox's own uid) has no SCM_RIGHTS quota left for the
+# reporter's hand-off of the next input.
+_keep, _peer = socket.socketpair()
+_fd = os.open("/dev/null", os.O_RDONLY)
+
+
+def _park():
+    try:
+        while True:
+            socket.send_fds(_keep, [b"x"], [_fd] * 16)
+    except OSError:
+        pass
+
+
+threading.Thread(target=_park).start()
+
+
+def process(input_data):
+    return {"ok": True}
+"""
+
+
+def test_a_failed_descriptor_hand_off_is_an_infrastructure_error_not_a_hang(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    script = _write(tmp_path, "park_at_import.py", PARK_AT_IMPORT)
+    data = _write(tmp_path, "in.txt", "x")
+    policy = SandboxPolicy(wall_seconds=10.0)
+    session = sandbox.open_session(script, Entrypoint.PROCESS, policy, label="hand-off")
+    try:
+        session.run(data, policy, label="hand-off")  # imports: the thread parks
+        started = time.monotonic()
+        second = session.run(data, policy, label="hand-off")
+        elapsed = time.monotonic() - started
+    finally:
+        session.close()
+    assert second.kind is OutcomeKind.INFRASTRUCTURE, second
+    assert second.error is not None and "hand" in second.error.message, second.error
+    assert elapsed < policy.wall_seconds / 2, elapsed  # reported, not waited out
+    assert not session.alive
