@@ -23,6 +23,7 @@ from runsurge.sandbox.cgroups import (
     read_int,
     read_keyed,
     read_pids,
+    read_text,
     remove_dirs,
     write_value,
 )
@@ -38,6 +39,7 @@ class CgroupV1Task:
         self._pids = dirs["pids"]
         self._cpuacct = dirs.get("cpuacct")
         self._cpu = dirs.get("cpu")
+        self._freezer = dirs.get("freezer")
 
     @property
     def description(self) -> str:
@@ -93,6 +95,24 @@ class CgroupV1Task:
             return None
         return read_keyed(self._cpu / "cpu.stat", "nr_throttled")
 
+    def freeze(self) -> bool:
+        """freezer.state = FROZEN (the kernel finishes it in the background)."""
+        if self._freezer is None:
+            return False
+        write_value(self._freezer / "freezer.state", "FROZEN")
+        return True
+
+    def thaw(self) -> None:
+        """freezer.state = THAWED."""
+        if self._freezer is not None:
+            write_value(self._freezer / "freezer.state", "THAWED")
+
+    def frozen(self) -> bool | None:
+        """freezer.state reads FROZEN (FREEZING while it is still stopping them)."""
+        if self._freezer is None:
+            return None
+        return (read_text(self._freezer / "freezer.state") or "").strip() == "FROZEN"
+
     def pids(self) -> list[int]:
         """Union of the hierarchies' cgroup.procs."""
         return sorted(
@@ -138,8 +158,8 @@ class CgroupV1Host:
                 try:
                     directory.mkdir()
                 except OSError as exc:
-                    if controller in ("cpuacct", "cpu"):
-                        continue  # accounting falls back to rusage; the cap is reported off
+                    if controller in ("cpuacct", "cpu", "freezer"):
+                        continue  # optional: rusage accounting, no cap, no idle freezing
                     raise CgroupError(
                         exc.errno, f"cannot create {directory}: {exc.strerror}"
                     ) from exc

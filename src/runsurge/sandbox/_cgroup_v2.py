@@ -83,6 +83,24 @@ class CgroupV2Task:
             return None
         return read_keyed(self._dir / "cpu.stat", "nr_throttled")
 
+    def freeze(self) -> bool:
+        """cgroup.freeze = 1 (every v2 cgroup but the root has it)."""
+        if not (self._dir / "cgroup.freeze").exists():
+            return False
+        write_value(self._dir / "cgroup.freeze", 1)
+        return True
+
+    def thaw(self) -> None:
+        """cgroup.freeze = 0."""
+        if (self._dir / "cgroup.freeze").exists():
+            write_value(self._dir / "cgroup.freeze", 0)
+
+    def frozen(self) -> bool | None:
+        """frozen in cgroup.events."""
+        if not (self._dir / "cgroup.freeze").exists():
+            return None
+        return read_keyed(self._dir / "cgroup.events", "frozen") == 1
+
     def cpu_seconds(self) -> float | None:
         """usage_usec of cpu.stat (present without the cpu controller)."""
         usec = read_keyed(self._dir / "cpu.stat", "usage_usec")

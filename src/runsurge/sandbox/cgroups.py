@@ -65,6 +65,18 @@ class TaskCgroup(Protocol):
         """Scheduler periods in which the CPU cap held the task back (None: no cap here)."""
         ...
 
+    def freeze(self) -> bool:
+        """Stop every process in the cgroup (asynchronously); False without a freezer."""
+        ...
+
+    def thaw(self) -> None:
+        """Let them run again; harmless when not frozen."""
+        ...
+
+    def frozen(self) -> bool | None:
+        """Whether the kernel reports the cgroup frozen (None: no freezer)."""
+        ...
+
     def pids(self) -> list[int]:
         """Processes currently in the cgroup."""
         ...
@@ -182,7 +194,7 @@ def find_cgroup_host(
             controller: CgroupMount(
                 v1_mounts[controller][0], paths[controller], v1_mounts[controller][1]
             )
-            for controller in ("memory", "pids", "cpuacct", "cpu")
+            for controller in ("memory", "pids", "cpuacct", "cpu", "freezer")
             if controller in v1_mounts and controller in paths
         }
         return CgroupV1Host(mounts)

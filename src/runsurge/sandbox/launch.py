@@ -71,6 +71,7 @@ class LaunchedSandbox:
     def kill_all(self) -> None:
         """SIGKILL every process of the task, wherever it forked to."""
         if self.cgroup is not None:
+            self.cgroup.thaw()  # a frozen process would not die of SIGKILL until thawed
             self.cgroup.kill_all()
         _kill_group(self.child.pid)
 

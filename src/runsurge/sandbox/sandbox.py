@@ -228,6 +228,16 @@ class _SandboxSessionHost:
         cgroup = self._launched.cgroup
         return cgroup.oom_kills() if cgroup else 0
 
+    def pause(self) -> None:
+        """Freeze the session cgroup between inputs (no freezer here: it keeps running)."""
+        if self._launched.cgroup is not None:
+            self._launched.cgroup.freeze()
+
+    def resume(self) -> None:
+        """Thaw it for the next input."""
+        if self._launched.cgroup is not None:
+            self._launched.cgroup.thaw()
+
     def kill_all(self) -> None:
         """SIGKILL the cgroup and process group, reap bubblewrap."""
         self._launched.kill_all()

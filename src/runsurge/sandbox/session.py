@@ -65,6 +65,14 @@ class SessionHost(Protocol):
         """Prepare per-input accounting; True when the kernel peak now starts afresh."""
         ...
 
+    def pause(self) -> None:
+        """Stop every process of the idle session (cgroup freezer), so it uses no CPU."""
+        ...
+
+    def resume(self) -> None:
+        """Let the session run again, before an input."""
+        ...
+
     def oom_kills(self) -> int:
         """OOM kills in the session so far (0 without a cgroup)."""
         ...
@@ -98,6 +106,9 @@ class HarnessSession:
         self._runs = 0
         self._alive = True
         self._closed = False
+        # The session's CPU counter when the last input ended: whatever the session
+        # uses between inputs (threads started at import) is charged to the next one.
+        self._cpu_mark: float | None = None
         self.leftovers: tuple[str, ...] = ()
 
     @property
@@ -146,9 +157,11 @@ class HarnessSession:
         self, pipes: _InputPipes, policy: SandboxPolicy, cancel: threading.Event | None, label: str
     ) -> Outcome:
         nonce = new_nonce()
+        self._host.resume()
         kernel_peak = self._host.before_input()
         oom_before = self._host.oom_kills()
-        monitor = UsageMonitor(_InputUsage(self._host.usage_source(), kernel_peak))
+        source = self._host.usage_source()
+        monitor = UsageMonitor(_InputUsage(source, kernel_peak, self._cpu_mark))
         started = time.monotonic()
         monitor.start(started)
         request = nonce + f"{policy.max_output_bytes} {self._host.rlimits_for(policy)}".encode()
@@ -174,7 +187,10 @@ class HarnessSession:
         drain(streams)
         usage = monitor.finish(stopped)
         oom_kills = self._host.oom_kills() - oom_before
-        if not goes_on:
+        if goes_on:
+            self._cpu_mark = source.cpu_seconds()
+            self._host.pause()
+        else:
             self.close()
         exit_info = self._host.child.exit
         leftovers = self.leftovers if self._closed else ()
@@ -225,12 +241,18 @@ class UnstartedSession:
 
 
 class _InputUsage:
-    """The session's usage source, with CPU counted from the start of one input."""
+    """The session's usage source, with CPU counted from the end of the last input.
 
-    def __init__(self, source: UsageSource, kernel_peak: bool) -> None:
+    The first input counts from its own start; each later one from where the one
+    before it stopped, so no CPU the session uses is left uncharged.
+    """
+
+    def __init__(
+        self, source: UsageSource, kernel_peak: bool, cpu_base: float | None = None
+    ) -> None:
         self._source = source
         self._kernel_peak = kernel_peak
-        self._cpu_base = source.cpu_seconds() or 0.0
+        self._cpu_base = cpu_base if cpu_base is not None else source.cpu_seconds() or 0.0
 
     @property
     def name(self) -> str:
@@ -246,7 +268,7 @@ class _InputUsage:
         return self._source.peak_memory_bytes() if self._kernel_peak else None
 
     def cpu_seconds(self) -> float | None:
-        """CPU since the input started."""
+        """CPU since the last input ended (the first: since it started)."""
         cpu = self._source.cpu_seconds()
         return None if cpu is None else max(0.0, cpu - self._cpu_base)
 

@@ -238,6 +238,12 @@ class _SubprocessSessionHost:
         """No cgroup: OOM is seen only as the script's MemoryError."""
         return 0
 
+    def pause(self) -> None:
+        """No freezer without a cgroup: idle CPU is charged to the next input instead."""
+
+    def resume(self) -> None:
+        """Nothing was paused."""
+
     def kill_all(self) -> None:
         """SIGKILL the process group and every process seen."""
         with contextlib.suppress(ProcessLookupError):

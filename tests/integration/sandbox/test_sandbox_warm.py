@@ -390,3 +390,48 @@ def test_work_dir_is_emptied_between_inputs_but_keeps_import_time_files(
     for data in ("a", "b", "c"):
         outcome = session.run(write_input(data), TEST_POLICY)
         assert json.loads(outcome.result_json or b"") == {"before": ["from-import"]}, outcome
+
+
+BUSY_AT_IMPORT = """\
+import threading
+
+
+def _spin():
+    while True:
+        pass
+
+
+threading.Thread(target=_spin, daemon=True).start()
+
+
+def process(data):
+    return {"ok": True}
+"""
+
+
+def test_an_idle_session_is_frozen_and_burns_no_cpu_between_inputs(
+    sandbox: Sandbox, open_session: OpenSession, write_input: WriteInput
+) -> None:
+    policy = replace(TEST_POLICY, cpu_seconds=30.0, wall_seconds=30.0)
+    session = open_session(sandbox, BUSY_AT_IMPORT, policy)
+    first = session.run(write_input("a"), policy)
+    assert first.kind is OutcomeKind.OK, first
+    time.sleep(1.5)  # idle: the import's thread would spin all along
+    second = session.run(write_input("b"), policy)
+    assert second.kind is OutcomeKind.OK, second
+    # Everything since the first input ended is charged to the second, and frozen
+    # between them the spinning thread used (almost) none of the idle 1.5 s.
+    assert second.usage.cpu_seconds < 0.4, second.usage
+
+
+def test_cpu_a_session_uses_between_inputs_is_charged_to_the_next_input(
+    subprocess_runner: SubprocessRunner, open_session: OpenSession, write_input: WriteInput
+) -> None:
+    # No cgroup, so no freezer: the spinning thread runs while the session is idle.
+    policy = replace(TEST_POLICY, cpu_seconds=30.0, wall_seconds=30.0)
+    session = open_session(subprocess_runner, BUSY_AT_IMPORT, policy)
+    assert session.run(write_input("a"), policy).kind is OutcomeKind.OK
+    time.sleep(1.5)
+    second = session.run(write_input("b"), policy)
+    assert second.kind is OutcomeKind.OK, second
+    assert second.usage.cpu_seconds >= 0.3, second.usage  # the idle spin, billed
