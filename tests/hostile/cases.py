@@ -242,6 +242,11 @@ def _nothing_executed(result: dict[str, Any], ctx: HostContext) -> None:
     assert result["forked_child"] == 113, result
 
 
+def _all_enosys(result: dict[str, Any], ctx: HostContext) -> None:
+    # Not on the allow-list: refused with ENOSYS (38), as an old kernel would.
+    assert all(value == [-1, 38] for value in result.values()), result
+
+
 def _child_exit_seven(result: dict[str, Any], ctx: HostContext) -> None:
     assert result == {"child_exit": 7}, result
 
@@ -317,6 +322,8 @@ CASES: tuple[HostileCase, ...] = (
     HostileCase("ctypes_ptrace", V, error_type="SeccompViolation"),
     HostileCase("ctypes_fork", OK, check_result=_child_exit_seven),
     HostileCase("exec_dropped_binary", OK, check_result=_nothing_executed),
+    HostileCase("unlisted_syscalls", OK, check_result=_all_enosys),
+    HostileCase("ioctl_tiocsetd", V, error_type="SeccompViolation"),
     HostileCase("x32_syscall", V, error_type="SeccompViolation"),
     HostileCase("ctypes_mount", V, error_type="SeccompViolation"),
     HostileCase("write_outside_workdir", OK, check_result=_nothing_written),
