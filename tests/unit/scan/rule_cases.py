@@ -381,12 +381,17 @@ RULE_CASES: Cases = {
             "import os\nos.path.join('a', '..', 'b')\n",
             "from pathlib import Path\np = Path('.') / '..'\n",
             "from pathlib import Path\np = Path.cwd().parent.parent\n",
+            "from pathlib import Path\np = Path(__file__).resolve().parent.parent\n",
+            "import pathlib\np = pathlib.Path('x').parents[1]\n",
             "import os\nos.listdir(os.pardir)\n",
         ],
         [
             "s = 'wait..'.replace('..', '.')\n",
             "open('data..txt')\n",
             "from pathlib import Path\nPath('out/x.csv').parent.mkdir(exist_ok=True)\n",
+            # A tree node's grandparent is not a path (a false positive before).
+            "class Node:\n    def grandparent(self):\n        return self.parent.parent\n",
+            "def up(node):\n    return node.parent.parent.value\n",
         ],
     ),
     "runsurge.filesystem.home-directory": (
