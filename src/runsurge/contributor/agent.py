@@ -212,6 +212,7 @@ class Agent:
                     contributor_id=self._contributor_id,
                     contributor_secret=self._secret,
                     restarted=self._restarted,
+                    draining=self._draining.is_set(),
                 ),
                 metadata=wire.bearer(self._settings.token),
                 timeout=10,

@@ -46,6 +46,7 @@ class Registration:
     agent_version: str
     secret: str = ""  # the identity secret issued with contributor_id
     restarted: bool = False  # a new agent process: it runs none of its old attempts
+    draining: bool = False  # it reconnects while draining: it must get no work meanwhile
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def register(session: Session, registration: Registration) -> Registered:
     contributor.agent_version = registration.agent_version[:50]
     contributor.session_token_sha256 = token_hash(token)
     contributor.last_seen = utcnow()
+    _drain_state(contributor, registration.draining)
     log.info(
         "contributor %s (%s) registered: %d cores, %d bytes, isolation %r%s",
         contributor.id,
@@ -123,14 +125,29 @@ def register(session: Session, registration: Registration) -> Registered:
     return Registered(contributor.id, token, secret, resumed)
 
 
+def _drain_state(contributor: Contributor, draining: bool) -> None:
+    """At registration: a draining agent is DRAINING before its stream opens.
+
+    Otherwise a DRAINING row belongs to an agent process that is gone (this one is
+    not draining), and it goes OFFLINE until the new stream opens.
+    """
+    if contributor.state is ContributorState.QUARANTINED:
+        return
+    if draining:
+        set_state(contributor, ContributorState.DRAINING, "the agent is shutting down")
+    elif contributor.state is ContributorState.DRAINING:
+        set_state(contributor, ContributorState.OFFLINE, "a new agent process registered")
+
+
 def go_online(session: Session, contributor_id: str) -> Capacity:
     """The contributor opened its work stream: it is online; return what it offers.
 
-    A quarantined contributor stays quarantined (it is connected but gets no work).
+    A quarantined contributor stays quarantined, and a draining one draining (it is
+    connected but gets no work).
     """
     contributor = session.get(Contributor, contributor_id, with_for_update=True)
     assert contributor is not None  # authenticated by its session token just before
-    if contributor.state is not ContributorState.QUARANTINED:
+    if contributor.state not in (ContributorState.QUARANTINED, ContributorState.DRAINING):
         set_state(contributor, ContributorState.ONLINE)
     contributor.last_seen = utcnow()
     return Capacity(contributor.cores, contributor.memory_bytes)

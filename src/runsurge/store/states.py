@@ -13,7 +13,7 @@ Task:        QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED
 Attempt:     RUNNING → SUCCEEDED | FAILED | LOST | CANCELLED
 Contributor: ONLINE ⇄ SUSPECT (silent for a while; a heartbeat brings it back)
              ONLINE | SUSPECT → OFFLINE (stream closed) → ONLINE
-             ONLINE | SUSPECT | OFFLINE → DRAINING (the agent is shutting down) → OFFLINE | ONLINE
+             ONLINE | SUSPECT | OFFLINE → DRAINING (the agent is shutting down) → OFFLINE
              any → QUARANTINED (failures or flapping) → ONLINE | OFFLINE (released)
 """
 
@@ -165,10 +165,9 @@ _ALLOWED: dict[type[enum.Enum], dict[enum.Enum, set[enum.Enum]]] = {
             ContributorState.DRAINING,
             ContributorState.QUARANTINED,
         },
-        # → ONLINE: a new agent process with the same identity opened a stream.
+        # A new agent process with the same identity registers it OFFLINE first.
         ContributorState.DRAINING: {
             ContributorState.DRAINING,
-            ContributorState.ONLINE,
             ContributorState.OFFLINE,
             ContributorState.QUARANTINED,
         },

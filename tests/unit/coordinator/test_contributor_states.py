@@ -47,6 +47,7 @@ def _beat(scene: Scene, machine: str, draining: bool = False) -> None:
         (ContributorState.QUARANTINED, ContributorState.DRAINING),
         (ContributorState.QUARANTINED, ContributorState.SUSPECT),
         (ContributorState.DRAINING, ContributorState.SUSPECT),
+        (ContributorState.DRAINING, ContributorState.ONLINE),  # only via a new registration
         (ContributorState.OFFLINE, ContributorState.SUSPECT),
     ],
 )
@@ -192,20 +193,55 @@ def test_a_lost_attempt_still_consumes_the_budget(scene: Scene) -> None:
     assert task.state is TaskState.FAILED and task.attempt_count == 1
 
 
-def test_registration_states_a_restart_and_offers_resumption(scene: Scene) -> None:
-    registration = contributors.Registration(
-        contributor_id="",
-        name="box",
-        cores=1,
-        memory_bytes=GiB,
-        isolation_level="",
-        insecure=False,
-        benchmark_score=1.0,
-        agent_version="0",
-    )
-    first = scene.db.call(contributors.register, registration)
+REGISTRATION = contributors.Registration(
+    contributor_id="",
+    name="box",
+    cores=1,
+    memory_bytes=GiB,
+    isolation_level="",
+    insecure=False,
+    benchmark_score=1.0,
+    agent_version="0",
+)
+
+
+def test_registration_with_the_secret_resumes_the_identity_after_a_restart(scene: Scene) -> None:
+    first = scene.db.call(contributors.register, REGISTRATION)
     again = dataclasses.replace(
-        registration, contributor_id=first.contributor_id, secret=first.secret, restarted=True
+        REGISTRATION, contributor_id=first.contributor_id, secret=first.secret, restarted=True
     )
 
     assert scene.db.call(contributors.register, again).resumed
+
+
+def test_an_agent_reconnecting_while_draining_is_draining_before_its_stream_opens(
+    scene: Scene,
+) -> None:
+    first = scene.db.call(contributors.register, REGISTRATION)
+    scene.db.call(contributors.go_online, first.contributor_id)
+    scene.db.call(contributors.go_offline, first.contributor_id, RULES)  # the stream broke
+    again = dataclasses.replace(
+        REGISTRATION, contributor_id=first.contributor_id, secret=first.secret, draining=True
+    )
+
+    scene.db.call(contributors.register, again)
+    scene.db.call(contributors.go_online, first.contributor_id)
+
+    assert scene.contributor_row(first.contributor_id).state is ContributorState.DRAINING
+    scene.submit(scene.consumer())
+    assert scene.claim(first.contributor_id) is None
+
+
+def test_a_new_agent_process_takes_a_draining_identity_back_online(scene: Scene) -> None:
+    first = scene.db.call(contributors.register, REGISTRATION)
+    scene.db.call(contributors.go_online, first.contributor_id)
+    _beat(scene, first.contributor_id, draining=True)  # the old process drains, then dies
+    again = dataclasses.replace(
+        REGISTRATION, contributor_id=first.contributor_id, secret=first.secret, restarted=True
+    )
+
+    scene.db.call(contributors.register, again)
+    assert scene.contributor_row(first.contributor_id).state is ContributorState.OFFLINE
+    scene.db.call(contributors.go_online, first.contributor_id)
+
+    assert scene.contributor_row(first.contributor_id).state is ContributorState.ONLINE

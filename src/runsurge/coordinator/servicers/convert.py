@@ -225,6 +225,7 @@ def registration_from_message(msg: contributor_pb2.RegisterRequest) -> Registrat
         agent_version=msg.agent_version,
         secret=msg.contributor_secret,
         restarted=msg.restarted,
+        draining=msg.draining,
     )
 
 

@@ -34,6 +34,7 @@ class RegisterRequest(_message.Message):
     CONTRIBUTOR_ID_FIELD_NUMBER: _builtins.int
     CONTRIBUTOR_SECRET_FIELD_NUMBER: _builtins.int
     RESTARTED_FIELD_NUMBER: _builtins.int
+    DRAINING_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     cores: _builtins.int
     memory_bytes: _builtins.int
@@ -54,6 +55,8 @@ class RegisterRequest(_message.Message):
     """True on the first registration of a new agent process: it runs nothing yet, so
     the coordinator loses that contributor's RUNNING attempts at once.
     """
+    draining: _builtins.bool
+    """The agent is draining (it reconnected after a SIGTERM): it stays DRAINING."""
     def __init__(
         self,
         *,
@@ -67,10 +70,11 @@ class RegisterRequest(_message.Message):
         contributor_id: _builtins.str = ...,
         contributor_secret: _builtins.str = ...,
         restarted: _builtins.bool = ...,
+        draining: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_version", b"agent_version", "benchmark_score", b"benchmark_score", "contributor_id", b"contributor_id", "contributor_secret", b"contributor_secret", "cores", b"cores", "insecure", b"insecure", "isolation_level", b"isolation_level", "memory_bytes", b"memory_bytes", "name", b"name", "restarted", b"restarted"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_version", b"agent_version", "benchmark_score", b"benchmark_score", "contributor_id", b"contributor_id", "contributor_secret", b"contributor_secret", "cores", b"cores", "draining", b"draining", "insecure", b"insecure", "isolation_level", b"isolation_level", "memory_bytes", b"memory_bytes", "name", b"name", "restarted", b"restarted"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
