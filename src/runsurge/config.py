@@ -108,6 +108,31 @@ class CoordinatorSettings(BaseSettings):
         ),
     )
     max_attempts: int = Field(default=3, description="Attempts a task gets before it fails.")
+    # Quarantine (coordinator/quarantine.py): a contributor that keeps failing for
+    # reasons that are not the script's, or keeps dropping out, gets no work for a while.
+    quarantine_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Infrastructure failures (lost attempts, sandboxes that fail to start) "
+        "in the failure window that quarantine a contributor.",
+    )
+    quarantine_failure_window_seconds: float = Field(
+        default=600.0, gt=0, description="The window in which those failures are counted."
+    )
+    quarantine_flaps: int = Field(
+        default=5,
+        ge=1,
+        description="Heartbeat flaps (went SUSPECT, or lost its stream without draining) "
+        "in the flap window that quarantine a contributor.",
+    )
+    quarantine_flap_window_seconds: float = Field(
+        default=600.0, gt=0, description="The window in which flaps are counted."
+    )
+    quarantine_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How long a quarantine lasts; the contributor is then released.",
+    )
     unplaceable_timeout_seconds: float = Field(
         default=600.0,
         description="A task larger than every connected contributor fails after this long.",
@@ -212,6 +237,12 @@ class ContributorSettings(BaseSettings):
     )
     reconnect_max_seconds: float = Field(
         default=10.0, description="Longest wait between attempts to reach the coordinator."
+    )
+    drain_grace_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="After SIGTERM, how long running tasks may take to finish before they "
+        "are handed back (a second SIGTERM hands them back at once).",
     )
     inline_result_limit: Size = Field(
         default=256 * 1024, description="Results up to this size are reported inline, not uploaded."

@@ -148,10 +148,18 @@ class Cluster:
         self.coordinator.wait(20)
 
     def add_contributor(
-        self, cores: int = 1, memory: str = "1GiB", wait: bool = True, via: str = ""
+        self,
+        cores: int = 1,
+        memory: str = "1GiB",
+        wait: bool = True,
+        via: str = "",
+        number: int | None = None,
     ) -> subprocess.Popen[bytes]:
-        """Start an agent (reaching the coordinator at `via`, a proxy, when given)."""
-        n = len(self.contributors) + 1
+        """Start an agent (reaching the coordinator at `via`, a proxy, when given).
+
+        `number` restarts agent N: same work dir (so same identity), same log.
+        """
+        n = number or len(self.contributors) + 1
         before = self.online_count() if wait else 0
         token_file = self.data_dir / "contributor.token"
         token = (
@@ -175,7 +183,10 @@ class Cluster:
             self.contributor_env,
         )
         proc = self._spawn(["contributor", *args], f"contributor-{n}.log", env)
-        self.contributors.append(proc)
+        if number is None:
+            self.contributors.append(proc)
+        else:
+            self.contributors[number - 1] = proc
         if wait:
 
             def registered() -> bool:
@@ -186,6 +197,19 @@ class Cluster:
 
             wait_until(registered, START_TIMEOUT, f"contributor {n} to come online")
         return proc
+
+    def work_dir(self, number: int) -> Path:
+        """Agent N's work dir (its identity file lives there)."""
+        return self.root / f"contributor-{number}"
+
+    def contributor_rows(self) -> list[dict[str, object]]:
+        """`ListContributors` as the client returns it."""
+        with self.client() as client:
+            return client.contributors()
+
+    def contributor_state(self, contributor_id: str) -> str:
+        """One contributor's state as listed."""
+        return str(next(c["state"] for c in self.contributor_rows() if c["id"] == contributor_id))
 
     def online_count(self) -> int:
         with self.client() as client:
@@ -199,8 +223,13 @@ class Cluster:
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
     def stop(self) -> None:
+        """Stop every process; agents get a second SIGTERM so they hand work back at once."""
         procs = [*self.contributors, *([self.coordinator] if self.coordinator else [])]
         for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)  # two signals sent back to back may arrive as one
+        for proc in self.contributors:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         for proc in procs:

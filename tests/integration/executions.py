@@ -68,6 +68,36 @@ def attempts(cluster: Cluster, job_id: str) -> dict[int, list[tuple[int, Attempt
     return found
 
 
+def budget_used(cluster: Cluster, job_id: str) -> dict[int, int]:
+    """Attempts counted against each task's retry budget (Task.attempt_count), by index."""
+    db = _database(cluster)
+    try:
+        rows = db.call(
+            lambda s: s.execute(
+                select(Task.index, Task.attempt_count).where(Task.job_id == job_id)
+            ).all()
+        )
+    finally:
+        db.close()
+    return {index: count for index, count in rows}
+
+
+def holders(cluster: Cluster, job_id: str) -> Counter[str]:
+    """Attempts per contributor id for one job, read from the database."""
+    db = _database(cluster)
+    try:
+        rows = db.call(
+            lambda s: s.scalars(
+                select(Attempt.contributor_id)
+                .join(Task, Task.id == Attempt.task_id)
+                .where(Task.job_id == job_id)
+            ).all()
+        )
+    finally:
+        db.close()
+    return Counter(rows)
+
+
 def assert_each_ran_once(cluster: Cluster, job_id: str, tasks: int) -> None:
     """Every task ran exactly once: one sandbox run in the logs, one success in the DB.
 

@@ -61,23 +61,35 @@ def print_task_error(text: str) -> None:
     err.print(f"[red]{escape(text)}[/]")
 
 
+# How each contributor state is shown in the table.
+_STATE_STYLE = {
+    "ONLINE": "green",
+    "SUSPECT": "yellow",
+    "DRAINING": "cyan",
+    "QUARANTINED": "bold red",
+}
+
+
 def print_contributors(rows: list[dict[str, Any]]) -> None:
     """The contributors table."""
     table = Table()
     table.add_column("id", no_wrap=True)
-    for name in ("name", "online", "cores", "memory", "running"):
+    for name in ("name", "state", "cores", "memory", "running"):
         table.add_column(name)
     table.add_column("isolation")
+    table.add_column("reason")
     for row in rows:
         level = escape(row["isolation_level"].replace("+", " + "))
         isolation = level + (" [bold red](INSECURE)[/]" if row["insecure"] else "")
+        state = row.get("state") or ("ONLINE" if row["online"] else "OFFLINE")
         table.add_row(
             row["id"],
             escape(row["name"]),
-            "[green]yes[/]" if row["online"] else "[dim]no[/]",
+            f"[{_STATE_STYLE.get(state, 'dim')}]{state}[/]",
             str(row["cores"]),
             format_size(row["memory_bytes"]),
             str(row["running_tasks"]),
             isolation,
+            escape(row.get("state_reason", "")),
         )
     out.print(table)

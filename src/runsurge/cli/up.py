@@ -3,7 +3,8 @@
 The children are real processes talking gRPC over loopback, exactly as on a cluster.
 `up` waits until the coordinator answers health checks and every contributor has
 registered, writes the client config so other commands find the coordinator, and on
-Ctrl-C (or SIGTERM) stops the contributors, then the coordinator.
+Ctrl-C (or SIGTERM) stops the contributors (handing their running tasks back), then
+the coordinator.
 """
 
 from __future__ import annotations
@@ -75,7 +76,14 @@ class LocalCluster:
         )
 
     def stop(self) -> None:
-        """Stop contributors first (their tasks are reported), then the coordinator."""
+        """Stop contributors first (their tasks are handed back), then the coordinator.
+
+        An agent drains on its first SIGTERM and hands its running tasks back on the
+        second; stopping `up` means stopping now, so each gets both.
+        """
+        for proc in self.contributors:
+            _terminate(proc)
+        time.sleep(0.2)  # two signals sent back to back may arrive as one
         for proc in self.contributors:
             _terminate(proc)
         for proc in self.contributors:

@@ -176,6 +176,8 @@ class Client:
                 "isolation_level": c.isolation_level,
                 "insecure": c.insecure,
                 "running_tasks": c.running_tasks,
+                "state": c.state or ("ONLINE" if c.online else "OFFLINE"),
+                "state_reason": c.state_reason,
                 "last_seen": c.last_seen.ToDatetime().isoformat() + "Z"
                 if c.HasField("last_seen")
                 else None,

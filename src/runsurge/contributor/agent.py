@@ -7,6 +7,14 @@ held until the coordinator is done with it (it answers a heartbeat that lists th
 report with a CancelAttempt for that attempt): every new stream starts by sending the
 held reports again, so a report finished during an outage, or taken off a stream that
 broke before delivering it, is never lost. The coordinator ignores duplicates.
+
+The agent keeps its contributor id and identity secret in its work dir (identity.py)
+and presents them at every registration, so a restarted agent is the same
+contributor. A first SIGTERM drains: the agent says so in an immediate heartbeat and
+in every one after, the coordinator places nothing new on it, and running tasks get
+`drain_grace_seconds` to finish and be reported. A second SIGTERM, or the grace
+running out, hands them back at once: they are stopped and reported CANCELLED, which
+the coordinator requeues without counting the attempt against the task.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from runsurge import __version__
 from runsurge.config import ContributorSettings
 from runsurge.contributor import wire
 from runsurge.contributor.blobcache import BlobMismatch, ScriptCache, save_verified
+from runsurge.contributor.identity import Identity, load_identity, save_identity
 from runsurge.contributor.slots import Slots
 from runsurge.contributor.warm import WarmPool
 from runsurge.proto.v1 import contributor_pb2, contributor_pb2_grpc
@@ -79,7 +88,12 @@ class Agent:
         self._slots = Slots(cores, memory_bytes)
         self._warm = WarmPool(max_idle=cores)
         self._contributor_id = ""
+        self._secret = ""
+        # Until the first registration succeeds: this process runs none of the attempts
+        # a predecessor with the same identity had.
+        self._restarted = True
         self._session_token = ""
+        self._draining = asyncio.Event()  # first SIGTERM: finish, take nothing new
         self._stopping = asyncio.Event()
         self._stub: contributor_pb2_grpc.ContributorServiceStub | None = None
         self.connected = asyncio.Event()
@@ -94,21 +108,64 @@ class Agent:
         """Attempts whose report waits for the coordinator to be done with it."""
         return list(self._held)
 
+    @property
+    def contributor_id(self) -> str:
+        """The identity the coordinator knows this agent by ("" before the first one)."""
+        return self._contributor_id
+
     def stop(self) -> None:
-        """Ask the agent to finish: running tasks are cancelled and reported."""
+        """Ask the agent to finish now: running tasks are handed back (cancelled, reported)."""
         self._stopping.set()
 
+    def shutdown(self) -> None:
+        """What a SIGTERM (or SIGINT) asks: drain the first time, hand back the second."""
+        if not self._draining.is_set():
+            log.info(
+                "draining: no new work; %d running task(s) get %.0fs to finish "
+                "(signal again to hand them back now)",
+                len(self.running_attempts),
+                self._settings.drain_grace_seconds,
+            )
+            self._draining.set()
+            self._send(self._heartbeat())  # tell the coordinator at once
+            return
+        log.warning("second signal: handing back %d running task(s)", len(self.running_attempts))
+        self.stop()
+
     async def run(self) -> None:
-        """Stay connected until stop(), reconnecting with jittered backoff."""
+        """Stay connected until stopped or drained, reconnecting with jittered backoff."""
+        identity = load_identity(self._settings.work_dir)
+        if identity is not None:
+            self._contributor_id, self._secret = identity.contributor_id, identity.secret
         shutil.rmtree(self._tasks_dir, ignore_errors=True)
         self._tasks_dir.mkdir(parents=True, exist_ok=True)
         janitor = asyncio.create_task(self._expire_warm())
+        drainer = asyncio.create_task(self._drain_when_asked())
         try:
             await self._stay_connected()
         finally:
             janitor.cancel()
+            drainer.cancel()
             await self._shutdown_running()
             await asyncio.to_thread(self._warm.close_all)
+
+    async def _drain_when_asked(self) -> None:
+        """After the first SIGTERM: stop once nothing runs and every report is recorded.
+
+        When the grace runs out first, stopping hands the remaining tasks back.
+        """
+        await self._draining.wait()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.drain_grace_seconds
+        while (self._running or self._held) and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        if self._running:
+            log.warning(
+                "drain grace over: handing back %d running task(s)", len(self.running_attempts)
+            )
+        else:
+            log.info("drained: every task finished and was reported")
+        self.stop()
 
     async def _stay_connected(self) -> None:
         delay = 0.5
@@ -117,7 +174,10 @@ class Agent:
                 await self._session()
                 delay = 0.5
             except grpc.aio.AioRpcError as exc:
-                if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                if exc.code() in (
+                    grpc.StatusCode.UNAUTHENTICATED,
+                    grpc.StatusCode.PERMISSION_DENIED,
+                ):
                     log.error("coordinator refused this agent: %s", exc.details())
                     raise
                 log.warning(
@@ -150,11 +210,18 @@ class Agent:
                     benchmark_score=1.0,
                     agent_version=__version__,
                     contributor_id=self._contributor_id,
+                    contributor_secret=self._secret,
+                    restarted=self._restarted,
+                    draining=self._draining.is_set(),
                 ),
                 metadata=wire.bearer(self._settings.token),
                 timeout=10,
             )
+            if reply.contributor_secret:  # a new identity: keep it for the next process
+                self._secret = reply.contributor_secret
+                save_identity(self._settings.work_dir, Identity(reply.contributor_id, self._secret))
             self._contributor_id = reply.contributor_id
+            self._restarted = False
             self._session_token = reply.session_token
             log.info("registered as contributor %s", self._contributor_id)
             outbox: asyncio.Queue[contributor_pb2.AgentMessage] = asyncio.Queue()
@@ -227,6 +294,7 @@ class Agent:
                 running_attempt_ids=self.running_attempts,
                 free_memory_bytes=self._memory,
                 reported_attempt_ids=self.held_reports,
+                draining=self._draining.is_set(),
             )
         )
 

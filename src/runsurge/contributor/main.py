@@ -9,7 +9,7 @@ import grpc
 
 from runsurge.config import ContributorSettings
 from runsurge.contributor.agent import Agent
-from runsurge.errors import SandboxUnavailable
+from runsurge.errors import ConfigError, SandboxUnavailable
 from runsurge.sandbox import SubprocessRunner, create_runner
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,14 @@ async def run_agent(
     insecure = isinstance(runner, SubprocessRunner)
     log.info("isolation: %s", runner.isolation_level)
     agent = Agent(settings, runner, cores=cores, memory_bytes=memory_bytes, insecure=insecure)
-    install_signals(agent.stop)
+    # The first SIGTERM drains, a second hands running tasks back (Agent.shutdown).
+    install_signals(agent.shutdown)
     try:
         await agent.run()
     except grpc.aio.AioRpcError as exc:
         log.error("stopping: %s", exc.details())
+        return 2
+    except ConfigError as exc:
+        log.error("stopping: %s", exc)
         return 2
     return 0

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runsurge.config import CoordinatorSettings
-from runsurge.coordinator import contributors, jobs, liveness, submission_reaper
+from runsurge.coordinator import contributors, jobs, liveness, quarantine, submission_reaper
 from runsurge.coordinator.aggregation import Aggregator
 from runsurge.coordinator.attempts import RetryLimits, Settlement, finish_attempt, running_on
 from runsurge.coordinator.auth import ensure_contributor_token, ensure_default_consumer
@@ -81,6 +81,29 @@ class Coordinator:
         )
 
     @property
+    def quarantine_rules(self) -> quarantine.QuarantineRules:
+        """When failures or flaps quarantine a contributor, and for how long."""
+        s = self.settings
+        return quarantine.QuarantineRules(
+            failures=s.quarantine_failures,
+            failure_window_seconds=s.quarantine_failure_window_seconds,
+            flaps=s.quarantine_flaps,
+            flap_window_seconds=s.quarantine_flap_window_seconds,
+            duration_seconds=s.quarantine_seconds,
+        )
+
+    @property
+    def suspect_after_seconds(self) -> float:
+        """Silence that makes an ONLINE contributor SUSPECT: two heartbeats, at least 1 s.
+
+        The floor keeps a loaded machine's late heartbeat from counting as a flap; the
+        cap keeps SUSPECT ahead of the lease lapsing.
+        """
+        s = self.settings
+        quiet = max(liveness.SUSPECT_HEARTBEATS * s.heartbeat_interval_seconds, 1.0)
+        return min(quiet, s.lease_seconds / 2)
+
+    @property
     def submission_limits(self) -> SubmissionLimits:
         """Size limits for incoming jobs."""
         return SubmissionLimits(
@@ -107,6 +130,34 @@ class Coordinator:
         self.dispatcher.wake()
         return job_id
 
+    async def register(self, registration: contributors.Registration) -> contributors.Registered:
+        """Register an agent; a restarted agent's old RUNNING attempts are lost at once.
+
+        A new agent process runs nothing of what its predecessor had, so waiting for
+        their leases (or for its heartbeats not to list them) would only delay them.
+        """
+        registered = await self.db.run(contributors.register, registration)
+        if registration.restarted and registered.resumed:
+            stale = await self.db.run(running_on, registered.contributor_id)
+            for attempt_id in stale:
+                await self._lose(attempt_id, "its agent restarted", "restarted")
+        return registered
+
+    async def _lose(self, attempt_id: int, why: str, metric: str) -> None:
+        """Lose one attempt, stop it on any agent, and act on what that changed."""
+        settlement = await self.db.run(liveness.lose_attempt, attempt_id, self.retry_limits, why)
+        if settlement.job_id is not None:
+            self.metrics.attempt_lost(metric)
+        self.dispatcher.forget(attempt_id, why)
+        await self._count_failure(settlement)
+        self.settled(settlement)
+
+    async def _count_failure(self, settlement: Settlement) -> None:
+        """An infrastructure failure was recorded: quarantine its contributor if over the rule."""
+        if not settlement.failed_on:
+            return
+        await self.db.run(quarantine.count_failures, settlement.failed_on, self.quarantine_rules)
+
     async def open_work_stream(self, contributor_id: str) -> AgentSession:
         """An agent opened its work stream: it is online and gets work."""
         capacity = await self.db.run(contributors.go_online, contributor_id)
@@ -123,20 +174,27 @@ class Coordinator:
         """An agent's work stream ended; it is offline unless a newer stream replaced it."""
         self.dispatcher.detach(session)
         if session.contributor_id not in self.dispatcher.sessions:
-            await self.db.run(contributors.go_offline, session.contributor_id)
+            await self.db.run(
+                contributors.go_offline, session.contributor_id, self.quarantine_rules
+            )
 
     async def heartbeat(
-        self, session: AgentSession, running: Sequence[int], reported: Sequence[int] = ()
+        self,
+        session: AgentSession,
+        running: Sequence[int],
+        reported: Sequence[int] = (),
+        draining: bool = False,
     ) -> None:
         """Extend the leases of what the agent runs, lose what it forgot, stop the rest.
 
         Every attempt the agent mentions (running, or holding its report) that is not
         RUNNING for it gets a stop order on this stream: cancels reach the agent after
-        reconnects, and a held report is known to be recorded.
+        reconnects, and a held report is known to be recorded. A draining agent is
+        DRAINING from this beat on and gets no new work.
         """
         contributor_id = session.contributor_id
         beat = liveness.AgentBeat(
-            contributor_id, running, reported, self.streams_opened_at.get(contributor_id)
+            contributor_id, running, reported, self.streams_opened_at.get(contributor_id), draining
         )
         reply = await self.db.run(liveness.heartbeat, beat, self.lease_terms)
         self.dispatcher.reconcile(
@@ -156,6 +214,7 @@ class Coordinator:
             if settlement.job_id is not None:
                 self.metrics.attempt_lost("forgotten")
             self.dispatcher.released(contributor_id, attempt_id)
+            await self._count_failure(settlement)
             self.settled(settlement)
 
     async def attempt_finished(self, contributor_id: str, report: FinishedAttempt) -> None:
@@ -171,6 +230,7 @@ class Coordinator:
             report.outcome.value, report.wall_seconds, settled=settlement.job_id is not None
         )
         self.dispatcher.released(contributor_id, report.attempt_id)
+        await self._count_failure(settlement)
         self.settled(settlement)
 
     def report_refused(self, contributor_id: str, attempt_id: int, why: RunSurgeError) -> None:
@@ -208,21 +268,26 @@ class Coordinator:
                 self.dispatcher.detach(session)
                 session.outbox.put_nowait(None)
         for attempt_id in lapsed:
-            settlement = await self.db.run(
-                liveness.lose_attempt,
-                attempt_id,
-                self.retry_limits,
-                "the contributor stopped sending heartbeats",
-            )
-            if settlement.job_id is not None:
-                self.metrics.attempt_lost("lease")
-            self.dispatcher.forget(attempt_id, "its lease lapsed")
-            self.settled(settlement)
+            await self._lose(attempt_id, "the contributor stopped sending heartbeats", "lease")
+
+    async def watch_contributors(self) -> None:
+        """Mark silent contributors SUSPECT and release quarantines whose time is up."""
+        suspects = await self.db.run(
+            liveness.mark_suspects, self.suspect_after_seconds, self.quarantine_rules
+        )
+        for contributor_id in suspects:
+            log.warning("contributor %s is suspect: no heartbeat", contributor_id)
+        released = await self.db.run(quarantine.release_expired, set(self.dispatcher.sessions))
+        if released:
+            self.dispatcher.wake()
 
     def start_background(self) -> None:
-        """Start the dispatcher, the lease sweeper, the submission reaper and the aggregator."""
+        """Start the dispatcher, the lease and contributor sweeps, the reaper and the aggregator."""
         self._tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
         self._tasks.append(asyncio.create_task(self._sweep_leases(), name="lease-sweeper"))
+        self._tasks.append(
+            asyncio.create_task(self._watch_contributors(), name="contributor-watch")
+        )
         self._tasks.append(asyncio.create_task(self._reap_submissions(), name="submission-reaper"))
         self._tasks.append(
             asyncio.create_task(self.aggregator.run(self._aggregated), name="aggregator")
@@ -249,6 +314,15 @@ class Coordinator:
                 await self.sweep_lapsed_leases()
             except Exception:
                 log.exception("lease sweep failed")
+
+    async def _watch_contributors(self) -> None:
+        interval = max(0.2, self.settings.heartbeat_interval_seconds)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.watch_contributors()
+            except Exception:
+                log.exception("contributor watch failed")
 
     async def _reap_submissions(self) -> None:
         timeout = self.settings.submission_timeout_seconds

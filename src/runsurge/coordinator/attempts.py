@@ -23,13 +23,14 @@ from runsurge.coordinator import retries
 from runsurge.coordinator.fairness import SCHEDULABLE_JOBS, next_task
 from runsurge.coordinator.jobs import CancelList, lock_job, move_task, settle_job
 from runsurge.coordinator.policy import policy_for, record_policy
+from runsurge.coordinator.quarantine import INFRASTRUCTURE_OUTCOMES
 from runsurge.coordinator.usage import record_usage
 from runsurge.coordinator.views import AssignmentView, FinishedAttempt
 from runsurge.errors import InvalidRequest, NotFound
 from runsurge.kinds import OutcomeKind
 from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import BlobStore
-from runsurge.store.models import Attempt, Job, Task, utcnow
+from runsurge.store.models import Attempt, Contributor, Job, Task, utcnow
 from runsurge.store.states import AttemptState, JobState, TaskState, transition
 from runsurge.strict_json import StrictJSONError, canonical_object
 
@@ -54,6 +55,8 @@ class Settlement:
     job_id: str | None = None
     cancel: CancelList = field(default_factory=list)
     aggregating: bool = False  # the job just reached (or is in) its fan-in
+    # The contributor an infrastructure failure was just recorded on (quarantine.py).
+    failed_on: str = ""
 
 
 def claim_task(
@@ -65,10 +68,15 @@ def claim_task(
 ) -> AssignmentView | None:
     """Take the next task (see fairness.py) that fits in `free_memory_bytes`, or None.
 
+    Only an ONLINE contributor gets work (see ContributorState.placeable).
+
     The attempt's sandbox policy is decided here, once (policy.py, from `defaults`),
     stored on the attempt and carried in the assignment. The input is not read here:
     this transaction holds the job's row lock, so `with_input` reads it after commit.
     """
+    state = session.scalar(select(Contributor.state).where(Contributor.id == contributor_id))
+    if state is None or not state.placeable:
+        return None  # SUSPECT, DRAINING, QUARANTINED or OFFLINE: no new work
     candidate = next_task(session, free_memory_bytes)
     if candidate is None:
         return None
@@ -216,7 +224,8 @@ def finish_attempt(
     else:
         _fail(job, attempt, task, report, limits)
     cancel = settle_job(session, job)
-    return Settlement(job.id, cancel, job.state is JobState.AGGREGATING)
+    failed_on = contributor_id if report.outcome in INFRASTRUCTURE_OUTCOMES else ""
+    return Settlement(job.id, cancel, job.state is JobState.AGGREGATING, failed_on)
 
 
 def _check_result(data: bytes, attempt_id: int) -> None:
@@ -281,6 +290,8 @@ def requeue_or_fail(job: Job, task: Task, outcome: OutcomeKind, limits: RetryLim
     if decision.retry:
         move_task(job, task, TaskState.QUEUED)
         task.memory_reservation_bytes = decision.memory_reservation_bytes
+        if not decision.counted:  # attempt_count is the budget: give this attempt back
+            task.attempt_count = max(0, task.attempt_count - 1)
         log.info("task %s requeued: %s", task.id, decision.reason)
         return
     move_task(job, task, TaskState.FAILED)

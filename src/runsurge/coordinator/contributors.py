@@ -1,12 +1,17 @@
-"""Contributors: registration, going online and offline, the listing, and what they may fetch.
+"""Contributors: registration and identity, going online and offline, the listing, fetches.
 
-A contributor keeps one identity across reconnects: registering again with its id
-updates the row and replaces its session token, so an old token stops working. An
-agent may fetch only the script or the input of an attempt it is running now.
+A contributor keeps one identity across reconnects and agent restarts: the first
+registration issues an id and an identity secret, which the agent keeps in its work
+dir; registering again with that id must present the secret (only its hash is
+stored), so holding the enrolment token is not enough to take over another
+contributor. A proven registration updates the row and replaces its session token, so
+an old token stops working. An agent may fetch only the script or the input of an
+attempt it is running now. State moves go through `standing.set_state`.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass
 
@@ -14,13 +19,17 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from runsurge.coordinator.auth import new_id, new_token, token_hash
+from runsurge.coordinator.quarantine import QuarantineRules, count_flap
+from runsurge.coordinator.standing import set_state
 from runsurge.coordinator.views import ContributorView
 from runsurge.errors import InvalidRequest, PermissionDenied
 from runsurge.store.blobs import check_sha256
 from runsurge.store.models import Attempt, Contributor, Job, Task, utcnow
-from runsurge.store.states import AttemptState, ContributorState, transition
+from runsurge.store.states import AttemptState, ContributorState
 
 log = logging.getLogger(__name__)
+# Where the agent keeps its identity (contributor/identity.py), named in the refusal.
+IDENTITY_FILE = "identity.json"
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,9 @@ class Registration:
     insecure: bool
     benchmark_score: float
     agent_version: str
+    secret: str = ""  # the identity secret issued with contributor_id
+    restarted: bool = False  # a new agent process: it runs none of its old attempts
+    draining: bool = False  # it reconnects while draining: it must get no work meanwhile
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,8 @@ class Registered:
 
     contributor_id: str
     session_token: str
+    secret: str = ""  # set when a new identity was issued; the agent must keep it
+    resumed: bool = False  # an existing identity was proven (not a new contributor)
 
 
 @dataclass(frozen=True)
@@ -53,18 +67,41 @@ class Capacity:
     memory_bytes: int
 
 
+def _proven(session: Session, registration: Registration) -> Contributor | None:
+    """The contributor the registration proves to be; None for a new identity.
+
+    An id the coordinator does not know, or one from before identity secrets, gets a
+    new identity (nobody else's is taken); a known id with a wrong secret is refused.
+    """
+    if not registration.contributor_id:
+        return None
+    contributor = session.get(Contributor, registration.contributor_id, with_for_update=True)
+    if contributor is None or not contributor.identity_secret_sha256:
+        log.info("unknown contributor id %r: issuing a new identity", registration.contributor_id)
+        return None
+    if not hmac.compare_digest(token_hash(registration.secret), contributor.identity_secret_sha256):
+        log.warning("refused registration as contributor %s: wrong secret", contributor.id)
+        raise PermissionDenied(
+            f"contributor {contributor.id}: the identity secret does not match, so this "
+            f"agent may not register as that contributor. If this machine should become a "
+            f"new contributor, delete {IDENTITY_FILE} in the agent's work dir and start it again"
+        )
+    return contributor
+
+
 def register(session: Session, registration: Registration) -> Registered:
     """Create or update the contributor; a new session token replaces any previous one."""
     if registration.cores < 1 or registration.memory_bytes < 1:
         raise InvalidRequest("a contributor must offer at least one core and some memory")
     token = new_token("rss")
-    contributor = (
-        session.get(Contributor, registration.contributor_id)
-        if registration.contributor_id
-        else None
-    )
+    contributor = _proven(session, registration)
+    secret = ""
+    resumed = contributor is not None
     if contributor is None:
-        contributor = Contributor(id=new_id(), state=ContributorState.OFFLINE)
+        secret = new_token("rsi")
+        contributor = Contributor(
+            id=new_id(), state=ContributorState.OFFLINE, identity_secret_sha256=token_hash(secret)
+        )
         session.add(contributor)
     contributor.name = (registration.name or "contributor")[:200]
     contributor.cores = registration.cores
@@ -75,6 +112,7 @@ def register(session: Session, registration: Registration) -> Registered:
     contributor.agent_version = registration.agent_version[:50]
     contributor.session_token_sha256 = token_hash(token)
     contributor.last_seen = utcnow()
+    _drain_state(contributor, registration.draining)
     log.info(
         "contributor %s (%s) registered: %d cores, %d bytes, isolation %r%s",
         contributor.id,
@@ -84,35 +122,88 @@ def register(session: Session, registration: Registration) -> Registered:
         registration.isolation_level,
         " INSECURE" if registration.insecure else "",
     )
-    return Registered(contributor.id, token)
+    return Registered(contributor.id, token, secret, resumed)
+
+
+def _drain_state(contributor: Contributor, draining: bool) -> None:
+    """At registration: a draining agent is DRAINING before its stream opens.
+
+    Otherwise a DRAINING row belongs to an agent process that is gone (this one is
+    not draining), and it goes OFFLINE until the new stream opens.
+    """
+    if contributor.state is ContributorState.QUARANTINED:
+        return
+    if draining:
+        set_state(contributor, ContributorState.DRAINING, "the agent is shutting down")
+    elif contributor.state is ContributorState.DRAINING:
+        set_state(contributor, ContributorState.OFFLINE, "a new agent process registered")
 
 
 def go_online(session: Session, contributor_id: str) -> Capacity:
-    """The contributor opened its work stream: mark it online; return what it offers."""
-    contributor = session.get(Contributor, contributor_id)
+    """The contributor opened its work stream: it is online; return what it offers.
+
+    A quarantined contributor stays quarantined, and a draining one draining (it is
+    connected but gets no work).
+    """
+    contributor = session.get(Contributor, contributor_id, with_for_update=True)
     assert contributor is not None  # authenticated by its session token just before
-    contributor.state = transition(contributor.state, ContributorState.ONLINE)
+    if contributor.state not in (ContributorState.QUARANTINED, ContributorState.DRAINING):
+        set_state(contributor, ContributorState.ONLINE)
     contributor.last_seen = utcnow()
     return Capacity(contributor.cores, contributor.memory_bytes)
 
 
-def go_offline(session: Session, contributor_id: str) -> None:
+def go_offline(session: Session, contributor_id: str, rules: QuarantineRules) -> None:
     """The work stream closed: mark the contributor offline; its leases run out alone.
 
     Attempts are not lost at once, so a contributor that reconnects within its lease
-    (a network blip, a coordinator restart) can still deliver their results.
+    (a network blip, a coordinator restart) can still deliver their results. Losing
+    the stream while ONLINE is a flap (a SUSPECT one was counted when it went quiet, a
+    DRAINING one is leaving on purpose); a quarantined one stays quarantined.
     """
-    contributor = session.get(Contributor, contributor_id)
-    if contributor is not None:
-        contributor.state = transition(contributor.state, ContributorState.OFFLINE)
+    contributor = session.get(Contributor, contributor_id, with_for_update=True)
+    if contributor is None or contributor.state is ContributorState.QUARANTINED:
+        return
+    was = contributor.state
+    reason = "drained" if was is ContributorState.DRAINING else "work stream closed"
+    set_state(contributor, ContributorState.OFFLINE, reason)
+    if was is ContributorState.ONLINE:
+        count_flap(contributor, rules, utcnow())
+
+
+def beat(session: Session, contributor_id: str, draining: bool) -> ContributorState | None:
+    """A heartbeat arrived: it is alive (SUSPECT → ONLINE), or says it is draining.
+
+    Returns the state it is in now (None for an unknown contributor).
+    """
+    now = utcnow()
+    contributor = session.get(Contributor, contributor_id, with_for_update=True)
+    if contributor is None:
+        return None
+    contributor.last_seen = now
+    state = contributor.state
+    if draining and state not in (ContributorState.DRAINING, ContributorState.QUARANTINED):
+        set_state(contributor, ContributorState.DRAINING, "the agent is shutting down", now)
+    elif not draining and state in (ContributorState.SUSPECT, ContributorState.OFFLINE):
+        set_state(contributor, ContributorState.ONLINE, "", now)
+    return contributor.state
 
 
 def mark_all_offline(session: Session) -> None:
     """At start-up no agent is connected yet; they reconnect by themselves.
 
-    A bulk statement: ONLINE → OFFLINE and OFFLINE → OFFLINE are both allowed moves.
+    A bulk statement: every state but QUARANTINED may move to OFFLINE, and a
+    quarantine outlives restarts.
     """
-    session.execute(update(Contributor).values(state=ContributorState.OFFLINE))
+    session.execute(
+        update(Contributor)
+        .where(Contributor.state.not_in([ContributorState.QUARANTINED, ContributorState.OFFLINE]))
+        .values(
+            state=ContributorState.OFFLINE,
+            state_reason="coordinator restarted",
+            state_changed_at=utcnow(),
+        )
+    )
 
 
 def list_contributors(session: Session) -> list[ContributorView]:
@@ -129,7 +220,9 @@ def list_contributors(session: Session) -> list[ContributorView]:
         ContributorView(
             id=c.id,
             name=c.name,
-            online=c.state is ContributorState.ONLINE,
+            online=c.state.connected,
+            state=c.state.value,
+            state_reason=c.state_reason,
             cores=c.cores,
             memory_bytes=c.memory_bytes,
             isolation_level=c.isolation_level,

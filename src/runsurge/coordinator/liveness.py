@@ -11,6 +11,12 @@ mentions that is not RUNNING for it (lost, cancelled, settled, someone else's) i
 returned to be stopped: that is how stale work ends on agents after reconnects, and
 how an agent learns that a report it holds was recorded.
 
+A heartbeat also keeps the contributor's state (see `contributors.beat`): a SUSPECT
+one is ONLINE again, and one that says it is draining is DRAINING. A contributor
+silent for more than SUSPECT_HEARTBEATS intervals, its lease not yet lapsed, is
+SUSPECT (`mark_suspects`): it gets no new work, and the drop counts as a flap
+(quarantine.py).
+
 A periodic sweep loses every attempt whose lease lapsed. After a restart every
 RUNNING lease is first renewed for a start-up grace, so agents have time to
 reconnect. Losing an attempt happens in its own transaction per job, locking
@@ -28,12 +34,18 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from runsurge.coordinator.attempts import RetryLimits, Settlement, lock_attempt, requeue_or_fail
+from runsurge.coordinator.contributors import beat as contributor_beat
 from runsurge.coordinator.jobs import settle_job
+from runsurge.coordinator.quarantine import QuarantineRules, count_flap
+from runsurge.coordinator.standing import set_state
 from runsurge.kinds import OutcomeKind
 from runsurge.store.models import Attempt, Contributor, utcnow
 from runsurge.store.states import AttemptState, ContributorState, JobState, transition
 
 log = logging.getLogger(__name__)
+# A contributor silent for more than this many heartbeat intervals is SUSPECT.
+SUSPECT_HEARTBEATS = 2
+CONNECTED = [s for s in ContributorState if s.connected]
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,7 @@ class AgentBeat:
     running: Sequence[int]
     reported: Sequence[int] = ()
     connected_at: dt.datetime | None = None  # when its work stream opened; None: long ago
+    draining: bool = False  # the agent is shutting down
 
 
 @dataclass(frozen=True)
@@ -66,9 +79,7 @@ class HeartbeatReply:
 def heartbeat(session: Session, beat: AgentBeat, terms: LeaseTerms) -> HeartbeatReply:
     """Extend the leases of what the agent runs; say what it forgot and what it must stop."""
     now = utcnow()
-    session.execute(
-        update(Contributor).where(Contributor.id == beat.contributor_id).values(last_seen=now)
-    )
+    contributor_beat(session, beat.contributor_id, beat.draining)
     rows = session.execute(
         select(Attempt.id, Attempt.started_at, Attempt.policy_wall_seconds).where(
             Attempt.contributor_id == beat.contributor_id,
@@ -109,10 +120,32 @@ def renew_after_restart(session: Session, grace_seconds: float) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def mark_suspects(session: Session, quiet_seconds: float, rules: QuarantineRules) -> list[str]:
+    """ONLINE contributors silent for `quiet_seconds` become SUSPECT; return them.
+
+    Each such drop is a flap, and may quarantine the contributor.
+    """
+    now = utcnow()
+    quiet = session.scalars(
+        select(Contributor)
+        .where(
+            Contributor.state == ContributorState.ONLINE,
+            Contributor.last_seen < now - dt.timedelta(seconds=quiet_seconds),
+        )
+        .with_for_update()
+    ).all()
+    for contributor in quiet:
+        set_state(
+            contributor, ContributorState.SUSPECT, f"no heartbeat for {quiet_seconds:g} s", now
+        )
+        count_flap(contributor, rules, now)
+    return [c.id for c in quiet]
+
+
 def silent_contributors(
     session: Session, attempt_ids: Sequence[int], quiet_seconds: float
 ) -> list[str]:
-    """ONLINE holders of these (lapsed) attempts that have sent nothing for `quiet_seconds`.
+    """Connected holders of these (lapsed) attempts that have sent nothing for `quiet_seconds`.
 
     Those are stopped or wedged, not merely holding a task past its wall limit.
     """
@@ -125,7 +158,7 @@ def silent_contributors(
             .join(Attempt, Attempt.contributor_id == Contributor.id)
             .where(
                 Attempt.id.in_(attempt_ids),
-                Contributor.state == ContributorState.ONLINE,
+                Contributor.state.in_(CONNECTED),
                 Contributor.last_seen < utcnow() - dt.timedelta(seconds=quiet_seconds),
             )
         ).all()
@@ -155,8 +188,8 @@ def lose_attempt(session: Session, attempt_id: int, limits: RetryLimits, why: st
     attempt.outcome, attempt.finished_at = OutcomeKind.LOST, utcnow()
     log.warning("attempt %s of task %s lost: %s", attempt.id, task.id, why)
     if task.state.final:
-        return Settlement(job.id)
+        return Settlement(job.id, failed_on=attempt.contributor_id)
     task.error_kind, task.error_message = OutcomeKind.LOST.value, f"contributor lost: {why}"
     requeue_or_fail(job, task, OutcomeKind.LOST, limits)
     cancel = settle_job(session, job)
-    return Settlement(job.id, cancel, job.state is JobState.AGGREGATING)
+    return Settlement(job.id, cancel, job.state is JobState.AGGREGATING, attempt.contributor_id)

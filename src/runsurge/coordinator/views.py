@@ -79,13 +79,15 @@ class ContributorView:
 
     id: str
     name: str
-    online: bool
+    online: bool  # connected: ONLINE, SUSPECT or DRAINING
     cores: int
     memory_bytes: int
     isolation_level: str
     insecure: bool
     running_tasks: int
     last_seen: dt.datetime
+    state: str = "OFFLINE"  # a ContributorState value
+    state_reason: str = ""
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,18 @@ class Contributor(Base):
     benchmark_score: Mapped[float] = mapped_column(Float, default=1.0)
     agent_version: Mapped[str] = mapped_column(String(50), default="")
     session_token_sha256: Mapped[str] = mapped_column(String(64), default="")
+    # The hash of the identity secret the agent keeps in its work dir; Register with
+    # this id must present the secret ("" for rows from before identities: never matched).
+    identity_secret_sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # Why the contributor is in its state (shown to operators), and since when.
+    state_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    state_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Heartbeat flaps (went SUSPECT or lost its stream) counted in the window that began
+    # at flap_window_started_at (coordinator/quarantine.py).
+    flap_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    flap_window_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When a quarantine ends; failures before the last release never count again.
+    quarantined_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -11,7 +11,10 @@ Task:        QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED
              RUNNING → QUEUED (its attempt was lost and attempts remain)
              QUEUED → CANCELLED | FAILED
 Attempt:     RUNNING → SUCCEEDED | FAILED | LOST | CANCELLED
-Contributor: ONLINE ⇄ OFFLINE
+Contributor: ONLINE ⇄ SUSPECT (silent for a while; a heartbeat brings it back)
+             ONLINE | SUSPECT → OFFLINE (stream closed) → ONLINE
+             ONLINE | SUSPECT | OFFLINE → DRAINING (the agent is shutting down) → OFFLINE
+             any → QUARANTINED (failures or flapping) → ONLINE | OFFLINE (released)
 """
 
 from __future__ import annotations
@@ -70,12 +73,29 @@ class AttemptState(enum.Enum):
 
 
 class ContributorState(enum.Enum):
-    """Whether a contributor currently holds an open work stream."""
+    """Whether a contributor is connected, and whether it may be given work.
+
+    Only ONLINE contributors get new work (docs/architecture.md, "Contributor liveness").
+    """
 
     ONLINE = "ONLINE"
-    OFFLINE = "OFFLINE"
+    SUSPECT = "SUSPECT"  # missed heartbeats, lease not lapsed yet
+    OFFLINE = "OFFLINE"  # no open work stream
+    DRAINING = "DRAINING"  # shutting down: finishes what it runs, takes nothing new
+    QUARANTINED = "QUARANTINED"  # kept out of placement until released
+
+    @property
+    def placeable(self) -> bool:
+        """Whether new work may be placed on a contributor in this state."""
+        return self is ContributorState.ONLINE
+
+    @property
+    def connected(self) -> bool:
+        """Whether the state implies an open work stream (what `online` reports)."""
+        return self in _CONNECTED
 
 
+_CONNECTED = {ContributorState.ONLINE, ContributorState.SUSPECT, ContributorState.DRAINING}
 _FINAL_JOB = {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED}
 _FINAL_TASK = {TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELLED}
 
@@ -125,8 +145,38 @@ _ALLOWED: dict[type[enum.Enum], dict[enum.Enum, set[enum.Enum]]] = {
         AttemptState.CANCELLED: set(),
     },
     ContributorState: {
-        ContributorState.ONLINE: {ContributorState.OFFLINE, ContributorState.ONLINE},
-        ContributorState.OFFLINE: {ContributorState.ONLINE, ContributorState.OFFLINE},
+        ContributorState.ONLINE: {
+            ContributorState.ONLINE,
+            ContributorState.SUSPECT,
+            ContributorState.OFFLINE,
+            ContributorState.DRAINING,
+            ContributorState.QUARANTINED,
+        },
+        ContributorState.SUSPECT: {
+            ContributorState.SUSPECT,
+            ContributorState.ONLINE,
+            ContributorState.OFFLINE,
+            ContributorState.DRAINING,
+            ContributorState.QUARANTINED,
+        },
+        ContributorState.OFFLINE: {
+            ContributorState.OFFLINE,
+            ContributorState.ONLINE,
+            ContributorState.DRAINING,
+            ContributorState.QUARANTINED,
+        },
+        # A new agent process with the same identity registers it OFFLINE first.
+        ContributorState.DRAINING: {
+            ContributorState.DRAINING,
+            ContributorState.OFFLINE,
+            ContributorState.QUARANTINED,
+        },
+        # Released by expiry only: it stays out of placement whatever its stream does.
+        ContributorState.QUARANTINED: {
+            ContributorState.QUARANTINED,
+            ContributorState.ONLINE,
+            ContributorState.OFFLINE,
+        },
     },
 }
 

@@ -7,8 +7,9 @@ import dataclasses
 import pytest
 
 from runsurge.coordinator import contributors
-from runsurge.coordinator.auth import authenticate_contributor, check_enrolment_token
+from runsurge.coordinator.auth import authenticate_contributor, check_enrolment_token, token_hash
 from runsurge.coordinator.contributors import Registration
+from runsurge.coordinator.quarantine import QuarantineRules
 from runsurge.errors import InvalidRequest, PermissionDenied, Unauthenticated
 from runsurge.store.models import Contributor
 from runsurge.store.states import ContributorState
@@ -24,6 +25,7 @@ MACHINE = Registration(
     benchmark_score=1.25,
     agent_version="0.1.0",
 )
+RULES = QuarantineRules()
 
 
 def test_enrolment_needs_the_exact_token() -> None:
@@ -48,7 +50,9 @@ def test_first_registration_creates_an_offline_contributor_with_a_session_token(
 
 def test_registering_again_keeps_the_identity_and_retires_the_old_token(scene: Scene) -> None:
     first = scene.db.call(contributors.register, MACHINE)
-    again = dataclasses.replace(MACHINE, contributor_id=first.contributor_id, cores=8)
+    again = dataclasses.replace(
+        MACHINE, contributor_id=first.contributor_id, secret=first.secret, cores=8
+    )
 
     second = scene.db.call(contributors.register, again)
 
@@ -58,6 +62,50 @@ def test_registering_again_keeps_the_identity_and_retires_the_old_token(scene: S
     with pytest.raises(Unauthenticated):
         scene.db.call(authenticate_contributor, first.session_token)
     scene.db.call(authenticate_contributor, second.session_token)
+
+
+def test_first_registration_issues_a_secret_and_keeps_only_its_hash(scene: Scene) -> None:
+    registered = scene.db.call(contributors.register, MACHINE)
+
+    row = scene.contributor_row(registered.contributor_id)
+    assert registered.secret and not registered.resumed
+    assert row.identity_secret_sha256 == token_hash(registered.secret)
+    assert registered.secret not in row.identity_secret_sha256
+
+
+def test_registering_with_the_secret_resumes_without_issuing_a_new_one(scene: Scene) -> None:
+    first = scene.db.call(contributors.register, MACHINE)
+    again = dataclasses.replace(MACHINE, contributor_id=first.contributor_id, secret=first.secret)
+
+    second = scene.db.call(contributors.register, again)
+
+    assert second.resumed and second.secret == ""
+    row = scene.contributor_row(first.contributor_id)
+    assert row.identity_secret_sha256 == token_hash(first.secret)
+
+
+@pytest.mark.parametrize("secret", ["", "rsi_forged", "wrong"])
+def test_registering_as_a_known_contributor_with_a_wrong_secret_is_refused(
+    scene: Scene, secret: str
+) -> None:
+    owner = scene.db.call(contributors.register, MACHINE)
+    forged = dataclasses.replace(MACHINE, contributor_id=owner.contributor_id, secret=secret)
+
+    with pytest.raises(PermissionDenied, match=r"delete identity\.json"):
+        scene.db.call(contributors.register, forged)
+
+    # The owner's session still works: the attempt took nothing over.
+    assert scene.db.call(authenticate_contributor, owner.session_token).id == owner.contributor_id
+    assert scene.db.call(lambda s: s.query(Contributor).count()) == 1
+
+
+def test_an_id_from_before_identity_secrets_is_never_taken_over(scene: Scene) -> None:
+    old = scene.contributor()  # a row with no identity secret, as migration 0009 leaves them
+    registered = scene.db.call(
+        contributors.register, dataclasses.replace(MACHINE, contributor_id=old, secret="")
+    )
+
+    assert registered.contributor_id != old and registered.secret
 
 
 def test_registration_with_an_unknown_id_gets_a_fresh_identity(scene: Scene) -> None:
@@ -86,7 +134,7 @@ def test_opening_the_work_stream_goes_online_and_closing_it_offline(scene: Scene
     assert (capacity.cores, capacity.memory_bytes) == (4, 8 * GiB)
     assert scene.contributor_row(registered.contributor_id).state is ContributorState.ONLINE
 
-    scene.db.call(contributors.go_offline, registered.contributor_id)
+    scene.db.call(contributors.go_offline, registered.contributor_id, RULES)
     assert scene.contributor_row(registered.contributor_id).state is ContributorState.OFFLINE
 
 
@@ -95,7 +143,7 @@ def test_going_offline_keeps_the_contributors_attempts_running(scene: Scene) -> 
     machine = scene.contributor()
     assignment = scene.claimed(machine)
 
-    scene.db.call(contributors.go_offline, machine)
+    scene.db.call(contributors.go_offline, machine, RULES)
 
     # Its lease decides: a reconnect within it can still deliver the result.
     scene.report(machine, assignment.attempt_id)
@@ -115,7 +163,7 @@ def test_listing_counts_each_contributors_running_attempts(scene: Scene) -> None
     busy, idle = scene.contributor("busy", cores=2), scene.contributor("idle")
     scene.claimed(busy)
     scene.claimed(busy)
-    scene.db.call(contributors.go_offline, idle)
+    scene.db.call(contributors.go_offline, idle, RULES)
 
     listing = {v.name: v for v in scene.db.call(contributors.list_contributors)}
 

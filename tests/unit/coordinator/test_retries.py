@@ -29,14 +29,20 @@ def test_deterministic_failures_are_not_retried(outcome: OutcomeKind) -> None:
     assert not decision.retry and decision.reason == f"{outcome.value} is final"
 
 
-@pytest.mark.parametrize(
-    "outcome", [OutcomeKind.LOST, OutcomeKind.INFRASTRUCTURE, OutcomeKind.CANCELLED]
-)
+@pytest.mark.parametrize("outcome", [OutcomeKind.LOST, OutcomeKind.INFRASTRUCTURE])
 def test_platform_failures_are_retried_until_the_limit(outcome: OutcomeKind) -> None:
     assert decide(outcome, 1, 3, 512 * MiB, 4096 * MiB).retry
     assert decide(outcome, 2, 3, 512 * MiB, 4096 * MiB).retry
     final = decide(outcome, 3, 3, 512 * MiB, 4096 * MiB)
     assert not final.retry and "3 attempts" in final.reason
+
+
+def test_a_handed_back_attempt_is_retried_past_the_limit_and_not_counted() -> None:
+    # CANCELLED from an agent is its own shutdown handing the task back.
+    for attempts_so_far in (1, 3, 10):
+        decision = decide(OutcomeKind.CANCELLED, attempts_so_far, 3, 512 * MiB, 4096 * MiB)
+        assert decision.retry and not decision.counted
+        assert decision.memory_reservation_bytes == 512 * MiB
 
 
 def test_out_of_memory_doubles_the_reservation_up_to_the_largest_machine() -> None:

@@ -49,10 +49,11 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):
         self, request: contributor_pb2.RegisterRequest, context: Context
     ) -> contributor_pb2.RegisterResponse:
         check_enrolment_token(bearer(context.invocation_metadata()), self._c.contributor_token)
-        registered = await self._c.db.run(contributors.register, registration_from_message(request))
+        registered = await self._c.register(registration_from_message(request))
         return contributor_pb2.RegisterResponse(
             contributor_id=registered.contributor_id,
             session_token=registered.session_token,
+            contributor_secret=registered.secret,
             heartbeat_interval_seconds=self._c.settings.heartbeat_interval_seconds,
             lease_seconds=self._c.settings.lease_seconds,
         )
@@ -96,6 +97,7 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):
                         session,
                         list(beat.running_attempt_ids),
                         list(beat.reported_attempt_ids),
+                        beat.draining,
                     )
                 elif kind == "finished":
                     await self._finished(session, message.finished)

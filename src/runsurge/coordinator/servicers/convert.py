@@ -149,6 +149,8 @@ def contributor_message(view: ContributorView) -> consumer_pb2.ContributorInfo:
         insecure=view.insecure,
         running_tasks=view.running_tasks,
         last_seen=timestamp(view.last_seen),
+        state=view.state,
+        state_reason=view.state_reason,
     )
 
 
@@ -221,6 +223,9 @@ def registration_from_message(msg: contributor_pb2.RegisterRequest) -> Registrat
         insecure=msg.insecure,
         benchmark_score=msg.benchmark_score,
         agent_version=msg.agent_version,
+        secret=msg.contributor_secret,
+        restarted=msg.restarted,
+        draining=msg.draining,
     )
 
 

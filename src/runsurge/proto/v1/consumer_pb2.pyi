@@ -487,6 +487,8 @@ class ContributorInfo(_message.Message):
     INSECURE_FIELD_NUMBER: _builtins.int
     RUNNING_TASKS_FIELD_NUMBER: _builtins.int
     LAST_SEEN_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    STATE_REASON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name: _builtins.str
     online: _builtins.bool
@@ -495,6 +497,10 @@ class ContributorInfo(_message.Message):
     isolation_level: _builtins.str
     insecure: _builtins.bool
     running_tasks: _builtins.int
+    state: _builtins.str
+    """ONLINE, SUSPECT, OFFLINE, DRAINING or QUARANTINED; `online` stays for older clients."""
+    state_reason: _builtins.str
+    """Why it is in that state, e.g. "5 sandbox failures in 10 min"."""
     @_builtins.property
     def last_seen(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -509,10 +515,12 @@ class ContributorInfo(_message.Message):
         insecure: _builtins.bool = ...,
         running_tasks: _builtins.int = ...,
         last_seen: _timestamp_pb2.Timestamp | None = ...,
+        state: _builtins.str = ...,
+        state_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_seen", b"last_seen"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cores", b"cores", "id", b"id", "insecure", b"insecure", "isolation_level", b"isolation_level", "last_seen", b"last_seen", "memory_bytes", b"memory_bytes", "name", b"name", "online", b"online", "running_tasks", b"running_tasks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cores", b"cores", "id", b"id", "insecure", b"insecure", "isolation_level", b"isolation_level", "last_seen", b"last_seen", "memory_bytes", b"memory_bytes", "name", b"name", "online", b"online", "running_tasks", b"running_tasks", "state", b"state", "state_reason", b"state_reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -32,6 +32,9 @@ class RegisterRequest(_message.Message):
     BENCHMARK_SCORE_FIELD_NUMBER: _builtins.int
     AGENT_VERSION_FIELD_NUMBER: _builtins.int
     CONTRIBUTOR_ID_FIELD_NUMBER: _builtins.int
+    CONTRIBUTOR_SECRET_FIELD_NUMBER: _builtins.int
+    RESTARTED_FIELD_NUMBER: _builtins.int
+    DRAINING_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     cores: _builtins.int
     memory_bytes: _builtins.int
@@ -41,7 +44,19 @@ class RegisterRequest(_message.Message):
     benchmark_score: _builtins.float
     agent_version: _builtins.str
     contributor_id: _builtins.str
-    """Set on reconnect so the coordinator keeps the same identity."""
+    """Set on reconnect, and by a new agent process from its identity file, so the
+    coordinator keeps the same identity; it must come with its secret.
+    """
+    contributor_secret: _builtins.str
+    """The identity secret the coordinator issued with that id (RegisterResponse);
+    a wrong one is refused with PERMISSION_DENIED.
+    """
+    restarted: _builtins.bool
+    """True on the first registration of a new agent process: it runs nothing yet, so
+    the coordinator loses that contributor's RUNNING attempts at once.
+    """
+    draining: _builtins.bool
+    """The agent is draining (it reconnected after a SIGTERM): it stays DRAINING."""
     def __init__(
         self,
         *,
@@ -53,10 +68,13 @@ class RegisterRequest(_message.Message):
         benchmark_score: _builtins.float = ...,
         agent_version: _builtins.str = ...,
         contributor_id: _builtins.str = ...,
+        contributor_secret: _builtins.str = ...,
+        restarted: _builtins.bool = ...,
+        draining: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_version", b"agent_version", "benchmark_score", b"benchmark_score", "contributor_id", b"contributor_id", "cores", b"cores", "insecure", b"insecure", "isolation_level", b"isolation_level", "memory_bytes", b"memory_bytes", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_version", b"agent_version", "benchmark_score", b"benchmark_score", "contributor_id", b"contributor_id", "contributor_secret", b"contributor_secret", "cores", b"cores", "draining", b"draining", "insecure", b"insecure", "isolation_level", b"isolation_level", "memory_bytes", b"memory_bytes", "name", b"name", "restarted", b"restarted"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -70,10 +88,13 @@ class RegisterResponse(_message.Message):
     SESSION_TOKEN_FIELD_NUMBER: _builtins.int
     HEARTBEAT_INTERVAL_SECONDS_FIELD_NUMBER: _builtins.int
     LEASE_SECONDS_FIELD_NUMBER: _builtins.int
+    CONTRIBUTOR_SECRET_FIELD_NUMBER: _builtins.int
     contributor_id: _builtins.str
     session_token: _builtins.str
     heartbeat_interval_seconds: _builtins.float
     lease_seconds: _builtins.float
+    contributor_secret: _builtins.str
+    """Set when a new identity was issued: the agent stores it with contributor_id."""
     def __init__(
         self,
         *,
@@ -81,10 +102,11 @@ class RegisterResponse(_message.Message):
         session_token: _builtins.str = ...,
         heartbeat_interval_seconds: _builtins.float = ...,
         lease_seconds: _builtins.float = ...,
+        contributor_secret: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["contributor_id", b"contributor_id", "heartbeat_interval_seconds", b"heartbeat_interval_seconds", "lease_seconds", b"lease_seconds", "session_token", b"session_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contributor_id", b"contributor_id", "contributor_secret", b"contributor_secret", "heartbeat_interval_seconds", b"heartbeat_interval_seconds", "lease_seconds", b"lease_seconds", "session_token", b"session_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -97,7 +119,10 @@ class Heartbeat(_message.Message):
     RUNNING_ATTEMPT_IDS_FIELD_NUMBER: _builtins.int
     FREE_MEMORY_BYTES_FIELD_NUMBER: _builtins.int
     REPORTED_ATTEMPT_IDS_FIELD_NUMBER: _builtins.int
+    DRAINING_FIELD_NUMBER: _builtins.int
     free_memory_bytes: _builtins.int
+    draining: _builtins.bool
+    """The agent is shutting down (SIGTERM): it finishes what it runs and takes nothing new."""
     @_builtins.property
     def running_attempt_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Attempts the agent is running right now."""
@@ -114,10 +139,11 @@ class Heartbeat(_message.Message):
         running_attempt_ids: _abc.Iterable[_builtins.int] | None = ...,
         free_memory_bytes: _builtins.int = ...,
         reported_attempt_ids: _abc.Iterable[_builtins.int] | None = ...,
+        draining: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["free_memory_bytes", b"free_memory_bytes", "reported_attempt_ids", b"reported_attempt_ids", "running_attempt_ids", b"running_attempt_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["draining", b"draining", "free_memory_bytes", b"free_memory_bytes", "reported_attempt_ids", b"reported_attempt_ids", "running_attempt_ids", b"running_attempt_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
