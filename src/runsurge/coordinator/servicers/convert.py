@@ -149,6 +149,10 @@ def contributor_message(view: ContributorView) -> consumer_pb2.ContributorInfo:
         insecure=view.insecure,
         running_tasks=view.running_tasks,
         last_seen=timestamp(view.last_seen),
+        load_1m=view.load_1m,
+        free_memory_bytes=view.free_memory_bytes,
+        cpu_percent=view.cpu_percent,
+        disk_free_bytes=view.disk_free_bytes,
     )
 
 
