@@ -65,8 +65,10 @@ def print_contributors(rows: list[dict[str, Any]]) -> None:
     """The contributors table."""
     table = Table()
     table.add_column("id", no_wrap=True)
-    for name in ("name", "online", "cores", "memory", "running"):
+    for name in ("name", "online", "cores", "memory", "running", "load", "cpu %"):
         table.add_column(name)
+    table.add_column("free memory")
+    table.add_column("free disk")
     table.add_column("isolation")
     for row in rows:
         level = escape(row["isolation_level"].replace("+", " + "))
@@ -78,6 +80,10 @@ def print_contributors(rows: list[dict[str, Any]]) -> None:
             str(row["cores"]),
             format_size(row["memory_bytes"]),
             str(row["running_tasks"]),
+            f"{row['load_1m']:.2f}",
+            f"{row['cpu_percent']:.0f}",
+            format_size(row["free_memory_bytes"]) if row["free_memory_bytes"] else "-",
+            format_size(row["disk_free_bytes"]) if row["disk_free_bytes"] else "-",
             isolation,
         )
     out.print(table)
