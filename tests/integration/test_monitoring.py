@@ -92,6 +92,7 @@ def test_watch_prints_state_changes_samples_and_output_of_a_cpu_spinning_task(
     assert all(memory > 0 for _, memory in readings), readings
     output_at = next(i for i, line in enumerate(lines) if "output of input 0" in line)
     assert "spun for 2.5 seconds" in lines[output_at + 1]
+    assert output_at < len(lines) - 1 and "SUCCEEDED" in lines[-1]  # the final state last
 
 
 def test_job_watch_yields_statuses_samples_and_the_output_until_final(monitored: Cluster) -> None:
@@ -101,7 +102,7 @@ def test_job_watch_yields_statuses_samples_and_the_output_until_final(monitored:
     statuses = [e for e in events if isinstance(e, JobStatus)]
     samples = [e for e in events if isinstance(e, TaskSample)]
     outputs = [e for e in events if isinstance(e, TaskOutput)]
-    assert statuses[-1].state == "SUCCEEDED" and events.index(statuses[-1]) < len(events)
+    assert events[-1] is statuses[-1] and statuses[-1].state == "SUCCEEDED"
     assert samples and all(s.index == 0 and s.memory_bytes > 0 for s in samples)
     assert max(s.cpu_percent for s in samples) > 50.0
     assert [s.id for s in samples] == sorted({s.id for s in samples})  # each once, in order

@@ -233,7 +233,7 @@ class Job:
         Yields a `JobStatus` whenever the job changes (the first at once), a
         `TaskSample` for each CPU/memory sample of a running task, and a `TaskOutput`
         when an input finishes, carrying its captured output. Polls every
-        `poll_seconds`; ends after the final status and the last outputs.
+        `poll_seconds`; the last event is the final status, after the last outputs.
         """
         for event in monitoring.watch(self._client, self.id, poll_seconds):
             if isinstance(event, JobStatus):

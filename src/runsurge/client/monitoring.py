@@ -3,7 +3,7 @@
 `Job.watch()` polls the coordinator and yields, in the order it learns them, the
 job's snapshots when they change (`JobStatus`), its running tasks' CPU and memory
 (`TaskSample`), and each input's captured output once the input finishes
-(`TaskOutput`); it ends after the job is final and its last outputs are shown.
+(`TaskOutput`); it ends with the job's final status, after its last outputs.
 """
 
 from __future__ import annotations
@@ -96,12 +96,16 @@ def watch(
     last: JobStatus | None = None
     while True:
         status = client._get_job(job_id)
+        if status.done:
+            # Read after the final status, so nothing stored before it is missed; the
+            # final status comes last, after the last samples and outputs.
+            yield from samples.new()
+            yield from outputs.new()
+            yield status
+            return
         if status != last:
             yield status
             last = status
         yield from samples.new()
-        # Read after the status: an output stored before a final status is never missed.
         yield from outputs.new()
-        if status.done:
-            return
         time.sleep(poll_seconds)
