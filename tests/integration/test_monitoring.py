@@ -178,3 +178,36 @@ def test_ctrl_c_stops_watch_cleanly_and_the_job_goes_on(monitored: Cluster) -> N
         assert watcher.returncode == 130, stderr
         assert "Traceback" not in stderr and "stopped watching" in stderr
         assert job.wait(timeout=60).state == "SUCCEEDED"
+
+
+def test_the_coordinator_prunes_samples_to_its_configured_rows_as_they_arrive(
+    cluster_factory,  # type: ignore[no-untyped-def]
+) -> None:
+    from sqlalchemy import func, select
+
+    from runsurge.store.database import Database, sqlite_url
+    from runsurge.store.models import NodeSample
+
+    cluster: Cluster = cluster_factory(
+        contributor_env={"RUNSURGE_CONTRIBUTOR_NODE_SAMPLE_SECONDS": "0.05"},
+        coordinator_env={
+            "RUNSURGE_COORDINATOR_SAMPLE_RETENTION_ROWS": "5",
+            "RUNSURGE_COORDINATOR_SAMPLE_PRUNE_SECONDS": "0.2",
+        },
+    )
+    cluster.add_contributor()
+    db = Database(cluster.db_url or sqlite_url(cluster.data_dir))
+    try:
+
+        def stored() -> tuple[int, int]:
+            return db.call(
+                lambda s: tuple(s.execute(select(func.count(), func.max(NodeSample.id))).one())
+            )
+
+        # Well past the limit in samples received, yet the table stays within it.
+        wait_until(lambda: (stored()[1] or 0) > 30, 30, "thirty node samples")
+        time.sleep(0.5)  # two prune rounds
+        count, newest = stored()
+    finally:
+        db.close()
+    assert newest > 30 and 0 < count <= 5 + 20  # the limit, plus what arrived since a round

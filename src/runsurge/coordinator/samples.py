@@ -167,7 +167,7 @@ def _task_rows(
 def prune_samples(
     session: Session, retention: SampleRetention, now: dt.datetime | None = None
 ) -> int:
-    """Delete samples older than the retention age, then all but the newest `rows`.
+    """Delete samples older than the retention age, then all but (at most) the newest `rows`.
 
     Returns the number of rows deleted from both tables.
     """
@@ -175,12 +175,14 @@ def prune_samples(
     deleted = 0
     for table in (NodeSample, TaskSample):
         deleted += _deleted(session.execute(delete(table).where(table.at < cutoff)))
-        # The id of the oldest row to keep; ids only grow, so older rows have smaller ids.
-        oldest_kept = session.scalar(
-            select(table.id).order_by(table.id.desc()).offset(max(retention.rows, 1) - 1).limit(1)
-        )
-        if oldest_kept is not None:
-            deleted += _deleted(session.execute(delete(table).where(table.id < oldest_kept)))
+        # Ids only grow: every row at or below the newest id minus `rows` is older than
+        # the newest `rows`. Gaps in the ids (rolled-back inserts) only keep fewer rows,
+        # and this costs one index lookup where an OFFSET would walk `rows` entries.
+        newest = session.scalar(select(func.max(table.id)))
+        if newest is not None and newest > retention.rows:
+            deleted += _deleted(
+                session.execute(delete(table).where(table.id <= newest - retention.rows))
+            )
     return deleted
 
 
