@@ -253,8 +253,11 @@ class Agent:
         next_node = loop.time()
         while True:
             if loop.time() >= next_node:
-                self._send(wire.node_sample_message(read_node(self._settings.work_dir)))
                 next_node = loop.time() + self._settings.node_sample_seconds
+                try:
+                    self._send(wire.node_sample_message(read_node(self._settings.work_dir)))
+                except Exception:  # monitoring must never stop the agent's work
+                    log.exception("node sample failed")
             running = {a: e.live for a, e in self._running.items() if a not in self._held}
             readings = sampler.read(running)
             if readings:

@@ -285,8 +285,15 @@ class Coordinator:
 
     async def _store_samples(self) -> None:
         """Store what the work streams buffered, in one transaction per round."""
+        dropped = 0
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
+            if self.samples.dropped > dropped:
+                log.warning(
+                    "%d samples dropped: the database does not keep up",
+                    self.samples.dropped - dropped,
+                )
+                dropped = self.samples.dropped
             batch = self.samples.take()
             if not batch:
                 continue
