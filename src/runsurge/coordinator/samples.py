@@ -15,9 +15,7 @@ age), whichever is smaller.
 from __future__ import annotations
 
 import datetime as dt
-from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -27,8 +25,8 @@ from runsurge.store.models import Attempt, Job, NodeSample, Task, TaskSample, ut
 from runsurge.store.states import AttemptState
 
 FLUSH_SECONDS = 0.5
-# Samples waiting to be stored at most; beyond it the oldest are dropped (a database
-# that cannot keep up must not grow the coordinator's memory).
+# Contributors, and attempts, with a sample waiting to be stored at most; beyond it
+# new ones are dropped (a database that cannot keep up must not grow memory).
 BUFFER_LIMIT = 50_000
 LIST_LIMIT = 1000
 # Attempts looked up per statement when storing task samples.
@@ -75,35 +73,48 @@ class SampleBatch:
 
 
 class SampleBuffer:
-    """Samples received but not stored yet; appending is all the work stream does."""
+    """Samples received but not stored yet; appending is all the work stream does.
+
+    Until the next writer round it keeps the latest node sample of each contributor
+    and the latest task sample of each attempt: agents sample at most as often as the
+    writer stores (every second by default, against twice a second), so nothing is
+    lost in normal operation, and an agent sending faster cannot flood the tables.
+    Beyond `limit` contributors or attempts in one round, new ones are dropped and
+    counted in `dropped`.
+    """
 
     def __init__(self, limit: int = BUFFER_LIMIT) -> None:
-        self._nodes: deque[tuple[str, dt.datetime, NodeReading]] = deque(maxlen=limit)
-        self._tasks: deque[tuple[str, dt.datetime, TaskReading]] = deque(maxlen=limit)
+        self._limit = limit
+        self._nodes: dict[str, tuple[dt.datetime, NodeReading]] = {}
+        self._tasks: dict[tuple[str, int], tuple[dt.datetime, TaskReading]] = {}
         self.dropped = 0
 
     def add_node(self, contributor_id: str, reading: NodeReading) -> None:
-        """Keep one node sample, stamped with the time it arrived."""
-        self._count_drop(self._nodes)
-        self._nodes.append((contributor_id, utcnow(), reading))
+        """Keep a contributor's node sample, stamped with the time it arrived."""
+        if contributor_id not in self._nodes and len(self._nodes) >= self._limit:
+            self.dropped += 1
+            return
+        self._nodes[contributor_id] = (utcnow(), reading)
 
     def add_tasks(self, contributor_id: str, readings: list[TaskReading]) -> None:
-        """Keep one agent's batch of task samples, stamped with the time it arrived."""
+        """Keep an agent's batch of task samples, stamped with the time it arrived."""
         now = utcnow()
         for reading in readings:
-            self._count_drop(self._tasks)
-            self._tasks.append((contributor_id, now, reading))
+            key = (contributor_id, reading.attempt_id)
+            if key not in self._tasks and len(self._tasks) >= self._limit:
+                self.dropped += 1
+                continue
+            self._tasks[key] = (now, reading)
 
     def take(self) -> SampleBatch:
-        """Everything buffered, oldest first; the buffer is empty afterwards."""
-        batch = SampleBatch(list(self._nodes), list(self._tasks))
-        self._nodes.clear()
-        self._tasks.clear()
+        """Everything buffered; the buffer is empty afterwards."""
+        batch = SampleBatch(
+            [(c, at, r) for c, (at, r) in self._nodes.items()],
+            [(c, at, r) for (c, _), (at, r) in self._tasks.items()],
+        )
+        self._nodes = {}
+        self._tasks = {}
         return batch
-
-    def _count_drop(self, queue: deque[Any]) -> None:
-        if queue.maxlen is not None and len(queue) == queue.maxlen:
-            self.dropped += 1
 
 
 def store_samples(session: Session, batch: SampleBatch) -> int:

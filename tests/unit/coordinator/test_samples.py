@@ -146,10 +146,26 @@ def test_finished_outputs_follow_a_cursor_through_inputs_finishing_at_once(scene
     assert b"log line" in scene.db.call(finished_outputs, owner, job_id, None, 0, 1, 1024)[0].logs
 
 
-def test_buffer_drops_the_oldest_samples_beyond_its_limit() -> None:
-    buffer = SampleBuffer(limit=2)
-    for load in (1.0, 2.0, 3.0):
+def test_buffer_keeps_the_latest_sample_of_each_contributor_and_attempt_per_round() -> None:
+    buffer = SampleBuffer()
+    for load in (1.0, 2.0, 3.0):  # an agent sending faster than the writer stores
         buffer.add_node("m", _node(load))
+    buffer.add_node("n", _node(9.0))
+    buffer.add_tasks("m", [TaskReading(1, 10.0, 1), TaskReading(2, 20.0, 2)])
+    buffer.add_tasks("m", [TaskReading(1, 30.0, 3)])
     batch = buffer.take()
-    assert [r.load_1m for _, _, r in batch.nodes] == [2.0, 3.0] and buffer.dropped == 1
+    assert sorted((c, r.load_1m) for c, _, r in batch.nodes) == [("m", 3.0), ("n", 9.0)]
+    assert sorted((r.attempt_id, r.memory_bytes) for _, _, r in batch.tasks) == [(1, 3), (2, 2)]
     assert not buffer.take()
+
+
+def test_buffer_drops_and_counts_samples_beyond_its_limit() -> None:
+    buffer = SampleBuffer(limit=2)
+    for contributor in ("a", "b", "c"):
+        buffer.add_node(contributor, _node())
+    buffer.add_node("a", _node(5.0))  # a known key is replaced, not dropped
+    buffer.add_tasks("a", [TaskReading(attempt, 1.0, 1) for attempt in (1, 2, 3)])
+    batch = buffer.take()
+    assert sorted(c for c, _, _ in batch.nodes) == ["a", "b"]
+    assert sorted(r.attempt_id for _, _, r in batch.tasks) == [1, 2]
+    assert buffer.dropped == 2
