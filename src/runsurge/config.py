@@ -187,6 +187,17 @@ class CoordinatorSettings(BaseSettings):
         default="",
         description="HOST:PORT to serve Prometheus metrics on (/metrics); empty: off.",
     )
+    sample_retention_rows: int = Field(
+        default=1_000_000,
+        gt=0,
+        description="Node samples, and task samples, kept at most (the newest; per table).",
+    )
+    sample_retention_seconds: float = Field(
+        default=86400.0, gt=0, description="Node and task samples older than this are deleted."
+    )
+    sample_prune_seconds: float = Field(
+        default=60.0, gt=0, description="Interval of the loop that enforces the sample retention."
+    )
 
     @field_validator("listen", "metrics_listen")
     @classmethod
@@ -246,6 +257,16 @@ class ContributorSettings(BaseSettings):
     )
     inline_result_limit: Size = Field(
         default=256 * 1024, description="Results up to this size are reported inline, not uploaded."
+    )
+    node_sample_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Interval of the machine's CPU, memory, load and disk samples.",
+    )
+    task_sample_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Interval of running tasks' CPU and memory samples (one batch each time).",
     )
 
 

@@ -8,7 +8,16 @@ import sys
 import runsurge.client
 
 # Changing this list is an API change: update docs and say so in the changelog.
-CLIENT_API = ["Client", "InputResult", "Job", "JobStatus", "TaskCounts", "TaskErrorInfo"]
+CLIENT_API = [
+    "Client",
+    "InputResult",
+    "Job",
+    "JobStatus",
+    "TaskCounts",
+    "TaskErrorInfo",
+    "TaskOutput",
+    "TaskSample",
+]
 
 
 def test_client_public_names_are_pinned() -> None:

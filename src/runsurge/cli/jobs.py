@@ -196,20 +196,46 @@ def result(
 def logs(
     job_id: Annotated[str, typer.Argument(help="The job's id.")],
     task: Annotated[
-        int, typer.Option("--task", "-t", help="Index of the input (0 for a single job).")
-    ] = 0,
+        int | None,
+        typer.Option("--task", "-t", help="Index of the input (default 0: a single job's)."),
+    ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="Wait for the input to finish; for a group without --task, print each "
+            "input's logs as it finishes, until the job is final.",
+        ),
+    ] = False,
     coordinator: CoordinatorOpt = None,
     token: TokenOpt = None,
 ) -> None:
     """Print one input's captured stdout and stderr; exit 4 for an unknown job or input."""
     with connect(coordinator, token) as client:
-        text = client.job(job_id).logs(task)
+        job = client.job(job_id)
+        if follow and task is None and job.status().kind == "group":
+            for finished in job.outputs(follow=True):
+                output.out.print(
+                    f"[bold]── input {finished.index}[/] ({finished.state})", highlight=False
+                )
+                sys.stdout.write(finished.text)
+                sys.stdout.flush()
+            return
+        index = task or 0
+        try:
+            text = job.logs(index, follow=follow)
+        except KeyboardInterrupt:
+            output.err.print(f"stopped waiting for input {index}")
+            raise typer.Exit(130) from None
     sys.stdout.write(text)
     sys.stdout.flush()
     if text.truncated:
         output.err.print("(the output was longer than what is kept: truncated)")
     if not text and text.state in ("QUEUED", "RUNNING"):
-        output.err.print(f"input {task} is {text.state.lower()}: no logs until it finishes")
+        output.err.print(
+            f"input {index} is {text.state.lower()}: no logs until it finishes (--follow waits)"
+        )
 
 
 def cancel(

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from runsurge import __version__
-from runsurge.cli import jobs, output, roles, scan_cmd, up
+from runsurge.cli import jobs, output, roles, scan_cmd, up, watch
 from runsurge.errors import (
     ConfigError,
     CoordinatorUnreachable,
@@ -37,6 +37,7 @@ app.command(rich_help_panel="Jobs")(jobs.submit)
 app.command(rich_help_panel="Jobs")(jobs.status)
 app.command(rich_help_panel="Jobs")(jobs.result)
 app.command(rich_help_panel="Jobs")(jobs.logs)
+app.command(rich_help_panel="Jobs")(watch.watch)
 app.command(rich_help_panel="Jobs")(jobs.cancel)
 app.command(rich_help_panel="Jobs")(jobs.jobs)
 app.command(rich_help_panel="Jobs")(jobs.contributors)

@@ -74,8 +74,10 @@ def print_contributors(rows: list[dict[str, Any]]) -> None:
     """The contributors table."""
     table = Table()
     table.add_column("id", no_wrap=True)
-    for name in ("name", "state", "cores", "memory", "running"):
+    for name in ("name", "state", "cores", "memory", "running", "load", "cpu %"):
         table.add_column(name)
+    table.add_column("free memory")
+    table.add_column("free disk")
     table.add_column("isolation")
     table.add_column("reason")
     for row in rows:
@@ -89,6 +91,10 @@ def print_contributors(rows: list[dict[str, Any]]) -> None:
             str(row["cores"]),
             format_size(row["memory_bytes"]),
             str(row["running_tasks"]),
+            f"{row['load_1m']:.2f}",
+            f"{row['cpu_percent']:.0f}",
+            format_size(row["free_memory_bytes"]) if row["free_memory_bytes"] else "-",
+            format_size(row["disk_free_bytes"]) if row["disk_free_bytes"] else "-",
             isolation,
             escape(row.get("state_reason", "")),
         )

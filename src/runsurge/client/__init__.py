@@ -9,5 +9,15 @@ with Client() as client:              # finds the coordinator `runsurge up` star
 
 from runsurge.client.client import Client
 from runsurge.client.job import InputResult, Job, JobStatus, TaskCounts, TaskErrorInfo
+from runsurge.client.monitoring import TaskOutput, TaskSample
 
-__all__ = ["Client", "InputResult", "Job", "JobStatus", "TaskCounts", "TaskErrorInfo"]
+__all__ = [
+    "Client",
+    "InputResult",
+    "Job",
+    "JobStatus",
+    "TaskCounts",
+    "TaskErrorInfo",
+    "TaskOutput",
+    "TaskSample",
+]

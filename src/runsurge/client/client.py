@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import time
@@ -15,6 +16,7 @@ from runsurge.client import _upload, _wire
 from runsurge.client._errors import translate, translated
 from runsurge.client._upload import InputSource, check_inputs, open_input
 from runsurge.client.job import InputResult, Job, JobStatus, TaskLogs
+from runsurge.client.monitoring import TaskOutput, TaskSample
 from runsurge.config import ClientSettings
 from runsurge.errors import ConfigError, InvalidInput, InvalidRequest, NotFound
 from runsurge.proto.v1 import consumer_pb2, consumer_pb2_grpc
@@ -181,9 +183,52 @@ class Client:
                 "last_seen": c.last_seen.ToDatetime().isoformat() + "Z"
                 if c.HasField("last_seen")
                 else None,
+                "load_1m": c.load_1m,
+                "free_memory_bytes": c.free_memory_bytes,
+                "cpu_percent": c.cpu_percent,
+                "disk_free_bytes": c.disk_free_bytes,
             }
             for c in reply.contributors
         ]
+
+    def _task_samples(self, job_id: str, after: int) -> list[TaskSample]:
+        with translated(self.address):
+            reply = self._stub.ListTaskSamples(
+                consumer_pb2.ListTaskSamplesRequest(job_id=job_id, after_id=after),
+                metadata=self._metadata,
+                timeout=self._timeout,
+            )
+        return [
+            TaskSample(
+                s.id,
+                s.task_index,
+                s.attempt_id,
+                s.at.ToDatetime(tzinfo=dt.UTC),
+                s.cpu_percent,
+                s.memory_bytes,
+            )
+            for s in reply.samples
+        ]
+
+    def _task_outputs(
+        self, job_id: str, since: dt.datetime | None, after_index: int
+    ) -> list[TaskOutput]:
+        request = consumer_pb2.ListTaskOutputsRequest(job_id=job_id, after_index=after_index)
+        if since is not None:
+            request.since.FromDatetime(since)
+        with translated(self.address):
+            return [
+                TaskOutput(
+                    o.task_index,
+                    o.state,
+                    o.logs.decode("utf-8", "replace"),
+                    o.truncated,
+                    o.finished_at.ToDatetime(tzinfo=dt.UTC),
+                )
+                for o in self._stub.ListTaskOutputs(
+                    request, metadata=self._metadata, timeout=self._timeout
+                )
+            ]
 
     # -- used by Job ---------------------------------------------------------------
 

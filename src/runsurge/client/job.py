@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from runsurge.client import monitoring
+from runsurge.client.monitoring import TaskOutput, TaskSample
 from runsurge.errors import JobFailed, RunSurgeError
 
 if TYPE_CHECKING:
@@ -181,13 +183,62 @@ class Job:
         """Every input's outcome in input order (streamed; call after the job is done)."""
         yield from self._client._task_results(self.id, start)
 
-    def logs(self, index: int = 0) -> TaskLogs:
+    def logs(
+        self, index: int = 0, *, follow: bool = False, timeout: float | None = None
+    ) -> TaskLogs:
         """The captured stdout/stderr of input `index` (0 for a single job).
 
-        Empty until an attempt at it finishes. Raises NotFound for an index the job
-        does not have.
+        Empty until an attempt at it finishes; with `follow`, waits until the input is
+        final first (TimeoutError after `timeout` seconds). Raises NotFound for an
+        index the job does not have.
         """
-        return self._client._task_logs(self.id, index)
+        logs = self._client._task_logs(self.id, index)
+        if not follow or logs.state in FINAL_STATES:
+            return logs
+        deadline = None if timeout is None else time.monotonic() + timeout
+        # Each change of the job may be this input finishing: look again at each one.
+        for status in self._client._watch_job(self.id, deadline):
+            logs = self._client._task_logs(self.id, index)
+            if logs.state in FINAL_STATES or status.done:
+                return logs
+        raise TimeoutError(f"input {index} of job {self.id} still {logs.state.lower()}")
+
+    def outputs(self, follow: bool = False) -> Iterator[TaskOutput]:
+        """Each finished input's captured output, in the order the inputs finished.
+
+        Without `follow`, those finished so far; with it, also the rest as they
+        finish, until the job is final.
+        """
+        cursor = monitoring.OutputCursor(self._client, self.id)
+        while True:
+            done = self._client._get_job(self.id).done  # before reading: none is missed
+            yield from cursor.new()
+            if done or not follow:
+                return
+            time.sleep(monitoring.WATCH_POLL_SECONDS)
+
+    def samples(self, after: int = 0) -> list[TaskSample]:
+        """CPU and memory samples of the job's tasks with an id above `after`, oldest first.
+
+        The coordinator keeps samples for a limited time and number
+        (docs/operations.md); poll with the last sample's id to get only new ones.
+        """
+        cursor = monitoring.SampleCursor(self._client, self.id)
+        cursor.after = after
+        return cursor.new()
+
+    def watch(self, poll_seconds: float = 1.0) -> Iterator[JobStatus | TaskSample | TaskOutput]:
+        """Follow the job until it is final, yielding what happens as it is learnt.
+
+        Yields a `JobStatus` whenever the job changes (the first at once), a
+        `TaskSample` for each CPU/memory sample of a running task, and a `TaskOutput`
+        when an input finishes, carrying its captured output. Polls every
+        `poll_seconds`; the last event is the final status, after the last outputs.
+        """
+        for event in monitoring.watch(self._client, self.id, poll_seconds):
+            if isinstance(event, JobStatus):
+                self._last = event
+            yield event
 
     def cancel(self) -> JobStatus:
         """Stop the job: queued tasks never run, running ones are killed."""

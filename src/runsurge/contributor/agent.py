@@ -26,7 +26,7 @@ import random
 import shutil
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -37,9 +37,11 @@ from runsurge.config import ContributorSettings
 from runsurge.contributor import wire
 from runsurge.contributor.blobcache import BlobMismatch, ScriptCache, save_verified
 from runsurge.contributor.identity import Identity, load_identity, save_identity
+from runsurge.contributor.sampling import TaskSampler, read_node, start_node_readings
 from runsurge.contributor.slots import Slots
 from runsurge.contributor.warm import WarmPool
 from runsurge.proto.v1 import contributor_pb2, contributor_pb2_grpc
+from runsurge.sandbox.live import LiveUsage
 from runsurge.sandbox.outcome import Outcome, OutcomeKind, ScriptError
 from runsurge.sandbox.runner import Entrypoint, RunRequest, TaskRunner
 
@@ -58,6 +60,8 @@ class Execution:
     assignment: contributor_pb2.Assignment
     cancel: threading.Event
     task: asyncio.Task[None] | None = None
+    # The sandbox monitor's latest sample, for live task samples.
+    live: LiveUsage = field(default_factory=LiveUsage)
 
 
 class Agent:
@@ -139,6 +143,7 @@ class Agent:
             self._contributor_id, self._secret = identity.contributor_id, identity.secret
         shutil.rmtree(self._tasks_dir, ignore_errors=True)
         self._tasks_dir.mkdir(parents=True, exist_ok=True)
+        start_node_readings()
         janitor = asyncio.create_task(self._expire_warm())
         drainer = asyncio.create_task(self._drain_when_asked())
         try:
@@ -230,6 +235,7 @@ class Agent:
             self._outbox = outbox
             call = stub.Work(self._outgoing(outbox), metadata=wire.bearer(self._session_token))
             beats = asyncio.create_task(self._heartbeats(reply.heartbeat_interval_seconds))
+            samples = asyncio.create_task(self._samples())
             stopper = asyncio.create_task(self._stopping.wait())
             self.connected.set()
             try:
@@ -247,6 +253,7 @@ class Agent:
             finally:
                 self._outbox = None
                 beats.cancel()
+                samples.cancel()
                 stopper.cancel()
 
     async def _incoming(self, call: grpc.aio.StreamStreamCall) -> None:
@@ -302,6 +309,28 @@ class Agent:
         while True:
             self._send(self._heartbeat())
             await asyncio.sleep(interval)
+
+    async def _samples(self) -> None:
+        """Node samples every node_sample_seconds; running tasks' every task_sample_seconds.
+
+        Both ride the work stream like heartbeats; task samples of every running attempt
+        go in one message, so their cost does not grow with the number of tasks.
+        """
+        loop = asyncio.get_running_loop()
+        sampler = TaskSampler()
+        next_node = loop.time()
+        while True:
+            if loop.time() >= next_node:
+                next_node = loop.time() + self._settings.node_sample_seconds
+                try:
+                    self._send(wire.node_sample_message(read_node(self._settings.work_dir)))
+                except Exception:  # monitoring must never stop the agent's work
+                    log.exception("node sample failed")
+            running = {a: e.live for a, e in self._running.items() if a not in self._held}
+            readings = sampler.read(running)
+            if readings:
+                self._send(wire.task_samples_message(readings))
+            await asyncio.sleep(min(self._settings.task_sample_seconds, next_node - loop.time()))
 
     def _start(self, assignment: contributor_pb2.Assignment) -> None:
         if assignment.attempt_id in self._running:
@@ -367,6 +396,7 @@ class Agent:
                     policy=wire.policy_from_message(a.policy),
                     entrypoint=Entrypoint(a.entrypoint or Entrypoint.PROCESS.value),
                     label=label,
+                    live=execution.live,
                 )
                 async with self._slots.hold(request.policy.memory_bytes):
                     if execution.cancel.is_set():
@@ -407,7 +437,7 @@ class Agent:
             )
         try:
             return await asyncio.to_thread(
-                session.run, request.input, request.policy, cancel, request.label
+                session.run, request.input, request.policy, cancel, request.label, request.live
             )
         finally:
             await asyncio.to_thread(self._warm.give_back, key, session, opened_with)

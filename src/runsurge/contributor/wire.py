@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from runsurge.contributor.sampling import NodeReading, TaskReading
 from runsurge.proto.v1 import common_pb2, contributor_pb2
 from runsurge.sandbox.outcome import Outcome
 from runsurge.sandbox.policy import SandboxPolicy
@@ -72,3 +73,30 @@ def finished_message(
             )
         )
     return msg
+
+
+def node_sample_message(reading: NodeReading) -> contributor_pb2.AgentMessage:
+    """A node sample for the work stream."""
+    return contributor_pb2.AgentMessage(
+        node_sample=contributor_pb2.NodeSample(
+            cpu_percent=reading.cpu_percent,
+            memory_used_bytes=reading.memory_used_bytes,
+            memory_free_bytes=reading.memory_free_bytes,
+            load_1m=reading.load_1m,
+            disk_free_bytes=reading.disk_free_bytes,
+        )
+    )
+
+
+def task_samples_message(readings: list[TaskReading]) -> contributor_pb2.AgentMessage:
+    """Every running attempt's reading in one message."""
+    return contributor_pb2.AgentMessage(
+        task_samples=contributor_pb2.TaskSamples(
+            samples=[
+                contributor_pb2.TaskSample(
+                    attempt_id=r.attempt_id, cpu_percent=r.cpu_percent, memory_bytes=r.memory_bytes
+                )
+                for r in readings
+            ]
+        )
+    )

@@ -23,6 +23,13 @@ from runsurge.coordinator.auth import ensure_contributor_token, ensure_default_c
 from runsurge.coordinator.dispatch import AgentSession, CancelOrder, Dispatcher
 from runsurge.coordinator.events import JobEvents
 from runsurge.coordinator.metrics import EventMetrics
+from runsurge.coordinator.samples import (
+    FLUSH_SECONDS,
+    SampleBuffer,
+    SampleRetention,
+    prune_samples,
+    store_samples,
+)
 from runsurge.coordinator.submission import (
     ScriptGate,
     Submission,
@@ -57,6 +64,8 @@ class Coordinator:
     # When each agent's current work stream opened (the forgotten-attempts grace).
     streams_opened_at: dict[str, dt.datetime] = field(default_factory=dict)
     metrics: EventMetrics = field(default_factory=EventMetrics)
+    # Samples from the work streams, waiting for the sample loop to store them.
+    samples: SampleBuffer = field(default_factory=SampleBuffer)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -282,7 +291,8 @@ class Coordinator:
             self.dispatcher.wake()
 
     def start_background(self) -> None:
-        """Start the dispatcher, the lease and contributor sweeps, the reaper and the aggregator."""
+        """Start the dispatcher, the lease and contributor sweeps, the submission reaper,
+        the aggregator, and the sample writer and pruner."""
         self._tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
         self._tasks.append(asyncio.create_task(self._sweep_leases(), name="lease-sweeper"))
         self._tasks.append(
@@ -292,6 +302,8 @@ class Coordinator:
         self._tasks.append(
             asyncio.create_task(self.aggregator.run(self._aggregated), name="aggregator")
         )
+        self._tasks.append(asyncio.create_task(self._store_samples(), name="sample-writer"))
+        self._tasks.append(asyncio.create_task(self._prune_samples(), name="sample-pruner"))
 
     def _aggregated(self, job_ids: list[str]) -> None:
         self.events.notify(job_ids)
@@ -337,6 +349,43 @@ class Coordinator:
                 log.warning("job %s failed: its upload never finished", job_id)
             if reaped:
                 self.events.notify(reaped)
+
+    @property
+    def sample_retention(self) -> SampleRetention:
+        """How many rows, and how old, the sample tables keep."""
+        return SampleRetention(
+            self.settings.sample_retention_rows, self.settings.sample_retention_seconds
+        )
+
+    async def _store_samples(self) -> None:
+        """Store what the work streams buffered, in one transaction per round."""
+        dropped = 0
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            if self.samples.dropped > dropped:
+                log.warning(
+                    "%d samples dropped: the database does not keep up",
+                    self.samples.dropped - dropped,
+                )
+                dropped = self.samples.dropped
+            batch = self.samples.take()
+            if not batch:
+                continue
+            try:
+                await self.db.run(store_samples, batch)
+            except Exception:
+                log.exception("storing %d samples failed", len(batch.nodes) + len(batch.tasks))
+
+    async def _prune_samples(self) -> None:
+        while True:
+            try:
+                deleted = await self.db.run(prune_samples, self.sample_retention)
+            except Exception:
+                log.exception("sample pruning failed")
+            else:
+                if deleted:
+                    log.debug("pruned %d samples", deleted)
+            await asyncio.sleep(self.settings.sample_prune_seconds)
 
 
 def build_coordinator(settings: CoordinatorSettings, gate: ScriptGate | None) -> Coordinator:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from runsurge.coordinator.auth import new_id, new_token, token_hash
 from runsurge.coordinator.quarantine import QuarantineRules, count_flap
+from runsurge.coordinator.samples import NodeReading, latest_node_readings
 from runsurge.coordinator.standing import set_state
 from runsurge.coordinator.views import ContributorView
 from runsurge.errors import InvalidRequest, PermissionDenied
@@ -207,7 +208,8 @@ def mark_all_offline(session: Session) -> None:
 
 
 def list_contributors(session: Session) -> list[ContributorView]:
-    """Every contributor, oldest registration first, with its running attempts counted."""
+    """Every contributor, oldest registration first, with its running attempts counted
+    and its latest node sample's load, free memory, CPU and free disk."""
     running = dict(
         session.execute(
             select(Attempt.contributor_id, func.count())
@@ -216,6 +218,8 @@ def list_contributors(session: Session) -> list[ContributorView]:
         ).all()
     )
     rows = session.scalars(select(Contributor).order_by(Contributor.registered_at)).all()
+    nodes = latest_node_readings(session)
+    none = NodeReading(0.0, 0, 0, 0.0, 0)
     return [
         ContributorView(
             id=c.id,
@@ -229,6 +233,10 @@ def list_contributors(session: Session) -> list[ContributorView]:
             insecure=c.insecure,
             running_tasks=running.get(c.id, 0),
             last_seen=c.last_seen,
+            load_1m=nodes.get(c.id, none).load_1m,
+            free_memory_bytes=nodes.get(c.id, none).memory_free_bytes,
+            cpu_percent=nodes.get(c.id, none).cpu_percent,
+            disk_free_bytes=nodes.get(c.id, none).disk_free_bytes,
         )
         for c in rows
     ]

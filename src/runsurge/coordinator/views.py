@@ -88,6 +88,11 @@ class ContributorView:
     last_seen: dt.datetime
     state: str = "OFFLINE"  # a ContributorState value
     state_reason: str = ""
+    # From its latest node sample (coordinator/samples.py); zero before the first.
+    load_1m: float = 0.0
+    free_memory_bytes: int = 0
+    cpu_percent: float = 0.0
+    disk_free_bytes: int = 0
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,9 @@ otherwise.  Memory is sampled about every 20 ms; the average is time-weighted (e
 sample holds until the next), and the peak is the larger of the sampled maximum and
 the kernel's own record (``memory.max_usage_in_bytes`` / ``memory.peak``), which
 also catches spikes between samples.
+
+A `LiveUsage` handed to the monitor receives every sample as it is taken, so the
+agent can report a running task's CPU and memory without sampling it a second time.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Protocol
 import psutil
 
 from runsurge.sandbox.cgroups import TaskCgroup
+from runsurge.sandbox.live import LiveUsage
 from runsurge.sandbox.outcome import Usage
 
 SAMPLE_INTERVAL = 0.02
@@ -153,8 +157,14 @@ def descendants_and_self(root: int) -> list[int]:
 class UsageMonitor:
     """Accumulates samples into peak and time-weighted average."""
 
-    def __init__(self, source: UsageSource, interval: float = SAMPLE_INTERVAL) -> None:
+    def __init__(
+        self,
+        source: UsageSource,
+        interval: float = SAMPLE_INTERVAL,
+        live: LiveUsage | None = None,
+    ) -> None:
         self.source = source
+        self._live = live
         self._interval = interval
         self._started: float | None = None
         self._last_time = 0.0
@@ -186,6 +196,8 @@ class UsageMonitor:
         cpu = self.source.cpu_seconds()
         if cpu is not None:
             self._cpu = cpu
+        if self._live is not None:
+            self._live.record(now, value, self._cpu or 0.0)
 
     @property
     def cpu_seconds(self) -> float | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from runsurge.kinds import TaskKind
+from runsurge.sandbox.live import LiveUsage
 from runsurge.sandbox.outcome import Outcome
 from runsurge.sandbox.policy import SandboxPolicy
 
@@ -29,6 +30,8 @@ class RunRequest:
     policy: SandboxPolicy
     entrypoint: Entrypoint = Entrypoint.PROCESS
     label: str = ""  # for logs only, e.g. "job=… task=… attempt=…"
+    # Receives the run's usage samples as they are taken (live monitoring), if given.
+    live: LiveUsage | None = None
 
 
 class WarmSession(Protocol):
@@ -55,8 +58,12 @@ class WarmSession(Protocol):
         policy: SandboxPolicy,
         cancel: threading.Event | None = None,
         label: str = "",
+        live: LiveUsage | None = None,
     ) -> Outcome:
-        """Run the entrypoint on one input; `policy` must not exceed the session's (ValueError)."""
+        """Run the entrypoint on one input; `policy` must not exceed the session's (ValueError).
+
+        `live`, if given, receives this input's usage samples as they are taken.
+        """
         ...
 
     def close(self) -> None:

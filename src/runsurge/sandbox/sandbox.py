@@ -154,7 +154,7 @@ class Sandbox:
             if launched.cgroup
             else ProcessTreeUsage(launched.child.pid)
         )
-        monitor = UsageMonitor(source)
+        monitor = UsageMonitor(source, live=request.live)
         monitor.start(launched.started)
         streams = Streams(
             result_fd=channels.result_read,

@@ -29,6 +29,7 @@ from typing import Protocol
 from runsurge.sandbox import harness
 from runsurge.sandbox.classify import outcome_of
 from runsurge.sandbox.framing import FrameReader, LogCapture, new_nonce
+from runsurge.sandbox.live import LiveUsage
 from runsurge.sandbox.monitor import UsageMonitor, UsageSource
 from runsurge.sandbox.outcome import Outcome, OutcomeKind, ScriptError
 from runsurge.sandbox.policy import SandboxPolicy
@@ -127,8 +128,9 @@ class HarnessSession:
         policy: SandboxPolicy,
         cancel: threading.Event | None = None,
         label: str = "",
+        live: LiveUsage | None = None,
     ) -> Outcome:
-        """One input; the same Outcome a cold run would give."""
+        """One input; the same Outcome a cold run would give (`live` gets its samples)."""
         check_within(policy, self._policy)
         if not self.alive:
             return infrastructure("SessionClosed", "the warm session has ended")
@@ -138,7 +140,7 @@ class HarnessSession:
         except OSError as exc:
             return infrastructure("SandboxStartFailed", f"cannot open the input: {exc}")
         try:
-            return self._run(pipes, policy, cancel, label)
+            return self._run(pipes, policy, cancel, label, live)
         finally:
             pipes.close()
 
@@ -154,14 +156,19 @@ class HarnessSession:
             log.error("warm session clean-up incomplete: %s", "; ".join(self.leftovers))
 
     def _run(
-        self, pipes: _InputPipes, policy: SandboxPolicy, cancel: threading.Event | None, label: str
+        self,
+        pipes: _InputPipes,
+        policy: SandboxPolicy,
+        cancel: threading.Event | None,
+        label: str,
+        live: LiveUsage | None,
     ) -> Outcome:
         nonce = new_nonce()
         self._host.resume()
         kernel_peak = self._host.before_input()
         oom_before = self._host.oom_kills()
         source = self._host.usage_source()
-        monitor = UsageMonitor(_InputUsage(source, kernel_peak, self._cpu_mark))
+        monitor = UsageMonitor(_InputUsage(source, kernel_peak, self._cpu_mark), live=live)
         started = time.monotonic()
         monitor.start(started)
         request = nonce + f"{policy.max_output_bytes} {self._host.rlimits_for(policy)}".encode()
@@ -231,6 +238,7 @@ class UnstartedSession:
         policy: SandboxPolicy,
         cancel: threading.Event | None = None,
         label: str = "",
+        live: LiveUsage | None = None,
     ) -> Outcome:
         """INFRASTRUCTURE, with the start-up error."""
         self._runs += 1

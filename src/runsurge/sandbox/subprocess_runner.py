@@ -142,7 +142,7 @@ class SubprocessRunner:
         channels.send_nonce(nonce)
         child = Child(process)
         tree = ProcessTreeUsage(process.pid)
-        monitor = UsageMonitor(tree)
+        monitor = UsageMonitor(tree, live=request.live)
         monitor.start(started)
         streams = Streams(
             result_fd=channels.result_read,

@@ -252,3 +252,46 @@ class ScanVerdict(Base):
     rejected: Mapped[bool] = mapped_column(Boolean)
     report_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class NodeSample(Base):
+    """A contributor's resource use at one moment (kept for a limited time and count)."""
+
+    __tablename__ = "node_samples"
+    __table_args__ = (
+        # The latest sample of each contributor (listings), and pruning by age.
+        Index("ix_node_samples_contributor_id", "contributor_id", "id"),
+        Index("ix_node_samples_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    contributor_id: Mapped[str] = mapped_column(ForeignKey("contributors.id"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cpu_percent: Mapped[float] = mapped_column(Float)
+    memory_used_bytes: Mapped[int] = mapped_column(BigInteger)
+    memory_free_bytes: Mapped[int] = mapped_column(BigInteger)
+    load_1m: Mapped[float] = mapped_column(Float)
+    disk_free_bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class TaskSample(Base):
+    """One running attempt's CPU and memory at one moment (kept for a limited time and count).
+
+    The job and input are copied from the attempt when the sample is stored, so a
+    consumer's read is one index range, with no join.
+    """
+
+    __tablename__ = "task_samples"
+    __table_args__ = (
+        # A job's samples after a cursor (watch), and pruning by age.
+        Index("ix_task_samples_job_id", "job_id", "id"),
+        Index("ix_task_samples_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
+    task_index: Mapped[int] = mapped_column(Integer)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cpu_percent: Mapped[float] = mapped_column(Float)
+    memory_bytes: Mapped[int] = mapped_column(BigInteger)

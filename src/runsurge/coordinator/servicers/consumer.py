@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
-from runsurge.coordinator import contributors, jobs
+from runsurge.coordinator import contributors, jobs, outputs, samples
 from runsurge.coordinator.app import Coordinator
+from runsurge.coordinator.attempts import MAX_LOG_BYTES_KEPT
 from runsurge.coordinator.auth import Principal, authenticate_consumer, bearer
 from runsurge.coordinator.servicers.convert import (
     blob_chunks,
@@ -14,6 +15,11 @@ from runsurge.coordinator.servicers.convert import (
     job_message,
     submission_items,
     task_result_message,
+)
+from runsurge.coordinator.servicers.convert_samples import (
+    outputs_cursor,
+    task_output_message,
+    task_samples_message,
 )
 from runsurge.coordinator.status import streaming, unary
 from runsurge.coordinator.views import JobView
@@ -154,3 +160,35 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
         return consumer_pb2.ListContributorsResponse(
             contributors=[contributor_message(v) for v in views]
         )
+
+    @unary
+    async def ListTaskSamples(
+        self, request: consumer_pb2.ListTaskSamplesRequest, context: Context
+    ) -> consumer_pb2.ListTaskSamplesResponse:
+        principal = await self._principal(context)
+        if not request.job_id:
+            raise InvalidRequest("job_id is required")
+        views = await self._c.db.run(
+            samples.task_samples, principal.id, request.job_id, request.after_id, request.limit
+        )
+        return task_samples_message(views)
+
+    @streaming
+    async def ListTaskOutputs(
+        self, request: consumer_pb2.ListTaskOutputsRequest, context: Context
+    ) -> AsyncIterator[consumer_pb2.TaskOutput]:
+        principal = await self._principal(context)
+        if not request.job_id:
+            raise InvalidRequest("job_id is required")
+        since, after_index = outputs_cursor(request)
+        views = await self._c.db.run(
+            outputs.finished_outputs,
+            principal.id,
+            request.job_id,
+            since,
+            after_index,
+            request.limit,
+            MAX_LOG_BYTES_KEPT,
+        )
+        for view in views:
+            yield task_output_message(view)

@@ -24,6 +24,7 @@ from runsurge.coordinator.servicers.convert import (
     registration_from_message,
     upload_chunks,
 )
+from runsurge.coordinator.servicers.convert_samples import node_reading, task_readings
 from runsurge.coordinator.status import streaming, unary
 from runsurge.coordinator.uploads import receive_result
 from runsurge.errors import InvalidRequest
@@ -101,6 +102,14 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):
                     )
                 elif kind == "finished":
                     await self._finished(session, message.finished)
+                elif kind == "task_samples":
+                    self._c.samples.add_tasks(
+                        session.contributor_id, task_readings(message.task_samples)
+                    )
+                elif kind == "node_sample":
+                    self._c.samples.add_node(
+                        session.contributor_id, node_reading(message.node_sample)
+                    )
         except asyncio.CancelledError:
             raise
         except Exception:

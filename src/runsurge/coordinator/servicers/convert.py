@@ -151,6 +151,10 @@ def contributor_message(view: ContributorView) -> consumer_pb2.ContributorInfo:
         last_seen=timestamp(view.last_seen),
         state=view.state,
         state_reason=view.state_reason,
+        load_1m=view.load_1m,
+        free_memory_bytes=view.free_memory_bytes,
+        cpu_percent=view.cpu_percent,
+        disk_free_bytes=view.disk_free_bytes,
     )
 
 

@@ -489,6 +489,10 @@ class ContributorInfo(_message.Message):
     LAST_SEEN_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     STATE_REASON_FIELD_NUMBER: _builtins.int
+    LOAD_1M_FIELD_NUMBER: _builtins.int
+    FREE_MEMORY_BYTES_FIELD_NUMBER: _builtins.int
+    CPU_PERCENT_FIELD_NUMBER: _builtins.int
+    DISK_FREE_BYTES_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name: _builtins.str
     online: _builtins.bool
@@ -501,6 +505,11 @@ class ContributorInfo(_message.Message):
     """ONLINE, SUSPECT, OFFLINE, DRAINING or QUARANTINED; `online` stays for older clients."""
     state_reason: _builtins.str
     """Why it is in that state, e.g. "5 sandbox failures in 10 min"."""
+    load_1m: _builtins.float
+    """From the contributor's latest node sample (zero before its first one)."""
+    free_memory_bytes: _builtins.int
+    cpu_percent: _builtins.float
+    disk_free_bytes: _builtins.int
     @_builtins.property
     def last_seen(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -517,10 +526,14 @@ class ContributorInfo(_message.Message):
         last_seen: _timestamp_pb2.Timestamp | None = ...,
         state: _builtins.str = ...,
         state_reason: _builtins.str = ...,
+        load_1m: _builtins.float = ...,
+        free_memory_bytes: _builtins.int = ...,
+        cpu_percent: _builtins.float = ...,
+        disk_free_bytes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_seen", b"last_seen"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cores", b"cores", "id", b"id", "insecure", b"insecure", "isolation_level", b"isolation_level", "last_seen", b"last_seen", "memory_bytes", b"memory_bytes", "name", b"name", "online", b"online", "running_tasks", b"running_tasks", "state", b"state", "state_reason", b"state_reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cores", b"cores", "cpu_percent", b"cpu_percent", "disk_free_bytes", b"disk_free_bytes", "free_memory_bytes", b"free_memory_bytes", "id", b"id", "insecure", b"insecure", "isolation_level", b"isolation_level", "last_seen", b"last_seen", "load_1m", b"load_1m", "memory_bytes", b"memory_bytes", "name", b"name", "online", b"online", "running_tasks", b"running_tasks", "state", b"state", "state_reason", b"state_reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -597,3 +610,154 @@ class TaskLogs(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TaskLogs: _TypeAlias = TaskLogs  # noqa: Y015
+
+@_typing.final
+class ListTaskSamplesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    AFTER_ID_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    after_id: _builtins.int
+    """Only samples with a larger id (0: from the oldest kept); the reply's ids go on."""
+    limit: _builtins.int
+    """At most this many (default and ceiling 1000)."""
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        after_id: _builtins.int = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_id", b"after_id", "job_id", b"job_id", "limit", b"limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTaskSamplesRequest: _TypeAlias = ListTaskSamplesRequest  # noqa: Y015
+
+@_typing.final
+class TaskSampleInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    TASK_INDEX_FIELD_NUMBER: _builtins.int
+    ATTEMPT_ID_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    CPU_PERCENT_FIELD_NUMBER: _builtins.int
+    MEMORY_BYTES_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    task_index: _builtins.int
+    """The input's index; -1 for a group's aggregate task."""
+    attempt_id: _builtins.int
+    cpu_percent: _builtins.float
+    memory_bytes: _builtins.int
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp:
+        """When the coordinator received it."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        task_index: _builtins.int = ...,
+        attempt_id: _builtins.int = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        cpu_percent: _builtins.float = ...,
+        memory_bytes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "attempt_id", b"attempt_id", "cpu_percent", b"cpu_percent", "id", b"id", "memory_bytes", b"memory_bytes", "task_index", b"task_index"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaskSampleInfo: _TypeAlias = TaskSampleInfo  # noqa: Y015
+
+@_typing.final
+class ListTaskSamplesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def samples(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaskSampleInfo]: ...
+    def __init__(
+        self,
+        *,
+        samples: _abc.Iterable[Global___TaskSampleInfo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["samples", b"samples"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTaskSamplesResponse: _TypeAlias = ListTaskSamplesResponse  # noqa: Y015
+
+@_typing.final
+class ListTaskOutputsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    AFTER_INDEX_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    after_index: _builtins.int
+    limit: _builtins.int
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """The cursor: the finishing time and index of the last output seen. Inputs that
+        finished later, or at that same time with a larger index, follow; unset: all.
+        """
+
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        after_index: _builtins.int = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_index", b"after_index", "job_id", b"job_id", "limit", b"limit", "since", b"since"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTaskOutputsRequest: _TypeAlias = ListTaskOutputsRequest  # noqa: Y015
+
+@_typing.final
+class TaskOutput(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_INDEX_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    LOGS_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    FINISHED_AT_FIELD_NUMBER: _builtins.int
+    task_index: _builtins.int
+    state: _builtins.str
+    """SUCCEEDED, FAILED or CANCELLED."""
+    logs: _builtins.bytes
+    truncated: _builtins.bool
+    @_builtins.property
+    def finished_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        task_index: _builtins.int = ...,
+        state: _builtins.str = ...,
+        logs: _builtins.bytes = ...,
+        truncated: _builtins.bool = ...,
+        finished_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["finished_at", b"finished_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["finished_at", b"finished_at", "logs", b"logs", "state", b"state", "task_index", b"task_index", "truncated", b"truncated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaskOutput: _TypeAlias = TaskOutput  # noqa: Y015

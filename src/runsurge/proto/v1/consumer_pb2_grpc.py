@@ -82,6 +82,16 @@ class ConsumerServiceStub:
                 request_serializer=runsurge_dot_v1_dot_consumer__pb2.GetTaskLogsRequest.SerializeToString,
                 response_deserializer=runsurge_dot_v1_dot_consumer__pb2.TaskLogs.FromString,
                 _registered_method=True)
+        self.ListTaskSamples = channel.unary_unary(
+                '/runsurge.v1.ConsumerService/ListTaskSamples',
+                request_serializer=runsurge_dot_v1_dot_consumer__pb2.ListTaskSamplesRequest.SerializeToString,
+                response_deserializer=runsurge_dot_v1_dot_consumer__pb2.ListTaskSamplesResponse.FromString,
+                _registered_method=True)
+        self.ListTaskOutputs = channel.unary_stream(
+                '/runsurge.v1.ConsumerService/ListTaskOutputs',
+                request_serializer=runsurge_dot_v1_dot_consumer__pb2.ListTaskOutputsRequest.SerializeToString,
+                response_deserializer=runsurge_dot_v1_dot_consumer__pb2.TaskOutput.FromString,
+                _registered_method=True)
 
 
 class ConsumerServiceServicer:
@@ -154,6 +164,24 @@ class ConsumerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTaskSamples(self, request, context):
+        """CPU and memory samples of the job's running (and recently run) attempts, oldest
+        first, after a cursor; the coordinator keeps them for a limited time and count.
+        NOT_FOUND for an unknown job or another consumer's job.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTaskOutputs(self, request, context):
+        """The captured output of the job's inputs that finished after the cursor
+        (`since`, `after_index`), in the order they finished (at most `limit`, default
+        100); for watch and logs --follow. NOT_FOUND for another consumer's job.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsumerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -201,6 +229,16 @@ def add_ConsumerServiceServicer_to_server(servicer, server):
                     servicer.GetTaskLogs,
                     request_deserializer=runsurge_dot_v1_dot_consumer__pb2.GetTaskLogsRequest.FromString,
                     response_serializer=runsurge_dot_v1_dot_consumer__pb2.TaskLogs.SerializeToString,
+            ),
+            'ListTaskSamples': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTaskSamples,
+                    request_deserializer=runsurge_dot_v1_dot_consumer__pb2.ListTaskSamplesRequest.FromString,
+                    response_serializer=runsurge_dot_v1_dot_consumer__pb2.ListTaskSamplesResponse.SerializeToString,
+            ),
+            'ListTaskOutputs': grpc.unary_stream_rpc_method_handler(
+                    servicer.ListTaskOutputs,
+                    request_deserializer=runsurge_dot_v1_dot_consumer__pb2.ListTaskOutputsRequest.FromString,
+                    response_serializer=runsurge_dot_v1_dot_consumer__pb2.TaskOutput.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -447,6 +485,60 @@ class ConsumerService:
             '/runsurge.v1.ConsumerService/GetTaskLogs',
             runsurge_dot_v1_dot_consumer__pb2.GetTaskLogsRequest.SerializeToString,
             runsurge_dot_v1_dot_consumer__pb2.TaskLogs.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTaskSamples(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runsurge.v1.ConsumerService/ListTaskSamples',
+            runsurge_dot_v1_dot_consumer__pb2.ListTaskSamplesRequest.SerializeToString,
+            runsurge_dot_v1_dot_consumer__pb2.ListTaskSamplesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTaskOutputs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/runsurge.v1.ConsumerService/ListTaskOutputs',
+            runsurge_dot_v1_dot_consumer__pb2.ListTaskOutputsRequest.SerializeToString,
+            runsurge_dot_v1_dot_consumer__pb2.TaskOutput.FromString,
             options,
             channel_credentials,
             insecure,

@@ -60,6 +60,16 @@ class ConsumerServiceStub:
     from its last finished attempt; empty until an attempt finishes. NOT_FOUND for
     an unknown job, another consumer's job, or an index the job does not have.
     """
+    ListTaskSamples: _grpc.UnaryUnaryMultiCallable[_consumer_pb2.ListTaskSamplesRequest, _consumer_pb2.ListTaskSamplesResponse]
+    """CPU and memory samples of the job's running (and recently run) attempts, oldest
+    first, after a cursor; the coordinator keeps them for a limited time and count.
+    NOT_FOUND for an unknown job or another consumer's job.
+    """
+    ListTaskOutputs: _grpc.UnaryStreamMultiCallable[_consumer_pb2.ListTaskOutputsRequest, _consumer_pb2.TaskOutput]
+    """The captured output of the job's inputs that finished after the cursor
+    (`since`, `after_index`), in the order they finished (at most `limit`, default
+    100); for watch and logs --follow. NOT_FOUND for another consumer's job.
+    """
 
 @_typing.type_check_only
 class ConsumerServiceAsyncStub(ConsumerServiceStub):
@@ -90,6 +100,16 @@ class ConsumerServiceAsyncStub(ConsumerServiceStub):
     """One input's captured stdout and stderr (interleaved, as the sandbox saw them),
     from its last finished attempt; empty until an attempt finishes. NOT_FOUND for
     an unknown job, another consumer's job, or an index the job does not have.
+    """
+    ListTaskSamples: _aio.UnaryUnaryMultiCallable[_consumer_pb2.ListTaskSamplesRequest, _consumer_pb2.ListTaskSamplesResponse]  # type: ignore[assignment]
+    """CPU and memory samples of the job's running (and recently run) attempts, oldest
+    first, after a cursor; the coordinator keeps them for a limited time and count.
+    NOT_FOUND for an unknown job or another consumer's job.
+    """
+    ListTaskOutputs: _aio.UnaryStreamMultiCallable[_consumer_pb2.ListTaskOutputsRequest, _consumer_pb2.TaskOutput]  # type: ignore[assignment]
+    """The captured output of the job's inputs that finished after the cursor
+    (`since`, `after_index`), in the order they finished (at most `limit`, default
+    100); for watch and logs --follow. NOT_FOUND for another consumer's job.
     """
 
 class ConsumerServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -172,6 +192,28 @@ class ConsumerServiceServicer(metaclass=_abc_1.ABCMeta):
         """One input's captured stdout and stderr (interleaved, as the sandbox saw them),
         from its last finished attempt; empty until an attempt finishes. NOT_FOUND for
         an unknown job, another consumer's job, or an index the job does not have.
+        """
+
+    @_abc_1.abstractmethod
+    def ListTaskSamples(
+        self,
+        request: _consumer_pb2.ListTaskSamplesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consumer_pb2.ListTaskSamplesResponse, _abc.Awaitable[_consumer_pb2.ListTaskSamplesResponse]]:
+        """CPU and memory samples of the job's running (and recently run) attempts, oldest
+        first, after a cursor; the coordinator keeps them for a limited time and count.
+        NOT_FOUND for an unknown job or another consumer's job.
+        """
+
+    @_abc_1.abstractmethod
+    def ListTaskOutputs(
+        self,
+        request: _consumer_pb2.ListTaskOutputsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_consumer_pb2.TaskOutput], _abc.AsyncIterator[_consumer_pb2.TaskOutput]]:
+        """The captured output of the job's inputs that finished after the cursor
+        (`since`, `after_index`), in the order they finished (at most `limit`, default
+        100); for watch and logs --follow. NOT_FOUND for another consumer's job.
         """
 
 def add_ConsumerServiceServicer_to_server(servicer: ConsumerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

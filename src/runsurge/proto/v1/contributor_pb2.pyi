@@ -195,26 +195,124 @@ class AttemptFinished(_message.Message):
 Global___AttemptFinished: _TypeAlias = AttemptFinished  # noqa: Y015
 
 @_typing.final
+class NodeSample(_message.Message):
+    """The machine's resource use, sent every ContributorSettings.node_sample_seconds;
+    `runsurge contributors` shows the latest one.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CPU_PERCENT_FIELD_NUMBER: _builtins.int
+    MEMORY_USED_BYTES_FIELD_NUMBER: _builtins.int
+    MEMORY_FREE_BYTES_FIELD_NUMBER: _builtins.int
+    LOAD_1M_FIELD_NUMBER: _builtins.int
+    DISK_FREE_BYTES_FIELD_NUMBER: _builtins.int
+    cpu_percent: _builtins.float
+    memory_used_bytes: _builtins.int
+    memory_free_bytes: _builtins.int
+    load_1m: _builtins.float
+    disk_free_bytes: _builtins.int
+    """Free space of the file system holding the agent's work dir."""
+    def __init__(
+        self,
+        *,
+        cpu_percent: _builtins.float = ...,
+        memory_used_bytes: _builtins.int = ...,
+        memory_free_bytes: _builtins.int = ...,
+        load_1m: _builtins.float = ...,
+        disk_free_bytes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cpu_percent", b"cpu_percent", "disk_free_bytes", b"disk_free_bytes", "load_1m", b"load_1m", "memory_free_bytes", b"memory_free_bytes", "memory_used_bytes", b"memory_used_bytes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NodeSample: _TypeAlias = NodeSample  # noqa: Y015
+
+@_typing.final
+class TaskSample(_message.Message):
+    """One running attempt's use, read from the sandbox's own usage monitor (the same
+    readings billing uses: cgroup, or the process tree without one).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ATTEMPT_ID_FIELD_NUMBER: _builtins.int
+    CPU_PERCENT_FIELD_NUMBER: _builtins.int
+    MEMORY_BYTES_FIELD_NUMBER: _builtins.int
+    attempt_id: _builtins.int
+    cpu_percent: _builtins.float
+    """CPU time over wall time since the previous sample; 100 = one core busy."""
+    memory_bytes: _builtins.int
+    def __init__(
+        self,
+        *,
+        attempt_id: _builtins.int = ...,
+        cpu_percent: _builtins.float = ...,
+        memory_bytes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt_id", b"attempt_id", "cpu_percent", b"cpu_percent", "memory_bytes", b"memory_bytes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaskSample: _TypeAlias = TaskSample  # noqa: Y015
+
+@_typing.final
+class TaskSamples(_message.Message):
+    """Every running attempt's latest sample in one message, sent every
+    ContributorSettings.task_sample_seconds while something runs.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def samples(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaskSample]: ...
+    def __init__(
+        self,
+        *,
+        samples: _abc.Iterable[Global___TaskSample] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["samples", b"samples"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaskSamples: _TypeAlias = TaskSamples  # noqa: Y015
+
+@_typing.final
 class AgentMessage(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     HEARTBEAT_FIELD_NUMBER: _builtins.int
     FINISHED_FIELD_NUMBER: _builtins.int
+    TASK_SAMPLES_FIELD_NUMBER: _builtins.int
+    NODE_SAMPLE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def heartbeat(self) -> Global___Heartbeat: ...
     @_builtins.property
     def finished(self) -> Global___AttemptFinished: ...
+    @_builtins.property
+    def task_samples(self) -> Global___TaskSamples: ...
+    @_builtins.property
+    def node_sample(self) -> Global___NodeSample: ...
     def __init__(
         self,
         *,
         heartbeat: Global___Heartbeat | None = ...,
         finished: Global___AttemptFinished | None = ...,
+        task_samples: Global___TaskSamples | None = ...,
+        node_sample: Global___NodeSample | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["finished", b"finished", "heartbeat", b"heartbeat", "kind", b"kind"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["finished", b"finished", "heartbeat", b"heartbeat", "kind", b"kind", "node_sample", b"node_sample", "task_samples", b"task_samples"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["finished", b"finished", "heartbeat", b"heartbeat", "kind", b"kind"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["finished", b"finished", "heartbeat", b"heartbeat", "kind", b"kind", "node_sample", b"node_sample", "task_samples", b"task_samples"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["heartbeat", "finished"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["heartbeat", "finished", "task_samples", "node_sample"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
