@@ -23,6 +23,7 @@ from runsurge.coordinator.auth import ensure_contributor_token, ensure_default_c
 from runsurge.coordinator.dispatch import AgentSession, CancelOrder, Dispatcher
 from runsurge.coordinator.events import JobEvents
 from runsurge.coordinator.metrics import EventMetrics
+from runsurge.coordinator.results import store_result
 from runsurge.coordinator.submission import (
     ScriptGate,
     Submission,
@@ -159,10 +160,15 @@ class Coordinator:
             self.settled(settlement)
 
     async def attempt_finished(self, contributor_id: str, report: FinishedAttempt) -> None:
-        """Record an agent's report; a refused one is logged, and its slot freed all the same."""
+        """Record an agent's report; a refused one is logged, and its slot freed all the same.
+
+        Its result is checked and stored first, on a worker thread and outside any
+        transaction (results.py), so the job's lock is never held over a parse or a blob.
+        """
         try:
+            result = await asyncio.to_thread(store_result, report, self.blobs)
             settlement = await self.db.run(
-                finish_attempt, contributor_id, report, self.blobs, self.retry_limits
+                finish_attempt, contributor_id, report, result, self.retry_limits
             )
         except RunSurgeError as exc:
             self.report_refused(contributor_id, report.attempt_id, exc)

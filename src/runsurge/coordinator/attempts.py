@@ -4,8 +4,9 @@ A claim moves the task to RUNNING and creates the attempt with its lease in one
 transaction. A task's result is recorded once: only the attempt that is still RUNNING
 may settle its task; late reports from lost or cancelled attempts are ignored. Rows
 are locked job → task → attempt (see jobs.py) so concurrent transactions never
-deadlock. Contributors may lie: a reported result must be a JSON object, and its
-usage is recorded once and within the attempt's limits (usage.py).
+deadlock. Contributors may lie: a reported result must be a JSON object, checked and
+stored before the job is locked (results.py), and its usage is recorded once and
+within the attempt's limits (usage.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 
@@ -24,6 +24,7 @@ from runsurge.coordinator import retries
 from runsurge.coordinator.fairness import SCHEDULABLE_JOBS, next_task
 from runsurge.coordinator.jobs import CancelList, lock_job, move_task, settle_job
 from runsurge.coordinator.policy import policy_for, record_policy
+from runsurge.coordinator.results import StoredResult
 from runsurge.coordinator.usage import record_usage
 from runsurge.coordinator.views import AssignmentView, FinishedAttempt
 from runsurge.errors import InvalidRequest, NotFound
@@ -189,10 +190,14 @@ def finish_attempt(
     session: Session,
     contributor_id: str,
     report: FinishedAttempt,
-    blobs: BlobStore,
+    result: StoredResult | None,
     limits: RetryLimits,
 ) -> Settlement:
-    """Record a contributor's report about one of its attempts."""
+    """Record a contributor's report about one of its attempts.
+
+    An OK report's result was checked and stored before this transaction
+    (results.py): it holds the job's lock, so it reads no blob and parses nothing.
+    """
     found = session.execute(
         select(Attempt.contributor_id, Task.job_id)
         .join(Task, Task.id == Attempt.task_id)
@@ -207,45 +212,26 @@ def finish_attempt(
         # Its usage too: only the report that settles an attempt writes it (usage.py).
         log.info("ignoring late report for attempt %s (%s)", attempt.id, attempt.state.value)
         return Settlement()
+    if report.outcome is OutcomeKind.OK and result is None:
+        raise InvalidRequest(f"attempt {attempt.id} reported OK without a stored result")
     record_usage(attempt, report, utcnow())
     task = session.get(Task, attempt.task_id, with_for_update=True, populate_existing=True)
     assert task is not None
     task.logs = report.logs[-MAX_LOG_BYTES_KEPT:]
-    if report.outcome is OutcomeKind.OK:
-        _succeed(job, attempt, task, report, blobs)
+    if result is not None:
+        _succeed(job, attempt, task, result)
     else:
         _fail(job, attempt, task, report, limits)
     cancel = settle_job(session, job)
     return Settlement(job.id, cancel, job.state is JobState.AGGREGATING)
 
 
-def _check_result(data: bytes, attempt_id: int) -> None:
-    try:
-        parsed = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise InvalidRequest(f"attempt {attempt_id} reported a result that is not a JSON object")
-
-
-def _succeed(
-    job: Job, attempt: Attempt, task: Task, report: FinishedAttempt, blobs: BlobStore
-) -> None:
-    if report.result_json is not None and not report.result_sha256:
-        _check_result(report.result_json, attempt.id)
-        ref = blobs.put(report.result_json)
-        sha, size = ref.sha256, ref.size
-    elif report.result_sha256 and blobs.exists(report.result_sha256):
-        with blobs.open(report.result_sha256) as f:
-            _check_result(f.read(), attempt.id)
-        sha, size = report.result_sha256, blobs.size(report.result_sha256)
-    else:
-        raise InvalidRequest(f"attempt {attempt.id} reported OK without a stored result")
+def _succeed(job: Job, attempt: Attempt, task: Task, result: StoredResult) -> None:
     now = utcnow()
     attempt.state = transition(attempt.state, AttemptState.SUCCEEDED, f"attempt {attempt.id}")
     attempt.outcome, attempt.finished_at = OutcomeKind.OK, now
     move_task(job, task, TaskState.SUCCEEDED)
-    task.result_sha256, task.result_size, task.finished_at = sha, size, now
+    task.result_sha256, task.result_size, task.finished_at = result.sha256, result.size, now
     task.error_kind = task.error_type = task.error_message = task.error_traceback = ""
 
 

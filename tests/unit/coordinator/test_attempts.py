@@ -9,6 +9,7 @@ import pytest
 
 from runsurge.coordinator.attempts import INPUT_INLINE_LIMIT, Settlement, finish_attempt
 from runsurge.coordinator.liveness import lose_attempt
+from runsurge.coordinator.results import store_result
 from runsurge.coordinator.usage import WALL_SLACK_SECONDS, memory_slack
 from runsurge.coordinator.views import ErrorView, FinishedAttempt
 from runsurge.errors import InvalidRequest
@@ -247,7 +248,8 @@ def _report_usage(
         average_memory_bytes=average,
         memory_source="cgroup",
     )
-    return scene.db.call(finish_attempt, machine, report, scene.blobs, scene.limits)
+    result = store_result(report, scene.blobs)
+    return scene.db.call(finish_attempt, machine, report, result, scene.limits)
 
 
 def _usage(scene: Scene, attempt_id: int) -> tuple[float, float, int, int, str]:
