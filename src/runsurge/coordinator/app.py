@@ -62,6 +62,7 @@ class Coordinator:
 
     def __post_init__(self) -> None:
         self.dispatcher.on_settled = self.settled
+        self.dispatcher.on_claimed = lambda a: self.metrics.task_assigned(a.queued_seconds, a.rerun)
 
     @property
     def retry_limits(self) -> RetryLimits:
@@ -93,6 +94,7 @@ class Coordinator:
 
     def settled(self, settlement: Settlement) -> None:
         """Act on what a transaction changed: wake watchers, stop attempts, dispatch."""
+        self.metrics.tasks_requeued(settlement.requeued)
         for attempt_id, contributor_id in settlement.cancel:
             self.dispatcher.cancel(contributor_id, attempt_id, "the job was stopped")
         if settlement.job_id is not None:
@@ -113,6 +115,7 @@ class Coordinator:
         capacity = await self.db.run(contributors.go_online, contributor_id)
         session = AgentSession(contributor_id, capacity.cores, capacity.memory_bytes)
         self.streams_opened_at[contributor_id] = utcnow()
+        self.metrics.stream_opened(contributor_id)
         # A reconnecting agent (after a broken stream or a coordinator restart) may still
         # run what it had: count those slots until its heartbeats say otherwise.
         for attempt_id, reservation in (await self.db.run(running_on, contributor_id)).items():
@@ -136,6 +139,7 @@ class Coordinator:
         reconnects, and a held report is known to be recorded.
         """
         contributor_id = session.contributor_id
+        self.metrics.heartbeat(contributor_id)
         beat = liveness.AgentBeat(
             contributor_id, running, reported, self.streams_opened_at.get(contributor_id)
         )

@@ -55,6 +55,7 @@ class Settlement:
     job_id: str | None = None
     cancel: CancelList = field(default_factory=list)
     aggregating: bool = False  # the job just reached (or is in) its fan-in
+    requeued: int = 0  # tasks queued again after a failed or lost attempt
 
 
 def claim_task(
@@ -79,6 +80,7 @@ def claim_task(
     if task is None or task.state is not TaskState.QUEUED or job.state not in SCHEDULABLE_JOBS:
         return None  # taken or cancelled meanwhile; the dispatcher asks again
     now = utcnow()
+    queued_since, rerun = _history(session, task)
     move_task(job, task, TaskState.RUNNING)
     task.attempt_count += 1
     attempt = Attempt(
@@ -106,7 +108,32 @@ def claim_task(
         memory_bytes=task.memory_reservation_bytes,
         policy=policy,
         entrypoint=task.kind,
+        queued_seconds=max(0.0, (now - queued_since).total_seconds()),
+        rerun=rerun,
     )
+
+
+def _history(session: Session, task: Task) -> tuple[dt.datetime, bool]:
+    """Since when the task has been queued, and whether claiming it now reruns work.
+
+    It reruns work when an earlier attempt succeeded, or was lost after reaching its
+    agent (which may have run it to the end); an assignment lost on its way, or a
+    failed attempt being retried, is not a rerun.
+    """
+    if task.attempt_count == 0:
+        return task.created_at, False
+    rows = session.execute(
+        select(Attempt.state, Attempt.reached_agent, Attempt.finished_at).where(
+            Attempt.task_id == task.id
+        )
+    ).all()
+    ended = [row.finished_at for row in rows if row.finished_at is not None]
+    rerun = any(
+        row.state is AttemptState.SUCCEEDED
+        or (row.state is AttemptState.LOST and row.reached_agent)
+        for row in rows
+    )
+    return max(ended, default=task.created_at), rerun
 
 
 def running_on(session: Session, contributor_id: str) -> dict[int, int]:
@@ -215,15 +242,17 @@ def finish_attempt(
     if report.outcome is OutcomeKind.OK and result is None:
         raise InvalidRequest(f"attempt {attempt.id} reported OK without a stored result")
     record_usage(attempt, report, utcnow())
+    attempt.reached_agent = True
     task = session.get(Task, attempt.task_id, with_for_update=True, populate_existing=True)
     assert task is not None
     task.logs = report.logs[-MAX_LOG_BYTES_KEPT:]
+    requeued = 0
     if result is not None:
         _succeed(job, attempt, task, result)
     else:
-        _fail(job, attempt, task, report, limits)
+        requeued = int(_fail(job, attempt, task, report, limits))
     cancel = settle_job(session, job)
-    return Settlement(job.id, cancel, job.state is JobState.AGGREGATING)
+    return Settlement(job.id, cancel, job.state is JobState.AGGREGATING, requeued)
 
 
 def _succeed(job: Job, attempt: Attempt, task: Task, result: StoredResult) -> None:
@@ -237,7 +266,7 @@ def _succeed(job: Job, attempt: Attempt, task: Task, result: StoredResult) -> No
 
 def _fail(
     job: Job, attempt: Attempt, task: Task, report: FinishedAttempt, limits: RetryLimits
-) -> None:
+) -> bool:
     now = utcnow()
     outcome = report.outcome
     # CANCELLED here is the agent stopping on its own (shutdown): a cancelled job's
@@ -250,11 +279,11 @@ def _fail(
     task.error_type = error.type if error else ""
     task.error_message = error.message if error else ""
     task.error_traceback = error.traceback if error else ""
-    requeue_or_fail(job, task, outcome, limits)
+    return requeue_or_fail(job, task, outcome, limits)
 
 
-def requeue_or_fail(job: Job, task: Task, outcome: OutcomeKind, limits: RetryLimits) -> None:
-    """After a failed or lost attempt: queue the task again or fail it for good."""
+def requeue_or_fail(job: Job, task: Task, outcome: OutcomeKind, limits: RetryLimits) -> bool:
+    """After a failed or lost attempt: queue the task again (True) or fail it for good."""
     decision = retries.decide(
         outcome,
         task.attempt_count,
@@ -266,10 +295,11 @@ def requeue_or_fail(job: Job, task: Task, outcome: OutcomeKind, limits: RetryLim
         move_task(job, task, TaskState.QUEUED)
         task.memory_reservation_bytes = decision.memory_reservation_bytes
         log.info("task %s requeued: %s", task.id, decision.reason)
-        return
+        return True
     move_task(job, task, TaskState.FAILED)
     task.finished_at = utcnow()
     if not task.error_kind:
         task.error_kind = outcome.value
     if retries.RETRY_CLASS[outcome] is not retries.RetryClass.FINAL and not task.error_message:
         task.error_message = decision.reason  # why a retryable failure is final now
+    return False

@@ -108,6 +108,8 @@ class Dispatcher:
         # What to do after a transaction of the dispatcher's own settled a job (the
         # Coordinator's `settled`: wake watchers, stop attempts, wake the aggregator).
         self.on_settled: Callable[[Settlement], None] = lambda _: None
+        # Told of every claim (the Coordinator's metrics: dispatch latency, reruns).
+        self.on_claimed: Callable[[AssignmentView], None] = lambda _: None
 
     def wake(self) -> None:
         """Ask for a dispatch round soon."""
@@ -218,6 +220,7 @@ class Dispatcher:
                     continue
                 progress = True
                 session.hold(assignment.attempt_id, assignment.memory_bytes)
+                self.on_claimed(assignment)
                 ready = await self._with_input(assignment)
                 if ready is None:
                     session.free(assignment.attempt_id)

@@ -86,7 +86,7 @@ def heartbeat(session: Session, beat: AgentBeat, terms: LeaseTerms) -> Heartbeat
             session.execute(
                 update(Attempt)
                 .where(Attempt.id == attempt_id, Attempt.state == AttemptState.RUNNING)
-                .values(lease_expires_at=min(now + lease, limit))
+                .values(lease_expires_at=min(now + lease, limit), reached_agent=True)
             )
         elif attempt_id not in mentioned and settled_in and started_at < forget_before:
             forgotten.append(attempt_id)
@@ -157,6 +157,6 @@ def lose_attempt(session: Session, attempt_id: int, limits: RetryLimits, why: st
     if task.state.final:
         return Settlement(job.id)
     task.error_kind, task.error_message = OutcomeKind.LOST.value, f"contributor lost: {why}"
-    requeue_or_fail(job, task, OutcomeKind.LOST, limits)
+    requeued = requeue_or_fail(job, task, OutcomeKind.LOST, limits)
     cancel = settle_job(session, job)
-    return Settlement(job.id, cancel, job.state is JobState.AGGREGATING)
+    return Settlement(job.id, cancel, job.state is JobState.AGGREGATING, int(requeued))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -324,3 +325,16 @@ def test_sane_usage_is_kept_as_reported(scene: Scene) -> None:
     _report_usage(scene, machine, assignment.attempt_id, wall=59.0, peak=100 * MiB)
 
     assert _usage(scene, assignment.attempt_id) == (59.0, 1.0, 100 * MiB, 5 * MiB, "cgroup")
+
+
+def test_a_retry_after_a_script_error_is_no_rerun_and_counts_as_a_requeue(scene: Scene) -> None:
+    scene.limits = dataclasses.replace(scene.limits, max_attempts=3)
+    scene.submit(scene.consumer())
+    machine = scene.contributor()
+    first = scene.claimed(machine)
+
+    settled = scene.report(machine, first.attempt_id, OutcomeKind.OUT_OF_MEMORY, result=None)
+
+    assert settled.requeued == 1
+    again = scene.claimed(machine)
+    assert not again.rerun  # it failed: nothing it did is done again
