@@ -189,7 +189,8 @@ class Coordinator:
         The attempt stays RUNNING until the agent's heartbeats stop listing it, and is
         then lost and retried like any other.
         """
-        log.warning("rejected report from %s: %s", contributor_id, why)
+        # The attempt may not be real (not the agent's); the job and task are not looked up.
+        log.warning("rejected report from %s for attempt=%s: %s", contributor_id, attempt_id, why)
         self.metrics.report_refused()
         self.dispatcher.released(contributor_id, attempt_id)
         self.settled(Settlement())

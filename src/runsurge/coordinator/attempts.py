@@ -33,6 +33,7 @@ from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import BlobStore
 from runsurge.store.models import Attempt, Job, Task, utcnow
 from runsurge.store.states import AttemptState, JobState, TaskState, transition
+from runsurge.tasklog import TaskIds
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,8 @@ def fail_unreadable_input(session: Session, attempt_id: int, why: str) -> Settle
     now = utcnow()
     attempt.state = transition(attempt.state, AttemptState.FAILED, f"attempt {attempt.id}")
     attempt.outcome, attempt.finished_at = OutcomeKind.INFRASTRUCTURE, now
-    log.error("task %s of job %s cannot run: %s", task.index, job.id, why)
+    ids = TaskIds(job.id, task.index, attempt.id)
+    log.error("%s cannot run: %s", ids, why, extra=ids.extra)
     if not task.state.final:
         move_task(job, task, TaskState.FAILED)
         task.finished_at = now
@@ -226,19 +228,21 @@ def finish_attempt(
     (results.py): it holds the job's lock, so it reads no blob and parses nothing.
     """
     found = session.execute(
-        select(Attempt.contributor_id, Task.job_id)
+        select(Attempt.contributor_id, Task.job_id, Task.index.label("task_index"))
         .join(Task, Task.id == Attempt.task_id)
         .where(Attempt.id == report.attempt_id)
     ).first()
     if found is None or found.contributor_id != contributor_id:
         raise InvalidRequest(f"attempt {report.attempt_id} is not assigned to you")
+    ids = TaskIds(found.job_id, found.task_index, report.attempt_id)
     job = lock_job(session, found.job_id)
     attempt = session.get(Attempt, report.attempt_id, with_for_update=True, populate_existing=True)
     assert attempt is not None
     if attempt.state is not AttemptState.RUNNING:
         # Its usage too: only the report that settles an attempt writes it (usage.py).
-        log.info("ignoring late report for attempt %s (%s)", attempt.id, attempt.state.value)
+        log.info("%s late report ignored (%s)", ids, attempt.state.value, extra=ids.extra)
         return Settlement()
+    log.info("%s reported %s", ids, report.outcome.value, extra=ids.extra)
     if report.outcome is OutcomeKind.OK and result is None:
         raise InvalidRequest(f"attempt {attempt.id} reported OK without a stored result")
     record_usage(attempt, report, utcnow())
@@ -279,11 +283,14 @@ def _fail(
     task.error_type = error.type if error else ""
     task.error_message = error.message if error else ""
     task.error_traceback = error.traceback if error else ""
-    return requeue_or_fail(job, task, outcome, limits)
+    return requeue_or_fail(job, task, attempt.id, outcome, limits)
 
 
-def requeue_or_fail(job: Job, task: Task, outcome: OutcomeKind, limits: RetryLimits) -> bool:
+def requeue_or_fail(
+    job: Job, task: Task, attempt_id: int, outcome: OutcomeKind, limits: RetryLimits
+) -> bool:
     """After a failed or lost attempt: queue the task again (True) or fail it for good."""
+    ids = TaskIds(job.id, task.index, attempt_id)
     decision = retries.decide(
         outcome,
         task.attempt_count,
@@ -294,7 +301,7 @@ def requeue_or_fail(job: Job, task: Task, outcome: OutcomeKind, limits: RetryLim
     if decision.retry:
         move_task(job, task, TaskState.QUEUED)
         task.memory_reservation_bytes = decision.memory_reservation_bytes
-        log.info("task %s requeued: %s", task.id, decision.reason)
+        log.info("%s requeued: %s", ids, decision.reason, extra=ids.extra)
         return True
     move_task(job, task, TaskState.FAILED)
     task.finished_at = utcnow()
@@ -302,4 +309,5 @@ def requeue_or_fail(job: Job, task: Task, outcome: OutcomeKind, limits: RetryLim
         task.error_kind = outcome.value
     if retries.RETRY_CLASS[outcome] is not retries.RetryClass.FINAL and not task.error_message:
         task.error_message = decision.reason  # why a retryable failure is final now
+    log.info("%s failed for good: %s", ids, decision.reason, extra=ids.extra)
     return False

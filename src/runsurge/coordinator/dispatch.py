@@ -35,6 +35,7 @@ from runsurge.errors import NotFound
 from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import BlobStore
 from runsurge.store.database import Database
+from runsurge.tasklog import TaskIds
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +222,14 @@ class Dispatcher:
                 progress = True
                 session.hold(assignment.attempt_id, assignment.memory_bytes)
                 self.on_claimed(assignment)
+                ids = TaskIds(assignment.job_id, assignment.task_index, assignment.attempt_id)
+                log.info(
+                    "%s assigned to contributor %s%s",
+                    ids,
+                    session.contributor_id,
+                    " (a rerun)" if assignment.rerun else "",
+                    extra=ids.extra,
+                )
                 ready = await self._with_input(assignment)
                 if ready is None:
                     session.free(assignment.attempt_id)

@@ -32,6 +32,7 @@ from runsurge.coordinator.jobs import settle_job
 from runsurge.kinds import OutcomeKind
 from runsurge.store.models import Attempt, Contributor, utcnow
 from runsurge.store.states import AttemptState, ContributorState, JobState, transition
+from runsurge.tasklog import TaskIds
 
 log = logging.getLogger(__name__)
 
@@ -153,10 +154,11 @@ def lose_attempt(session: Session, attempt_id: int, limits: RetryLimits, why: st
         return Settlement()  # it finished meanwhile
     attempt.state = transition(attempt.state, AttemptState.LOST, f"attempt {attempt.id}")
     attempt.outcome, attempt.finished_at = OutcomeKind.LOST, utcnow()
-    log.warning("attempt %s of task %s lost: %s", attempt.id, task.id, why)
+    ids = TaskIds(job.id, task.index, attempt.id)
+    log.warning("%s lost: %s", ids, why, extra=ids.extra)
     if task.state.final:
         return Settlement(job.id)
     task.error_kind, task.error_message = OutcomeKind.LOST.value, f"contributor lost: {why}"
-    requeued = requeue_or_fail(job, task, OutcomeKind.LOST, limits)
+    requeued = requeue_or_fail(job, task, attempt.id, OutcomeKind.LOST, limits)
     cancel = settle_job(session, job)
     return Settlement(job.id, cancel, job.state is JobState.AGGREGATING, int(requeued))
