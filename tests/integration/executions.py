@@ -34,6 +34,13 @@ def runs(cluster: Cluster, job_id: str) -> Counter[int]:
     )
 
 
+def attempts_run_on(cluster: Cluster, contributor: int, job_id: str) -> set[int]:
+    """Attempt ids whose sandbox run started on the `contributor`-th agent (1-based)."""
+    path = cluster.root / f"contributor-{contributor}.log"
+    logs = path.read_text(errors="replace") if path.exists() else ""
+    return {int(a) for job, _, a in _RUNNING.findall(logs) if job == job_id}
+
+
 def run_attempts(cluster: Cluster, job_id: str) -> dict[int, str]:
     """Attempt id → how it finished on its agent ('' while running), from the logs."""
     logs = _agent_logs(cluster)
@@ -96,6 +103,21 @@ def holders(cluster: Cluster, job_id: str) -> Counter[str]:
     finally:
         db.close()
     return Counter(rows)
+
+
+def reached_agent(cluster: Cluster, attempt_ids: set[int]) -> set[int]:
+    """Those of `attempt_ids` the coordinator heard had reached their agent."""
+    db = _database(cluster)
+    try:
+        return set(
+            db.call(
+                lambda s: s.scalars(
+                    select(Attempt.id).where(Attempt.id.in_(attempt_ids), Attempt.reached_agent)
+                ).all()
+            )
+        )
+    finally:
+        db.close()
 
 
 def assert_each_ran_once(cluster: Cluster, job_id: str, tasks: int) -> None:

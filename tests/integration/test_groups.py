@@ -206,6 +206,9 @@ def test_a_poisoned_group_fails_alone_telling_its_consumer_and_others_aggregate(
     shown = cluster.cli("status", poisoned.id)
     assert "FAILED" in shown.stdout
     assert "AGGREGATION" in shown.stderr and "OverflowError" in shown.stderr
+    # Counted: the poisoned fan-in failing reran none of its inputs, nor the others'.
+    assert_each_ran_once(cluster, poisoned.id, 2)
+    assert_each_ran_once(cluster, healthy.id, 2)
 
 
 def test_cancel_mid_group_stops_queued_and_running_tasks(cluster: Cluster) -> None:

@@ -44,6 +44,7 @@ from runsurge.proto.v1 import contributor_pb2, contributor_pb2_grpc
 from runsurge.sandbox.live import LiveUsage
 from runsurge.sandbox.outcome import Outcome, OutcomeKind, ScriptError
 from runsurge.sandbox.runner import Entrypoint, RunRequest, TaskRunner
+from runsurge.tasklog import TaskIds
 
 log = logging.getLogger(__name__)
 RESULT_CHUNK = 1024 * 1024
@@ -62,6 +63,12 @@ class Execution:
     task: asyncio.Task[None] | None = None
     # The sandbox monitor's latest sample, for live task samples.
     live: LiveUsage = field(default_factory=LiveUsage)
+
+    @property
+    def ids(self) -> TaskIds:
+        """How its log lines name it."""
+        a = self.assignment
+        return TaskIds(a.job_id, a.task_index, a.attempt_id)
 
 
 class Agent:
@@ -271,7 +278,8 @@ class Agent:
             return
         execution = self._running.get(order.attempt_id)
         if execution is not None and not execution.cancel.is_set():
-            log.info("cancelling attempt %s: %s", execution.attempt_id, order.reason)
+            ids = execution.ids
+            log.info("%s cancelling: %s", ids, order.reason, extra=ids.extra)
             execution.cancel.set()
 
     async def _outgoing(
@@ -363,7 +371,8 @@ class Agent:
     async def _execute(self, execution: Execution) -> None:
         a = execution.assignment
         task_dir = self._tasks_dir / str(a.attempt_id)
-        label = f"job={a.job_id} task={a.task_index} attempt={a.attempt_id}"
+        ids = execution.ids
+        label = str(ids)
         try:
             input_path = task_dir / "input"
             try:
@@ -402,15 +411,15 @@ class Agent:
                     if execution.cancel.is_set():
                         outcome = Outcome(kind=OutcomeKind.CANCELLED)
                     else:
-                        log.info("running %s", label)
+                        log.info("running %s", label, extra=ids.extra)
                         outcome = await self._run(a, request, execution.cancel)
-                log.info("%s finished: %s", label, outcome.kind.value)
+                log.info("%s finished: %s", label, outcome.kind.value, extra=ids.extra)
             await self._report(a.attempt_id, outcome)
         except asyncio.CancelledError:
             execution.cancel.set()
             raise
         except Exception:
-            log.exception("attempt %s failed inside the agent", a.attempt_id)
+            log.exception("%s failed inside the agent", label, extra=ids.extra)
             await self._report(a.attempt_id, _infrastructure("agent error"))
         finally:
             shutil.rmtree(task_dir, ignore_errors=True)

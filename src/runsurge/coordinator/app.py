@@ -23,6 +23,7 @@ from runsurge.coordinator.auth import ensure_contributor_token, ensure_default_c
 from runsurge.coordinator.dispatch import AgentSession, CancelOrder, Dispatcher
 from runsurge.coordinator.events import JobEvents
 from runsurge.coordinator.metrics import EventMetrics
+from runsurge.coordinator.results import store_result
 from runsurge.coordinator.samples import (
     FLUSH_SECONDS,
     SampleBuffer,
@@ -70,6 +71,7 @@ class Coordinator:
 
     def __post_init__(self) -> None:
         self.dispatcher.on_settled = self.settled
+        self.dispatcher.on_claimed = lambda a: self.metrics.task_assigned(a.queued_seconds, a.rerun)
 
     @property
     def retry_limits(self) -> RetryLimits:
@@ -124,6 +126,7 @@ class Coordinator:
 
     def settled(self, settlement: Settlement) -> None:
         """Act on what a transaction changed: wake watchers, stop attempts, dispatch."""
+        self.metrics.tasks_requeued(settlement.requeued)
         for attempt_id, contributor_id in settlement.cancel:
             self.dispatcher.cancel(contributor_id, attempt_id, "the job was stopped")
         if settlement.job_id is not None:
@@ -172,6 +175,7 @@ class Coordinator:
         capacity = await self.db.run(contributors.go_online, contributor_id)
         session = AgentSession(contributor_id, capacity.cores, capacity.memory_bytes)
         self.streams_opened_at[contributor_id] = utcnow()
+        self.metrics.stream_opened(contributor_id)
         # A reconnecting agent (after a broken stream or a coordinator restart) may still
         # run what it had: count those slots until its heartbeats say otherwise.
         for attempt_id, reservation in (await self.db.run(running_on, contributor_id)).items():
@@ -202,6 +206,7 @@ class Coordinator:
         DRAINING from this beat on and gets no new work.
         """
         contributor_id = session.contributor_id
+        self.metrics.heartbeat(contributor_id)
         beat = liveness.AgentBeat(
             contributor_id, running, reported, self.streams_opened_at.get(contributor_id), draining
         )
@@ -227,10 +232,15 @@ class Coordinator:
             self.settled(settlement)
 
     async def attempt_finished(self, contributor_id: str, report: FinishedAttempt) -> None:
-        """Record an agent's report; a refused one is logged, and its slot freed all the same."""
+        """Record an agent's report; a refused one is logged, and its slot freed all the same.
+
+        Its result is checked and stored first, on a worker thread and outside any
+        transaction (results.py), so the job's lock is never held over a parse or a blob.
+        """
         try:
+            result = await asyncio.to_thread(store_result, report, self.blobs)
             settlement = await self.db.run(
-                finish_attempt, contributor_id, report, self.blobs, self.retry_limits
+                finish_attempt, contributor_id, report, result, self.retry_limits
             )
         except RunSurgeError as exc:
             self.report_refused(contributor_id, report.attempt_id, exc)
@@ -248,7 +258,8 @@ class Coordinator:
         The attempt stays RUNNING until the agent's heartbeats stop listing it, and is
         then lost and retried like any other.
         """
-        log.warning("rejected report from %s: %s", contributor_id, why)
+        # The attempt may not be real (not the agent's); the job and task are not looked up.
+        log.warning("rejected report from %s for attempt=%s: %s", contributor_id, attempt_id, why)
         self.metrics.report_refused()
         self.dispatcher.released(contributor_id, attempt_id)
         self.settled(Settlement())

@@ -4,8 +4,9 @@ A claim moves the task to RUNNING and creates the attempt with its lease in one
 transaction. A task's result is recorded once: only the attempt that is still RUNNING
 may settle its task; late reports from lost or cancelled attempts are ignored. Rows
 are locked job → task → attempt (see jobs.py) so concurrent transactions never
-deadlock. Contributors may lie: a reported result must be a JSON object, and its
-usage is recorded once and within the attempt's limits (usage.py).
+deadlock. Contributors may lie: a reported result must be a JSON object, checked and
+stored before the job is locked (results.py), and its usage is recorded once and
+within the attempt's limits (usage.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from runsurge.coordinator.fairness import SCHEDULABLE_JOBS, next_task
 from runsurge.coordinator.jobs import CancelList, lock_job, move_task, settle_job
 from runsurge.coordinator.policy import policy_for, record_policy
 from runsurge.coordinator.quarantine import INFRASTRUCTURE_OUTCOMES
+from runsurge.coordinator.results import StoredResult
 from runsurge.coordinator.usage import record_usage
 from runsurge.coordinator.views import AssignmentView, FinishedAttempt
 from runsurge.errors import InvalidRequest, NotFound
@@ -32,7 +34,7 @@ from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import BlobStore
 from runsurge.store.models import Attempt, Contributor, Job, Task, utcnow
 from runsurge.store.states import AttemptState, JobState, TaskState, transition
-from runsurge.strict_json import StrictJSONError, canonical_object
+from runsurge.tasklog import TaskIds
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ class Settlement:
     aggregating: bool = False  # the job just reached (or is in) its fan-in
     # The contributor an infrastructure failure was just recorded on (quarantine.py).
     failed_on: str = ""
+    requeued: int = 0  # tasks queued again after a failed or lost attempt
 
 
 def claim_task(
@@ -86,6 +89,7 @@ def claim_task(
     if task is None or task.state is not TaskState.QUEUED or job.state not in SCHEDULABLE_JOBS:
         return None  # taken or cancelled meanwhile; the dispatcher asks again
     now = utcnow()
+    queued_since, rerun = _history(session, task)
     move_task(job, task, TaskState.RUNNING)
     task.attempt_count += 1
     attempt = Attempt(
@@ -113,7 +117,32 @@ def claim_task(
         memory_bytes=task.memory_reservation_bytes,
         policy=policy,
         entrypoint=task.kind,
+        queued_seconds=max(0.0, (now - queued_since).total_seconds()),
+        rerun=rerun,
     )
+
+
+def _history(session: Session, task: Task) -> tuple[dt.datetime, bool]:
+    """Since when the task has been queued, and whether claiming it now reruns work.
+
+    It reruns work when an earlier attempt succeeded, or was lost after reaching its
+    agent (which may have run it to the end); an assignment lost on its way, or a
+    failed attempt being retried, is not a rerun.
+    """
+    if task.attempt_count == 0:
+        return task.created_at, False
+    rows = session.execute(
+        select(Attempt.state, Attempt.reached_agent, Attempt.finished_at).where(
+            Attempt.task_id == task.id
+        )
+    ).all()
+    ended = [row.finished_at for row in rows if row.finished_at is not None]
+    rerun = any(
+        row.state is AttemptState.SUCCEEDED
+        or (row.state is AttemptState.LOST and row.reached_agent)
+        for row in rows
+    )
+    return max(ended, default=task.created_at), rerun
 
 
 def running_on(session: Session, contributor_id: str) -> dict[int, int]:
@@ -183,7 +212,8 @@ def fail_unreadable_input(session: Session, attempt_id: int, why: str) -> Settle
     now = utcnow()
     attempt.state = transition(attempt.state, AttemptState.FAILED, f"attempt {attempt.id}")
     attempt.outcome, attempt.finished_at = OutcomeKind.INFRASTRUCTURE, now
-    log.error("task %s of job %s cannot run: %s", task.index, job.id, why)
+    ids = TaskIds(job.id, task.index, attempt.id)
+    log.error("%s cannot run: %s", ids, why, extra=ids.extra)
     if not task.state.final:
         move_task(job, task, TaskState.FAILED)
         task.finished_at = now
@@ -197,72 +227,61 @@ def finish_attempt(
     session: Session,
     contributor_id: str,
     report: FinishedAttempt,
-    blobs: BlobStore,
+    result: StoredResult | None,
     limits: RetryLimits,
 ) -> Settlement:
-    """Record a contributor's report about one of its attempts."""
+    """Record a contributor's report about one of its attempts.
+
+    An OK report's result was checked and stored before this transaction
+    (results.py): it holds the job's lock, so it reads no blob and parses nothing.
+    """
     found = session.execute(
-        select(Attempt.contributor_id, Task.job_id)
+        select(Attempt.contributor_id, Task.job_id, Task.index.label("task_index"))
         .join(Task, Task.id == Attempt.task_id)
         .where(Attempt.id == report.attempt_id)
     ).first()
     if found is None or found.contributor_id != contributor_id:
         raise InvalidRequest(f"attempt {report.attempt_id} is not assigned to you")
+    ids = TaskIds(found.job_id, found.task_index, report.attempt_id)
     job = lock_job(session, found.job_id)
     attempt = session.get(Attempt, report.attempt_id, with_for_update=True, populate_existing=True)
     assert attempt is not None
     if attempt.state is not AttemptState.RUNNING:
         # Its usage too: only the report that settles an attempt writes it (usage.py).
-        log.info("ignoring late report for attempt %s (%s)", attempt.id, attempt.state.value)
+        log.info("%s late report ignored (%s)", ids, attempt.state.value, extra=ids.extra)
         return Settlement()
+    log.info("%s reported %s", ids, report.outcome.value, extra=ids.extra)
+    if report.outcome is OutcomeKind.OK and result is None:
+        raise InvalidRequest(f"attempt {attempt.id} reported OK without a stored result")
     record_usage(attempt, report, utcnow())
+    attempt.reached_agent = True
     task = session.get(Task, attempt.task_id, with_for_update=True, populate_existing=True)
     assert task is not None
     task.logs = report.logs[-MAX_LOG_BYTES_KEPT:]
-    if report.outcome is OutcomeKind.OK:
-        _succeed(job, attempt, task, report, blobs)
+    requeued = 0
+    if result is not None:
+        _succeed(job, attempt, task, result)
     else:
-        _fail(job, attempt, task, report, limits)
+        requeued = int(_fail(job, attempt, task, report, limits))
     cancel = settle_job(session, job)
     failed_on = contributor_id if report.outcome in INFRASTRUCTURE_OUTCOMES else ""
-    return Settlement(job.id, cancel, job.state is JobState.AGGREGATING, failed_on)
+    return Settlement(
+        job.id, cancel, job.state is JobState.AGGREGATING, failed_on=failed_on, requeued=requeued
+    )
 
 
-def _check_result(data: bytes, attempt_id: int) -> None:
-    # As strict as the agent's own check: a contributor may lie (strict_json.py).
-    try:
-        canonical_object(data)
-    except StrictJSONError as exc:
-        raise InvalidRequest(
-            f"attempt {attempt_id} reported a result that is not strict JSON of an object: "
-            f"{exc.reason}"
-        ) from None
-
-
-def _succeed(
-    job: Job, attempt: Attempt, task: Task, report: FinishedAttempt, blobs: BlobStore
-) -> None:
-    if report.result_json is not None and not report.result_sha256:
-        _check_result(report.result_json, attempt.id)
-        ref = blobs.put(report.result_json)
-        sha, size = ref.sha256, ref.size
-    elif report.result_sha256 and blobs.exists(report.result_sha256):
-        with blobs.open(report.result_sha256) as f:
-            _check_result(f.read(), attempt.id)
-        sha, size = report.result_sha256, blobs.size(report.result_sha256)
-    else:
-        raise InvalidRequest(f"attempt {attempt.id} reported OK without a stored result")
+def _succeed(job: Job, attempt: Attempt, task: Task, result: StoredResult) -> None:
     now = utcnow()
     attempt.state = transition(attempt.state, AttemptState.SUCCEEDED, f"attempt {attempt.id}")
     attempt.outcome, attempt.finished_at = OutcomeKind.OK, now
     move_task(job, task, TaskState.SUCCEEDED)
-    task.result_sha256, task.result_size, task.finished_at = sha, size, now
+    task.result_sha256, task.result_size, task.finished_at = result.sha256, result.size, now
     task.error_kind = task.error_type = task.error_message = task.error_traceback = ""
 
 
 def _fail(
     job: Job, attempt: Attempt, task: Task, report: FinishedAttempt, limits: RetryLimits
-) -> None:
+) -> bool:
     now = utcnow()
     outcome = report.outcome
     # CANCELLED here is the agent stopping on its own (shutdown): a cancelled job's
@@ -275,11 +294,14 @@ def _fail(
     task.error_type = error.type if error else ""
     task.error_message = error.message if error else ""
     task.error_traceback = error.traceback if error else ""
-    requeue_or_fail(job, task, outcome, limits)
+    return requeue_or_fail(job, task, attempt.id, outcome, limits)
 
 
-def requeue_or_fail(job: Job, task: Task, outcome: OutcomeKind, limits: RetryLimits) -> None:
-    """After a failed or lost attempt: queue the task again or fail it for good."""
+def requeue_or_fail(
+    job: Job, task: Task, attempt_id: int, outcome: OutcomeKind, limits: RetryLimits
+) -> bool:
+    """After a failed or lost attempt: queue the task again (True) or fail it for good."""
+    ids = TaskIds(job.id, task.index, attempt_id)
     decision = retries.decide(
         outcome,
         task.attempt_count,
@@ -292,11 +314,13 @@ def requeue_or_fail(job: Job, task: Task, outcome: OutcomeKind, limits: RetryLim
         task.memory_reservation_bytes = decision.memory_reservation_bytes
         if not decision.counted:  # attempt_count is the budget: give this attempt back
             task.attempt_count = max(0, task.attempt_count - 1)
-        log.info("task %s requeued: %s", task.id, decision.reason)
-        return
+        log.info("%s requeued: %s", ids, decision.reason, extra=ids.extra)
+        return True
     move_task(job, task, TaskState.FAILED)
     task.finished_at = utcnow()
     if not task.error_kind:
         task.error_kind = outcome.value
     if retries.RETRY_CLASS[outcome] is not retries.RetryClass.FINAL and not task.error_message:
         task.error_message = decision.reason  # why a retryable failure is final now
+    log.info("%s failed for good: %s", ids, decision.reason, extra=ids.extra)
+    return False

@@ -35,6 +35,7 @@ from runsurge.errors import NotFound
 from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import BlobStore
 from runsurge.store.database import Database
+from runsurge.tasklog import TaskIds
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,8 @@ class Dispatcher:
         # What to do after a transaction of the dispatcher's own settled a job (the
         # Coordinator's `settled`: wake watchers, stop attempts, wake the aggregator).
         self.on_settled: Callable[[Settlement], None] = lambda _: None
+        # Told of every claim (the Coordinator's metrics: dispatch latency, reruns).
+        self.on_claimed: Callable[[AssignmentView], None] = lambda _: None
 
     def wake(self) -> None:
         """Ask for a dispatch round soon."""
@@ -218,6 +221,15 @@ class Dispatcher:
                     continue
                 progress = True
                 session.hold(assignment.attempt_id, assignment.memory_bytes)
+                self.on_claimed(assignment)
+                ids = TaskIds(assignment.job_id, assignment.task_index, assignment.attempt_id)
+                log.info(
+                    "%s assigned to contributor %s%s",
+                    ids,
+                    session.contributor_id,
+                    " (a rerun)" if assignment.rerun else "",
+                    extra=ids.extra,
+                )
                 ready = await self._with_input(assignment)
                 if ready is None:
                     session.free(assignment.attempt_id)

@@ -41,6 +41,7 @@ from runsurge.coordinator.standing import set_state
 from runsurge.kinds import OutcomeKind
 from runsurge.store.models import Attempt, Contributor, utcnow
 from runsurge.store.states import AttemptState, ContributorState, JobState, transition
+from runsurge.tasklog import TaskIds
 
 log = logging.getLogger(__name__)
 # A contributor silent for more than this many heartbeat intervals is SUSPECT.
@@ -97,7 +98,7 @@ def heartbeat(session: Session, beat: AgentBeat, terms: LeaseTerms) -> Heartbeat
             session.execute(
                 update(Attempt)
                 .where(Attempt.id == attempt_id, Attempt.state == AttemptState.RUNNING)
-                .values(lease_expires_at=min(now + lease, limit))
+                .values(lease_expires_at=min(now + lease, limit), reached_agent=True)
             )
         elif attempt_id not in mentioned and settled_in and started_at < forget_before:
             forgotten.append(attempt_id)
@@ -186,10 +187,17 @@ def lose_attempt(session: Session, attempt_id: int, limits: RetryLimits, why: st
         return Settlement()  # it finished meanwhile
     attempt.state = transition(attempt.state, AttemptState.LOST, f"attempt {attempt.id}")
     attempt.outcome, attempt.finished_at = OutcomeKind.LOST, utcnow()
-    log.warning("attempt %s of task %s lost: %s", attempt.id, task.id, why)
+    ids = TaskIds(job.id, task.index, attempt.id)
+    log.warning("%s lost: %s", ids, why, extra=ids.extra)
     if task.state.final:
         return Settlement(job.id, failed_on=attempt.contributor_id)
     task.error_kind, task.error_message = OutcomeKind.LOST.value, f"contributor lost: {why}"
-    requeue_or_fail(job, task, OutcomeKind.LOST, limits)
+    requeued = requeue_or_fail(job, task, attempt.id, OutcomeKind.LOST, limits)
     cancel = settle_job(session, job)
-    return Settlement(job.id, cancel, job.state is JobState.AGGREGATING, attempt.contributor_id)
+    return Settlement(
+        job.id,
+        cancel,
+        job.state is JobState.AGGREGATING,
+        failed_on=attempt.contributor_id,
+        requeued=int(requeued),
+    )

@@ -3,15 +3,17 @@
 Gauges describe durable state (jobs and tasks by state, the queue, contributors by
 state, heartbeat lag, running attempts) and are computed when Prometheus scrapes, from
 the same counters the scheduler uses, so they are right after a restart and cost
-nothing between scrapes. Counters and the duration histogram count events since this
-process started (reports by outcome, lost attempts, refused reports), as Prometheus
-counters do. Each coordinator has its own registry (never the process-wide default),
-so several coordinators in one process, as in tests, do not collide.
+nothing between scrapes. Counters and histograms count events since this process started
+(reports by outcome, lost attempts, refused reports, requeues and reruns, attempt
+durations, dispatch latency, gaps between heartbeats), as Prometheus counters do.
+Each coordinator has its own registry (never the process-wide default), so several
+coordinators in one process, as in tests, do not collide.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -132,6 +134,10 @@ def _by_label(name: str, doc: str, label: str, values: dict[str, int]) -> GaugeM
 
 # Task durations run from milliseconds (warm sessions) to the 15-minute wall limit.
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900)
+# Waiting for a slot: from milliseconds on an idle cluster to hours behind a big group.
+DISPATCH_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600)
+# Heartbeats come every interval (2 s by default); a gap near the lease is trouble.
+HEARTBEAT_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60)
 
 
 class EventMetrics:
@@ -162,6 +168,30 @@ class EventMetrics:
             "Attempt reports refused as unsound (not the agent's, a bad result).",
             registry=self.registry,
         )
+        self._dispatch = Histogram(
+            "runsurge_dispatch_latency_seconds",
+            "From a task being queued (created or requeued) to its assignment to an agent.",
+            buckets=DISPATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self._requeues = Counter(
+            "runsurge_task_requeues",
+            "Tasks queued again after a failed or lost attempt.",
+            registry=self.registry,
+        )
+        self._reruns = Counter(
+            "runsurge_task_reruns",
+            "Tasks assigned again after an attempt that reached its agent was lost (or "
+            "succeeded): work that may be done twice.",
+            registry=self.registry,
+        )
+        self._heartbeat_gaps = Histogram(
+            "runsurge_heartbeat_gap_seconds",
+            "Seconds between two heartbeats of one contributor on one work stream.",
+            buckets=HEARTBEAT_BUCKETS,
+            registry=self.registry,
+        )
+        self._last_beat: dict[str, float] = {}  # contributor id → monotonic time
 
     def report_recorded(self, outcome: str, wall_seconds: float, settled: bool) -> None:
         """A report was recorded; `settled` when it decided its task's fate."""
@@ -176,6 +206,29 @@ class EventMetrics:
     def report_refused(self) -> None:
         """A report was refused."""
         self._refused.inc()
+
+    def task_assigned(self, queued_seconds: float, rerun: bool) -> None:
+        """A task was claimed for an agent after waiting `queued_seconds`."""
+        self._dispatch.observe(max(0.0, queued_seconds))
+        if rerun:
+            self._reruns.inc()
+
+    def tasks_requeued(self, count: int) -> None:
+        """Tasks went back to the queue."""
+        if count:
+            self._requeues.inc(count)
+
+    def stream_opened(self, contributor_id: str) -> None:
+        """A new work stream: the gap since the last stream's beat is an outage, not lag."""
+        self._last_beat.pop(contributor_id, None)
+
+    def heartbeat(self, contributor_id: str) -> None:
+        """A heartbeat arrived; observe the gap since the previous one on this stream."""
+        now = time.monotonic()
+        previous = self._last_beat.get(contributor_id)
+        self._last_beat[contributor_id] = now
+        if previous is not None:
+            self._heartbeat_gaps.observe(now - previous)
 
 
 def metrics_registry(db: Database, events: EventMetrics) -> CollectorRegistry:

@@ -25,6 +25,7 @@ from runsurge.coordinator.fairness import SCHEDULABLE_JOBS
 from runsurge.coordinator.jobs import lock_job, move_task, settle_job
 from runsurge.store.models import Job, Task, utcnow
 from runsurge.store.states import JobState, TaskState
+from runsurge.tasklog import TaskIds
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,8 @@ def fail_unplaceable(session: Session, job_id: str, largest_offer: int) -> Settl
             f"connected contributor offers {format_size(largest_offer)}; "
             f"gave up after {waited:.0f} s (unplaceable_timeout_seconds)"
         )
-        log.warning("task %s of job %s failed: %s", task.index, job_id, task.error_message)
+        ids = TaskIds(job_id, task.index)
+        log.warning("%s failed: %s", ids, task.error_message, extra=ids.extra)
     job.unplaceable_since, job.waiting_reason = None, ""
     cancel = settle_job(session, job)
     return Settlement(job.id, cancel, job.state is JobState.AGGREGATING)

@@ -110,6 +110,8 @@ class AssignmentView:
     policy: SandboxPolicy  # the limits it runs under, decided at claim (policy.py)
     entrypoint: TaskKind = TaskKind.PROCESS
     input_inline: bytes | None = None
+    queued_seconds: float = 0.0  # since the task was queued (created, or requeued)
+    rerun: bool = False  # an earlier attempt reached its agent and was lost, or succeeded
 
 
 @dataclass

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Dialect
@@ -238,6 +239,9 @@ class Attempt(Base):
     peak_memory_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     average_memory_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     memory_source: Mapped[str] = mapped_column(String(32), default="")
+    # Its agent had it: a heartbeat listed it as running, or its report arrived. A task
+    # claimed again after such an attempt was lost reruns work (metrics.py counts it).
+    reached_agent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     task: Mapped[Task] = relationship(back_populates="attempts")
 

@@ -24,6 +24,7 @@ from runsurge.coordinator.attempts import (
 )
 from runsurge.coordinator.auth import new_id, token_hash
 from runsurge.coordinator.jobs import GroupOptions
+from runsurge.coordinator.results import store_result
 from runsurge.coordinator.views import AssignmentView, ErrorView, FinishedAttempt
 from runsurge.kinds import JobKind, OutcomeKind
 from runsurge.sandbox.policy import SandboxPolicy
@@ -144,7 +145,8 @@ class Scene:
             memory_source="cgroup",
             logs=b"log line\n",
         )
-        return self.db.call(finish_attempt, contributor_id, report, self.blobs, self.limits)
+        result = store_result(report, self.blobs)  # before the transaction, as the app does
+        return self.db.call(finish_attempt, contributor_id, report, result, self.limits)
 
     def backdate(self, attempt_id: int, seconds: float) -> None:
         """Move an attempt's start and lease `seconds` into the past."""

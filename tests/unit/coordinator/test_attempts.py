@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -9,6 +10,7 @@ import pytest
 
 from runsurge.coordinator.attempts import INPUT_INLINE_LIMIT, Settlement, finish_attempt
 from runsurge.coordinator.liveness import lose_attempt
+from runsurge.coordinator.results import store_result
 from runsurge.coordinator.usage import WALL_SLACK_SECONDS, memory_slack
 from runsurge.coordinator.views import ErrorView, FinishedAttempt
 from runsurge.errors import InvalidRequest
@@ -260,7 +262,8 @@ def _report_usage(
         average_memory_bytes=average,
         memory_source="cgroup",
     )
-    return scene.db.call(finish_attempt, machine, report, scene.blobs, scene.limits)
+    result = store_result(report, scene.blobs)
+    return scene.db.call(finish_attempt, machine, report, result, scene.limits)
 
 
 def _usage(scene: Scene, attempt_id: int) -> tuple[float, float, int, int, str]:
@@ -335,3 +338,16 @@ def test_sane_usage_is_kept_as_reported(scene: Scene) -> None:
     _report_usage(scene, machine, assignment.attempt_id, wall=59.0, peak=100 * MiB)
 
     assert _usage(scene, assignment.attempt_id) == (59.0, 1.0, 100 * MiB, 5 * MiB, "cgroup")
+
+
+def test_a_retry_after_a_script_error_is_no_rerun_and_counts_as_a_requeue(scene: Scene) -> None:
+    scene.limits = dataclasses.replace(scene.limits, max_attempts=3)
+    scene.submit(scene.consumer())
+    machine = scene.contributor()
+    first = scene.claimed(machine)
+
+    settled = scene.report(machine, first.attempt_id, OutcomeKind.OUT_OF_MEMORY, result=None)
+
+    assert settled.requeued == 1
+    again = scene.claimed(machine)
+    assert not again.rerun  # it failed: nothing it did is done again

@@ -217,3 +217,43 @@ def test_task_lost_on_every_attempt_fails_saying_the_contributor_was_lost(
     assert task.state is TaskState.FAILED and task.error_kind == "LOST"
     assert "contributor lost: no heartbeats" in task.error_message
     assert scene.job(job_id).state is JobState.FAILED
+
+
+def test_a_task_lost_after_its_agent_had_it_is_claimed_again_as_a_rerun(scene: Scene) -> None:
+    scene.submit(scene.consumer())
+    machine, other = scene.contributor(), scene.contributor()
+    first = scene.claimed(machine)
+    assert not first.rerun
+    _beat(scene, machine, [first.attempt_id])  # the agent has it: it may run to its end
+    scene.db.call(lose_attempt, first.attempt_id, scene.limits, "test: silence")
+
+    again = scene.claimed(other)
+
+    assert again.rerun
+    assert scene.attempt(first.attempt_id).reached_agent
+
+
+def test_an_assignment_lost_before_reaching_its_agent_is_no_rerun(scene: Scene) -> None:
+    scene.submit(scene.consumer())
+    machine, other = scene.contributor(), scene.contributor()
+    first = scene.claimed(machine)
+    scene.db.call(lose_attempt, first.attempt_id, scene.limits, "test: never arrived")
+
+    again = scene.claimed(other)
+
+    assert not again.rerun
+    assert not scene.attempt(first.attempt_id).reached_agent
+
+
+def test_a_claim_says_how_long_its_task_waited_since_it_was_requeued(scene: Scene) -> None:
+    scene.submit(scene.consumer())
+    machine = scene.contributor()
+    first = scene.claimed(machine)
+    scene.db.call(lose_attempt, first.attempt_id, scene.limits, "test: silence")
+    lost_at = scene.attempt(first.attempt_id).finished_at
+    assert lost_at is not None
+
+    again = scene.claimed(machine)
+
+    waited = (utcnow() - lost_at).total_seconds()
+    assert 0 <= again.queued_seconds <= waited + 0.01

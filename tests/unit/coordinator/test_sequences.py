@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import threading
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,10 +20,11 @@ from sqlalchemy import update
 from runsurge.config import CoordinatorSettings
 from runsurge.coordinator.app import GRACE_HEARTBEATS, Coordinator, build_coordinator
 from runsurge.coordinator.dispatch import AgentSession, CancelOrder
+from runsurge.coordinator.jobs import lock_job
 from runsurge.coordinator.policy import recorded_policy
 from runsurge.coordinator.views import AssignmentView, FinishedAttempt
 from runsurge.kinds import OutcomeKind
-from runsurge.store.models import Contributor, utcnow
+from runsurge.store.models import Contributor, Job, utcnow
 from runsurge.store.states import AttemptState, ContributorState, JobState, TaskState
 from tests.unit.coordinator.scene import MiB, Scene
 
@@ -336,3 +339,88 @@ def test_a_reconnecting_agent_keeps_the_slots_of_what_it_still_runs(
     assert [a.job_id for a in before] == [first]
     assert after == []  # its one core is still busy with the first job's task
     assert set(running) == {before[0].attempt_id}
+
+
+class _JobLockHolder:
+    """Another transaction that holds a job's lock (its row on PostgreSQL, the writer
+    lock on SQLite) until released: what a slow concurrent move of the job looks like.
+
+    SQLite takes its writer lock only at a transaction's first write, which never came
+    before the parse; the PostgreSQL runs are the ones that see a parse under the lock.
+    """
+
+    def __init__(self, coordinator: Coordinator, job_id: str) -> None:
+        self._locked, self._release = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._hold, args=(coordinator, job_id))
+
+    def _hold(self, coordinator: Coordinator, job_id: str) -> None:
+        with coordinator.db.transaction() as session:
+            lock_job(session, job_id)
+            session.execute(update(Job).where(Job.id == job_id).values(name="held"))
+            session.flush()
+            self._locked.set()
+            self._release.wait(30)
+
+    def __enter__(self) -> _JobLockHolder:
+        self._thread.start()
+        assert self._locked.wait(10), "the holder never took the lock"
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._release.set()
+        self._thread.join(10)
+
+
+async def _until(predicate: Callable[[], bool], seconds: float) -> bool:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.02)
+    return predicate()
+
+
+def test_a_result_is_stored_while_another_transaction_holds_its_jobs_lock(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    job_id = world.submit(world.consumer())
+    machine = world.contributor()
+    result = b'{"stored": "before the lock"}'
+    sha = hashlib.sha256(result).hexdigest()
+
+    async def body() -> tuple[bool, bool]:
+        session = await _connected(coordinator, machine)
+        (attempt_id,) = session.running
+        report = FinishedAttempt(attempt_id, OutcomeKind.OK, result_json=result)
+        with _JobLockHolder(coordinator, job_id):
+            finishing = asyncio.create_task(coordinator.attempt_finished(machine, report))
+            stored = await _until(lambda: coordinator.blobs.exists(sha), 5)
+            waited = not finishing.done()  # the settling transaction waits for the lock
+        await finishing
+        return stored, waited
+
+    stored, waited = _run(body)
+    assert stored, "the result was not stored until the job's lock was free"
+    assert waited
+    task = world.task(job_id, 0)
+    assert task.state is TaskState.SUCCEEDED and task.result_sha256 == sha
+
+
+def test_a_bad_result_is_refused_without_waiting_for_its_jobs_lock(
+    coordinator: Coordinator, world: Scene
+) -> None:
+    job_id = world.submit(world.consumer())
+    machine = world.contributor()
+
+    async def body() -> bool:
+        session = await _connected(coordinator, machine)
+        (attempt_id,) = session.running
+        report = FinishedAttempt(attempt_id, OutcomeKind.OK, result_json=b"[not an object]")
+        with _JobLockHolder(coordinator, job_id):
+            finishing = asyncio.create_task(coordinator.attempt_finished(machine, report))
+            refused = await _until(finishing.done, 5)
+        await finishing
+        return refused and attempt_id not in session.running
+
+    assert _run(body), "the bad result was only refused once the job's lock was free"
+    assert world.task(job_id, 0).state is TaskState.RUNNING
