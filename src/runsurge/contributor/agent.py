@@ -96,8 +96,8 @@ class Agent:
         # Reports the coordinator has not yet said it is done with, oldest first.
         self._held: dict[int, contributor_pb2.AgentMessage] = {}
         self._running: dict[int, Execution] = {}  # assigned: running or waiting for a slot
-        self._slots = Slots(cores, memory_bytes)
         self._warm = WarmPool(max_idle=cores)
+        self._slots = Slots(cores, memory_bytes, idle=self._warm)
         self._contributor_id = ""
         self._secret = ""
         # Until the first registration succeeds: this process runs none of the attempts
@@ -407,7 +407,8 @@ class Agent:
                     label=label,
                     live=execution.live,
                 )
-                async with self._slots.hold(request.policy.memory_bytes):
+                warm_key = (a.job_id, a.script_sha256)
+                async with self._slots.hold(request.policy.memory_bytes, warm_key):
                     if execution.cancel.is_set():
                         outcome = Outcome(kind=OutcomeKind.CANCELLED)
                     else:

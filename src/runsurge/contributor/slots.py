@@ -5,7 +5,9 @@ nothing waits behind a long task here while another agent idles), but it may be 
 about what is free: after a reconnect, or when a cancelled task is still stopping.
 Whatever it sends, the agent itself starts a task only when a core is free and the
 reservations of the running tasks plus this one fit in the memory it offered: the
-machine is never asked for more than it lent.
+machine is never asked for more than it lent. Idle warm sessions count too: their
+memory is held until they close, and a task that needs it has them evicted
+(`warm.WarmPool.evict`) rather than waiting for them to expire.
 """
 
 from __future__ import annotations
@@ -13,30 +15,62 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol
+
+
+class IdleMemory(Protocol):
+    """Memory held by idle warm sessions (warm.WarmPool)."""
+
+    def held_bytes(self, sparing: tuple[str, str] | None = None) -> int:
+        """Reserved by idle sessions, one of `sparing`'s excepted."""
+        ...
+
+    def evict(self, needed_bytes: int, sparing: tuple[str, str] | None = None) -> int:
+        """Close idle sessions of other jobs to free `needed_bytes`; the bytes freed."""
+        ...
+
+
+class _NoIdle:
+    def held_bytes(self, sparing: tuple[str, str] | None = None) -> int:
+        return 0
+
+    def evict(self, needed_bytes: int, sparing: tuple[str, str] | None = None) -> int:
+        return 0
 
 
 class Slots:
     """Cores and memory shared by the tasks running on this agent."""
 
-    def __init__(self, cores: int, memory_bytes: int) -> None:
+    def __init__(self, cores: int, memory_bytes: int, idle: IdleMemory | None = None) -> None:
         self.cores = cores
         self.memory_bytes = memory_bytes
         self.running = 0
         self.reserved = 0
+        self._idle: IdleMemory = idle if idle is not None else _NoIdle()
         self._changed = asyncio.Condition()
 
-    def fits(self, reservation: int) -> bool:
-        """Whether a task of this reservation could start right now."""
+    def fits(self, reservation: int, key: tuple[str, str] | None = None) -> bool:
+        """Whether a task of this reservation (of job/script `key`) could start now.
+
+        Idle sessions of other jobs are evicted when that makes it fit; the task's own
+        job keeps the one it is about to reuse.
+        """
         if self.running >= self.cores:
             return False
+        want = self.reserved + reservation + self._idle.held_bytes(key)
+        if want > self.memory_bytes:
+            self._idle.evict(want - self.memory_bytes, key)
+            want = self.reserved + reservation + self._idle.held_bytes(key)
         # A task larger than the whole offer still runs alone rather than never.
-        return self.running == 0 or self.reserved + reservation <= self.memory_bytes
+        return self.running == 0 or want <= self.memory_bytes
 
     @asynccontextmanager
-    async def hold(self, reservation: int) -> AsyncIterator[None]:
+    async def hold(
+        self, reservation: int, key: tuple[str, str] | None = None
+    ) -> AsyncIterator[None]:
         """Wait for a core and the memory, hold them for the block."""
         async with self._changed:
-            await self._changed.wait_for(lambda: self.fits(reservation))
+            await self._changed.wait_for(lambda: self.fits(reservation, key))
             self.running += 1
             self.reserved += reservation
         try:

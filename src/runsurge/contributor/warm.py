@@ -6,6 +6,12 @@ job's script imported) is kept idle for a few seconds; the next input of the sam
 on this agent reuses it. Sessions are keyed by job and script, so nothing crosses
 from one consumer's work to another's; they are recycled after `max_runs` inputs and
 closed when idle too long, when they died, or when the agent stops.
+
+An idle session still holds memory (the imported script's state), so it counts
+against the agent's admission (`slots.py`): its reservation is held until it is
+closed, and a task that needs the memory evicts idle sessions of other jobs, least
+recently used first, instead of waiting for them to expire. (Idle sessions are also
+frozen by the sandbox, so they use no CPU.)
 """
 
 from __future__ import annotations
@@ -85,6 +91,40 @@ class WarmPool:
             self._idle.clear()
         for session in sessions:
             session.close()
+
+    def held_bytes(self, sparing: SessionKey | None = None) -> int:
+        """Memory reserved by idle sessions; one of `sparing`'s, about to be reused, excepted."""
+        with self._lock:
+            total = sum(e.policy.memory_bytes for entries in self._idle.values() for e in entries)
+            spared = self._idle.get(sparing, []) if sparing is not None else []
+            return total - (spared[-1].policy.memory_bytes if spared else 0)
+
+    def evict(self, needed_bytes: int, sparing: SessionKey | None = None) -> int:
+        """Close idle sessions of other jobs, oldest first, until `needed_bytes` are freed.
+
+        They are taken out at once (their memory counts as free from now on) and closed
+        on background threads. Returns the bytes freed.
+        """
+        freed = 0
+        victims: list[WarmSession] = []
+        with self._lock:
+            candidates = sorted(
+                ((e.since, key, e) for key, entries in self._idle.items() if key != sparing
+                 for e in entries),
+                key=lambda item: item[0],
+            )  # fmt: skip
+            for _since, key, entry in candidates:
+                if freed >= needed_bytes:
+                    break
+                self._idle[key].remove(entry)
+                if not self._idle[key]:
+                    del self._idle[key]
+                victims.append(entry.session)
+                freed += entry.policy.memory_bytes
+        for session in victims:
+            log.info("closing an idle warm session to free memory for another job")
+            self._close_later(session)
+        return freed
 
     def _count(self) -> int:
         return sum(len(entries) for entries in self._idle.values())
