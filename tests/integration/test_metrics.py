@@ -94,6 +94,9 @@ def test_metrics_count_the_requeue_and_rerun_of_a_killed_contributors_task(
     with cluster.client() as client:
         job = client.submit(SLEEPER, "2")
         wait_until(lambda: runs(cluster, job.id)[0] == 1, 30, "the task to start")
+        gap = ("runsurge_heartbeat_gap_seconds_count", ())
+        # A gap needs two heartbeats on one stream; the task may start before them.
+        wait_until(lambda: scrape(metrics_address).get(gap, 0) > 0, 10, "a first heartbeat gap")
         before = scrape(metrics_address)
         cluster.add_contributor()
         doomed.send_signal(signal.SIGKILL)
