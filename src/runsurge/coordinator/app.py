@@ -114,6 +114,8 @@ class Coordinator:
         return SubmissionLimits(
             max_script_bytes=self.settings.max_script_bytes,
             max_input_bytes=self.settings.max_input_bytes,
+            max_group_inputs=self.settings.max_group_inputs,
+            max_active_jobs=self.settings.max_active_jobs,
             memory_reservation_bytes=self.settings.task_memory_bytes,
             activity_seconds=min(60.0, self.settings.submission_timeout_seconds / 4),
         )

@@ -3,7 +3,8 @@
 Each method of ConsumerService needs a consumer token, ContributorService.Register an
 enrolment token, every other ContributorService method a contributor session token.
 No, unknown, expired or revoked tokens answer UNAUTHENTICATED; a valid token of the
-wrong kind answers PERMISSION_DENIED. Other services (health, reflection) stay open.
+wrong kind answers PERMISSION_DENIED; a consumer over its request rate
+(ratelimit.py) RESOURCE_EXHAUSTED. Other services (health, reflection) stay open.
 The caller's Principal reaches the servicer through `current_principal()`.
 
 Every RunSurge method also gets the tolerant deserializer of decoding.py, so that
@@ -21,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from runsurge.coordinator.auth import CONSUMER, CONTRIBUTOR, ENROLMENT, Principal, bearer
 from runsurge.coordinator.decoding import decoded_stream, reject_undecodable, tolerant
+from runsurge.coordinator.ratelimit import RateLimiter
 from runsurge.coordinator.status import abort
 from runsurge.errors import PermissionDenied, RunSurgeError, Unauthenticated
 from runsurge.proto.v1 import consumer_pb2, contributor_pb2
@@ -56,8 +58,9 @@ def required_kinds() -> dict[str, str]:
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Authenticates (and decodes safely) before any servicer code runs."""
 
-    def __init__(self, identify: Identify) -> None:
+    def __init__(self, identify: Identify, limiter: RateLimiter | None = None) -> None:
         self._identify = identify
+        self._limiter = limiter
         self._kinds = required_kinds()
 
     async def intercept_service(
@@ -83,6 +86,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                         f"a {principal.kind} token may not call {method.rsplit('/', 1)[-1]} "
                         f"(it needs a {kind} token)"
                     )
+                if self._limiter is not None and kind == CONSUMER:
+                    self._limiter.take(principal.id)
             except (RunSurgeError, OperationalError) as exc:
                 await abort(context, exc)
                 raise  # unreachable: abort raises

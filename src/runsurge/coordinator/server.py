@@ -14,6 +14,7 @@ from runsurge.config import CoordinatorSettings
 from runsurge.coordinator.app import Coordinator, build_coordinator
 from runsurge.coordinator.interceptor import AuthInterceptor
 from runsurge.coordinator.metrics import metrics_registry, serve_metrics
+from runsurge.coordinator.ratelimit import RateLimiter
 from runsurge.coordinator.servicers.consumer import ConsumerServicer
 from runsurge.coordinator.servicers.contributor import ContributorServicer
 from runsurge.coordinator.submission import ScriptGate
@@ -51,7 +52,12 @@ async def serve(settings: CoordinatorSettings, ready: asyncio.Event | None = Non
     coordinator = build_coordinator(settings, gate=None)
     coordinator.gate = build_gate(coordinator)
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(coordinator.identify)],
+        interceptors=[
+            AuthInterceptor(
+                coordinator.identify,
+                RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+            )
+        ],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
