@@ -167,6 +167,22 @@ class CoordinatorSettings(BaseSettings):
     max_input_bytes: Size = Field(
         default=1024 * 1024 * 1024, description="Largest single input accepted."
     )
+    max_group_inputs: int = Field(
+        default=1_000_000, ge=1, description="Most inputs one group job may have."
+    )
+    max_active_jobs: int = Field(
+        default=1000,
+        ge=1,
+        description="Most unfinished jobs (submitting, queued, running) one consumer may have.",
+    )
+    rate_limit_per_second: float = Field(
+        default=100.0,
+        ge=0,
+        description="Requests per second each consumer token may make on average (0: no limit).",
+    )
+    rate_limit_burst: int = Field(
+        default=200, ge=1, description="Requests a consumer token may make at once, above the rate."
+    )
     submission_timeout_seconds: float = Field(
         default=3600.0,
         gt=0,

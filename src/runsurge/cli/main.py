@@ -7,7 +7,7 @@ import sys
 import typer
 
 from runsurge import __version__
-from runsurge.cli import jobs, output, roles, scan_cmd, up, watch
+from runsurge.cli import admin, jobs, output, roles, scan_cmd, up, watch
 from runsurge.errors import (
     ConfigError,
     CoordinatorUnreachable,
@@ -42,6 +42,7 @@ app.command(rich_help_panel="Jobs")(jobs.cancel)
 app.command(rich_help_panel="Jobs")(jobs.jobs)
 app.command(rich_help_panel="Jobs")(jobs.contributors)
 scan_cmd.register(app)
+app.add_typer(admin.app, rich_help_panel="Operate")
 
 # Exit codes (docs/cli.md): 1 job failed or script rejected, 2 bad usage or input,
 # 3 coordinator unreachable, 4 not found, 5 other RunSurge errors.

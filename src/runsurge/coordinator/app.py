@@ -19,7 +19,12 @@ from runsurge.config import CoordinatorSettings
 from runsurge.coordinator import contributors, jobs, liveness, quarantine, submission_reaper
 from runsurge.coordinator.aggregation import Aggregator
 from runsurge.coordinator.attempts import RetryLimits, Settlement, finish_attempt, running_on
-from runsurge.coordinator.auth import ensure_contributor_token, ensure_default_consumer
+from runsurge.coordinator.auth import (
+    Principal,
+    ensure_contributor_token,
+    ensure_default_consumer,
+    identify,
+)
 from runsurge.coordinator.dispatch import AgentSession, CancelOrder, Dispatcher
 from runsurge.coordinator.events import JobEvents
 from runsurge.coordinator.metrics import EventMetrics
@@ -120,6 +125,8 @@ class Coordinator:
         return SubmissionLimits(
             max_script_bytes=self.settings.max_script_bytes,
             max_input_bytes=self.settings.max_input_bytes,
+            max_group_inputs=self.settings.max_group_inputs,
+            max_active_jobs=self.settings.max_active_jobs,
             memory_reservation_bytes=self.settings.task_memory_bytes,
             activity_seconds=min(60.0, self.settings.submission_timeout_seconds / 4),
         )
@@ -141,6 +148,10 @@ class Coordinator:
         job_id = await submission.receive(items)
         self.dispatcher.wake()
         return job_id
+
+    async def identify(self, token: str, wanted: str) -> Principal:
+        """Who holds `token` (any kind), read afresh so that revocation acts at once."""
+        return await self.db.run(identify, token, self.contributor_token, wanted)
 
     async def register(self, registration: contributors.Registration) -> contributors.Registered:
         """Register an agent; a restarted agent's old RUNNING attempts are lost at once.

@@ -8,11 +8,13 @@ and writes both to files in its data directory (mode 0600) so that local tools
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import os
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from runsurge.errors import Unauthenticated
-from runsurge.store.models import Consumer, Contributor
+from runsurge.store.models import Consumer, Contributor, EnrolmentToken, utcnow
 
 CONSUMER_TOKEN_FILE = "consumer.token"
 CONTRIBUTOR_TOKEN_FILE = "contributor.token"
@@ -78,46 +80,60 @@ def ensure_default_consumer(session: Session, data_dir: Path) -> str:
     return token
 
 
+CONSUMER = "consumer"
+CONTRIBUTOR = "contributor"
+ENROLMENT = "enrolment"  # an agent that has not registered yet
+
+
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller."""
+    """An authenticated caller: a consumer, a registered contributor, or an enrolling agent."""
 
-    kind: str  # "consumer" | "contributor"
+    kind: str  # CONSUMER | CONTRIBUTOR | ENROLMENT
     id: str
 
 
-def bearer(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str:
+def bearer(metadata: Sequence[tuple[str, str | bytes]] | None) -> str:
     """The bearer token in gRPC metadata, or raise Unauthenticated."""
     for key, value in metadata or ():
         if key == "authorization":
-            text = value.decode() if isinstance(value, bytes) else value
+            text = value.decode(errors="replace") if isinstance(value, bytes) else value
             scheme, _, token = text.partition(" ")
             if scheme.lower() == "bearer" and token:
                 return token.strip()
     raise Unauthenticated("missing 'authorization: Bearer <token>' metadata")
 
 
-def check_enrolment_token(presented: str, expected: str) -> None:
-    """Raise Unauthenticated unless an agent presented the enrolment token."""
-    if not hmac.compare_digest(presented.encode(), expected.encode()):
-        raise Unauthenticated("wrong contributor enrolment token")
+def _usable(expires_at: dt.datetime | None, revoked_at: dt.datetime | None) -> bool:
+    return revoked_at is None and (expires_at is None or expires_at > utcnow())
 
 
-def authenticate_consumer(session: Session, token: str) -> Principal:
-    """The consumer owning `token`, or Unauthenticated."""
-    consumer_id = session.scalar(
-        select(Consumer.id).where(Consumer.token_sha256 == token_hash(token))
-    )
-    if consumer_id is None:
-        raise Unauthenticated("unknown consumer token")
-    return Principal("consumer", consumer_id)
+def identify(
+    session: Session, token: str, configured_enrolment: str, wanted: str = "valid"
+) -> Principal:
+    """Who holds `token`, whatever its kind; Unauthenticated if nobody, or no longer.
 
-
-def authenticate_contributor(session: Session, token: str) -> Principal:
-    """The contributor holding session `token`, or Unauthenticated."""
+    Looked up on every RPC, so that `runsurge admin revoke` and expiry take effect on
+    a running coordinator at once. The caller checks the kind (PermissionDenied);
+    `wanted` only names the expected kind in the message.
+    """
+    digest = token_hash(token)
+    consumer = session.scalar(select(Consumer).where(Consumer.token_sha256 == digest))
+    if consumer is not None:
+        if not _usable(consumer.expires_at, consumer.revoked_at):
+            raise Unauthenticated("consumer token expired or revoked")
+        return Principal(CONSUMER, consumer.id)
     contributor_id = session.scalar(
-        select(Contributor.id).where(Contributor.session_token_sha256 == token_hash(token))
+        select(Contributor.id).where(Contributor.session_token_sha256 == digest)
     )
-    if contributor_id is None:
-        raise Unauthenticated("unknown or expired contributor session; register again")
-    return Principal("contributor", contributor_id)
+    if contributor_id is not None:
+        return Principal(CONTRIBUTOR, contributor_id)
+    if configured_enrolment and hmac.compare_digest(token.encode(), configured_enrolment.encode()):
+        return Principal(ENROLMENT, "configured")
+    enrolment = session.scalar(select(EnrolmentToken).where(EnrolmentToken.token_sha256 == digest))
+    if enrolment is not None:
+        if not _usable(enrolment.expires_at, enrolment.revoked_at):
+            raise Unauthenticated("contributor enrolment token expired or revoked")
+        return Principal(ENROLMENT, enrolment.id)
+    hint = "; register again" if wanted == CONTRIBUTOR else ""
+    raise Unauthenticated(f"unknown {wanted} token{hint}")

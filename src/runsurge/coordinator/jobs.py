@@ -24,7 +24,7 @@ from runsurge.coordinator.views import (
     TaskLogsView,
     TaskResultView,
 )
-from runsurge.errors import Conflict, NotFound
+from runsurge.errors import Conflict, LimitExceeded, NotFound
 from runsurge.kinds import JobKind, OnError, OutcomeKind, TaskKind
 from runsurge.store.blobs import BlobRef, BlobStore
 from runsurge.store.models import Attempt, Job, Task, utcnow
@@ -58,6 +58,10 @@ class GroupOptions:
         return bool(self.aggregate_specs) or self.aggregate_script
 
 
+# Final states: jobs in any other state count against max_active_jobs.
+_UNFINISHED_EXCLUDED = [state for state in JobState if state.final]
+
+
 def create_job(
     session: Session,
     consumer_id: str,
@@ -67,8 +71,25 @@ def create_job(
     script_sha256: str,
     script_name: str,
     options: GroupOptions | None = None,
+    max_active: int | None = None,
 ) -> str:
-    """A new job in SUBMITTING; its tasks are added as inputs arrive."""
+    """A new job in SUBMITTING; its tasks are added as inputs arrive.
+
+    LimitExceeded if the consumer already has `max_active` unfinished jobs.
+    """
+    if max_active is not None:
+        active = session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(
+                Job.consumer_id == consumer_id,
+                Job.state.not_in([st for st in JobState if st.final]),
+            )
+        )
+        if (active or 0) >= max_active:
+            raise LimitExceeded(
+                f"you have {active} unfinished jobs; the limit is {max_active} (max_active_jobs)"
+            )
     job_id = new_id()
     options = options or GroupOptions()
     session.add(

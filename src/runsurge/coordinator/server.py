@@ -12,7 +12,9 @@ from grpc_reflection.v1alpha import reflection
 
 from runsurge.config import CoordinatorSettings
 from runsurge.coordinator.app import Coordinator, build_coordinator
+from runsurge.coordinator.interceptor import AuthInterceptor
 from runsurge.coordinator.metrics import metrics_registry, serve_metrics
+from runsurge.coordinator.ratelimit import RateLimiter
 from runsurge.coordinator.servicers.consumer import ConsumerServicer
 from runsurge.coordinator.servicers.contributor import ContributorServicer
 from runsurge.coordinator.submission import ScriptGate
@@ -50,13 +52,19 @@ async def serve(settings: CoordinatorSettings, ready: asyncio.Event | None = Non
     coordinator = build_coordinator(settings, gate=None)
     coordinator.gate = build_gate(coordinator)
     server = grpc.aio.server(
+        interceptors=[
+            AuthInterceptor(
+                coordinator.identify,
+                RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+            )
+        ],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.keepalive_time_ms", 20_000),
             ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
             ("grpc.keepalive_permit_without_calls", 1),
-        ]
+        ],
     )
     consumer_pb2_grpc.add_ConsumerServiceServicer_to_server(ConsumerServicer(coordinator), server)
     contributor_pb2_grpc.add_ContributorServiceServicer_to_server(

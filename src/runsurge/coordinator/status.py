@@ -55,6 +55,11 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException
     await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}")
 
 
+async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> None:
+    """End the call with the status `exc` maps to (always raises)."""
+    await _abort(context, exc)
+
+
 def unary(
     fn: Callable[..., Awaitable[R]],
 ) -> Callable[..., Awaitable[R]]:

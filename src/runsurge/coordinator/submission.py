@@ -46,6 +46,8 @@ class SubmissionLimits:
     max_script_bytes: int
     max_input_bytes: int
     memory_reservation_bytes: int
+    max_group_inputs: int = 1_000_000
+    max_active_jobs: int = 1000
     # How often a flowing upload records that it is alive, so the reaper (which
     # fails uploads silent for the submission timeout) leaves it alone.
     activity_seconds: float = 60.0
@@ -104,7 +106,8 @@ class _InputReceiver:
     def write(self, data: bytes) -> None:
         if self.size + len(data) > self.limit:
             raise LimitExceeded(
-                f"input {self.index} is larger than the limit of {self.limit} bytes"
+                f"input {self.index} is larger than the limit of {self.limit} bytes "
+                "(max_input_bytes)"
             )
         try:
             self._decoder.decode(data)
@@ -200,7 +203,8 @@ class Submission:
         spec.validate()
         if len(spec.script) > self._limits.max_script_bytes:
             raise LimitExceeded(
-                f"script is {len(spec.script)} bytes; the limit is {self._limits.max_script_bytes}"
+                f"script is {len(spec.script)} bytes; "
+                f"the limit is {self._limits.max_script_bytes} (max_script_bytes)"
             )
         required = ("process", "aggregate") if spec.options.aggregate_script else ("process",)
         check_script(spec.script, spec.script_name, required)
@@ -212,6 +216,7 @@ class Submission:
             lambda s: jobs.create_job(
                 s,
                 self._consumer_id,
+                max_active=self._limits.max_active_jobs,
                 kind=spec.kind,
                 name=spec.name[:200],
                 script_sha256=ref.sha256,
@@ -227,10 +232,15 @@ class Submission:
             raise InvalidRequest(f"input {self._current.index} was not ended before the next began")
         if self._kind is JobKind.SINGLE and self._count >= 1:
             raise InvalidRequest("a single job takes exactly one input; submit a group instead")
+        if self._count >= self._limits.max_group_inputs:
+            raise LimitExceeded(
+                f"a group may have at most {self._limits.max_group_inputs} inputs "
+                "(max_group_inputs)"
+            )
         if declared_size > self._limits.max_input_bytes:
             raise LimitExceeded(
                 f"input {self._count} is {declared_size} bytes; "
-                f"the limit is {self._limits.max_input_bytes}"
+                f"the limit is {self._limits.max_input_bytes} (max_input_bytes)"
             )
         self._current = _InputReceiver(
             self._blobs.writer(), self._count, declared_size, self._limits.max_input_bytes

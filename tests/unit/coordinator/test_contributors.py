@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from runsurge.coordinator import contributors
-from runsurge.coordinator.auth import authenticate_contributor, check_enrolment_token, token_hash
+from runsurge.coordinator.auth import CONTRIBUTOR, ENROLMENT, identify, token_hash
 from runsurge.coordinator.contributors import Registration
 from runsurge.coordinator.quarantine import QuarantineRules
 from runsurge.errors import InvalidRequest, PermissionDenied, Unauthenticated
@@ -28,11 +28,11 @@ MACHINE = Registration(
 RULES = QuarantineRules()
 
 
-def test_enrolment_needs_the_exact_token() -> None:
-    check_enrolment_token("rsk_secret", "rsk_secret")
+def test_enrolment_needs_the_exact_token(scene: Scene) -> None:
+    assert scene.db.call(identify, "rsk_secret", "rsk_secret").kind == ENROLMENT
     for wrong in ("", "rsk_secre", "rsk_secret2", "RSK_SECRET"):
-        with pytest.raises(Unauthenticated, match="enrolment token"):
-            check_enrolment_token(wrong, "rsk_secret")
+        with pytest.raises(Unauthenticated, match="unknown enrolment token"):
+            scene.db.call(identify, wrong, "rsk_secret", ENROLMENT)
 
 
 def test_first_registration_creates_an_offline_contributor_with_a_session_token(
@@ -44,8 +44,8 @@ def test_first_registration_creates_an_offline_contributor_with_a_session_token(
     assert row.state is ContributorState.OFFLINE
     assert (row.name, row.cores, row.memory_bytes, row.benchmark_score) == ("box", 4, 8 * GiB, 1.25)
     assert registered.session_token not in row.session_token_sha256  # only its hash is kept
-    principal = scene.db.call(authenticate_contributor, registered.session_token)
-    assert principal.id == registered.contributor_id
+    principal = scene.db.call(identify, registered.session_token, "")
+    assert (principal.kind, principal.id) == (CONTRIBUTOR, registered.contributor_id)
 
 
 def test_registering_again_keeps_the_identity_and_retires_the_old_token(scene: Scene) -> None:
@@ -60,8 +60,8 @@ def test_registering_again_keeps_the_identity_and_retires_the_old_token(scene: S
     assert scene.contributor_row(first.contributor_id).cores == 8
     assert scene.db.call(lambda s: s.query(Contributor).count()) == 1
     with pytest.raises(Unauthenticated):
-        scene.db.call(authenticate_contributor, first.session_token)
-    scene.db.call(authenticate_contributor, second.session_token)
+        scene.db.call(identify, first.session_token, "")
+    scene.db.call(identify, second.session_token, "")
 
 
 def test_first_registration_issues_a_secret_and_keeps_only_its_hash(scene: Scene) -> None:
@@ -95,7 +95,7 @@ def test_registering_as_a_known_contributor_with_a_wrong_secret_is_refused(
         scene.db.call(contributors.register, forged)
 
     # The owner's session still works: the attempt took nothing over.
-    assert scene.db.call(authenticate_contributor, owner.session_token).id == owner.contributor_id
+    assert scene.db.call(identify, owner.session_token, "").id == owner.contributor_id
     assert scene.db.call(lambda s: s.query(Contributor).count()) == 1
 
 

@@ -84,7 +84,9 @@ def test_stream_broken_mid_input_fails_the_job_and_none_of_it_runs(scene: Scene)
 def test_input_declared_over_the_limit_fails_the_job_naming_the_input(scene: Scene) -> None:
     consumer = scene.consumer()
 
-    with pytest.raises(LimitExceeded, match="input 1 is 1025 bytes; the limit is 1024"):
+    with pytest.raises(
+        LimitExceeded, match=r"input 1 is 1025 bytes; the limit is 1024 \(max_input_bytes\)"
+    ):
         _receive(scene, consumer, [_spec(), *_input(b"ok"), *_input(b"z" * 1025)])
 
     assert _only_job(scene, consumer).state is JobState.FAILED

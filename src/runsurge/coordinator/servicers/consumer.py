@@ -8,7 +8,8 @@ from typing import Any, TypeAlias
 from runsurge.coordinator import contributors, jobs, outputs, samples
 from runsurge.coordinator.app import Coordinator
 from runsurge.coordinator.attempts import MAX_LOG_BYTES_KEPT
-from runsurge.coordinator.auth import Principal, authenticate_consumer, bearer
+from runsurge.coordinator.auth import Principal
+from runsurge.coordinator.interceptor import current_principal
 from runsurge.coordinator.servicers.convert import (
     blob_chunks,
     contributor_message,
@@ -39,10 +40,6 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
     def __init__(self, coordinator: Coordinator) -> None:
         self._c = coordinator
 
-    async def _principal(self, context: Context) -> Principal:
-        token = bearer(context.invocation_metadata())
-        return await self._c.db.run(authenticate_consumer, token)
-
     async def _job(self, principal: Principal, job_id: str) -> JobView:
         if not job_id:
             raise InvalidRequest("job_id is required")
@@ -61,7 +58,7 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
     async def SubmitJob(
         self, request_iterator: AsyncIterator[consumer_pb2.SubmitJobRequest], context: Context
     ) -> consumer_pb2.Job:
-        principal = await self._principal(context)
+        principal = current_principal()
         job_id = await self._c.submit_job(principal.id, submission_items(request_iterator))
         return await self._view(principal, job_id)
 
@@ -69,13 +66,13 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
     async def GetJob(
         self, request: consumer_pb2.GetJobRequest, context: Context
     ) -> consumer_pb2.Job:
-        return await self._view(await self._principal(context), request.job_id)
+        return await self._view(current_principal(), request.job_id)
 
     @unary
     async def ListJobs(
         self, request: consumer_pb2.ListJobsRequest, context: Context
     ) -> consumer_pb2.ListJobsResponse:
-        principal = await self._principal(context)
+        principal = current_principal()
         views = await self._c.db.run(
             jobs.list_jobs,
             principal.id,
@@ -89,7 +86,7 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
     async def WatchJob(
         self, request: consumer_pb2.GetJobRequest, context: Context
     ) -> AsyncIterator[consumer_pb2.Job]:
-        principal = await self._principal(context)
+        principal = current_principal()
         last: consumer_pb2.Job | None = None
         with self._c.events.subscribe(request.job_id) as changes:
             while True:
@@ -108,7 +105,7 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
     async def FetchResult(
         self, request: consumer_pb2.FetchResultRequest, context: Context
     ) -> AsyncIterator[common_pb2.Chunk]:
-        principal = await self._principal(context)
+        principal = current_principal()
         sha = await self._c.db.run(
             jobs.result_ref, principal.id, request.job_id, request.task_index, request.aggregate
         )
@@ -119,7 +116,7 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
     async def ListTaskResults(
         self, request: consumer_pb2.ListTaskResultsRequest, context: Context
     ) -> AsyncIterator[consumer_pb2.TaskResult]:
-        principal = await self._principal(context)
+        principal = current_principal()
         start = request.start_index
         while True:
             page = await self._c.db.run(
@@ -135,7 +132,7 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
     async def CancelJob(
         self, request: consumer_pb2.GetJobRequest, context: Context
     ) -> consumer_pb2.Job:
-        principal = await self._principal(context)
+        principal = current_principal()
         await self._c.cancel_job(principal.id, request.job_id)
         return await self._view(principal, request.job_id)
 
@@ -143,7 +140,7 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
     async def GetTaskLogs(
         self, request: consumer_pb2.GetTaskLogsRequest, context: Context
     ) -> consumer_pb2.TaskLogs:
-        principal = await self._principal(context)
+        principal = current_principal()
         if not request.job_id:
             raise InvalidRequest("job_id is required")
         view = await self._c.db.run(
@@ -155,7 +152,7 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
     async def ListContributors(
         self, request: consumer_pb2.ListContributorsRequest, context: Context
     ) -> consumer_pb2.ListContributorsResponse:
-        await self._principal(context)
+        current_principal()
         views = await self._c.db.run(contributors.list_contributors)
         return consumer_pb2.ListContributorsResponse(
             contributors=[contributor_message(v) for v in views]
@@ -165,7 +162,7 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
     async def ListTaskSamples(
         self, request: consumer_pb2.ListTaskSamplesRequest, context: Context
     ) -> consumer_pb2.ListTaskSamplesResponse:
-        principal = await self._principal(context)
+        principal = current_principal()
         if not request.job_id:
             raise InvalidRequest("job_id is required")
         views = await self._c.db.run(
@@ -177,7 +174,7 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
     async def ListTaskOutputs(
         self, request: consumer_pb2.ListTaskOutputsRequest, context: Context
     ) -> AsyncIterator[consumer_pb2.TaskOutput]:
-        principal = await self._principal(context)
+        principal = current_principal()
         if not request.job_id:
             raise InvalidRequest("job_id is required")
         since, after_index = outputs_cursor(request)

@@ -10,13 +10,8 @@ from typing import Any, TypeAlias
 
 from runsurge.coordinator import contributors
 from runsurge.coordinator.app import Coordinator
-from runsurge.coordinator.auth import (
-    Principal,
-    authenticate_contributor,
-    bearer,
-    check_enrolment_token,
-)
 from runsurge.coordinator.dispatch import AgentSession, CancelOrder
+from runsurge.coordinator.interceptor import current_principal
 from runsurge.coordinator.servicers.convert import (
     assignment_message,
     blob_chunks,
@@ -41,15 +36,11 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):
     def __init__(self, coordinator: Coordinator) -> None:
         self._c = coordinator
 
-    async def _principal(self, context: Context) -> Principal:
-        token = bearer(context.invocation_metadata())
-        return await self._c.db.run(authenticate_contributor, token)
-
     @unary
     async def Register(
         self, request: contributor_pb2.RegisterRequest, context: Context
     ) -> contributor_pb2.RegisterResponse:
-        check_enrolment_token(bearer(context.invocation_metadata()), self._c.contributor_token)
+        # The interceptor checked the enrolment token (configured or `admin add-contributor-token`).
         registered = await self._c.register(registration_from_message(request))
         return contributor_pb2.RegisterResponse(
             contributor_id=registered.contributor_id,
@@ -63,7 +54,7 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):
     async def Work(
         self, request_iterator: AsyncIterator[contributor_pb2.AgentMessage], context: Context
     ) -> AsyncIterator[contributor_pb2.CoordinatorMessage]:
-        principal = await self._principal(context)
+        principal = current_principal()
         session = await self._c.open_work_stream(principal.id)
         reader = asyncio.create_task(self._read(session, request_iterator))
         try:
@@ -129,7 +120,7 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):
     async def FetchBlob(
         self, request: contributor_pb2.FetchBlobRequest, context: Context
     ) -> AsyncIterator[common_pb2.Chunk]:
-        principal = await self._principal(context)
+        principal = current_principal()
         sha = await self._c.db.run(contributors.authorize_fetch, principal.id, request.sha256)
         for chunk in blob_chunks(self._c.blobs, sha):
             yield chunk
@@ -138,6 +129,6 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):
     async def UploadResult(
         self, request_iterator: AsyncIterator[common_pb2.Chunk], context: Context
     ) -> contributor_pb2.UploadResultResponse:
-        await self._principal(context)
+        current_principal()
         ref = await receive_result(self._c.blobs, upload_chunks(request_iterator))
         return contributor_pb2.UploadResultResponse(sha256=ref.sha256, size=ref.size)

@@ -1,0 +1,132 @@
+"""`runsurge admin`: manage consumers and enrolment tokens directly in the coordinator's database.
+
+Settings resolve as for `runsurge coordinator` (flags, then RUNSURGE_COORDINATOR_*
+variables, then defaults), so `admin` finds the same database the coordinator uses.
+A running coordinator sees every change on its next RPC; no restart is needed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from runsurge.cli import output
+from runsurge.cli.settings_options import setting_option
+from runsurge.config import CoordinatorSettings, load_settings
+
+app = typer.Typer(
+    name="admin",
+    help="Manage consumers and contributor enrolment tokens (on the coordinator's database).",
+    no_args_is_help=True,
+)
+R = TypeVar("R")
+
+DbOption = Annotated[str | None, setting_option(CoordinatorSettings, "db_url", "--db-url", "--db")]
+DataDirOption = Annotated[Path | None, setting_option(CoordinatorSettings, "data_dir")]
+ExpiresOption = Annotated[
+    str | None,
+    typer.Option("--expires-in", help="Lifetime, e.g. 90s, 30m, 12h, 7d (default: never)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _with_db(db_url: str | None, data_dir: Path | None, fn: Callable[..., R], *args: Any) -> R:
+    from runsurge.store.database import Database, sqlite_url
+
+    settings = load_settings(CoordinatorSettings, {"db_url": db_url, "data_dir": data_dir})
+    path = Path(settings.data_dir)
+    if not settings.db_url:
+        path.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.db_url or sqlite_url(path), threads=1)
+    try:
+        db.migrate()
+        return db.call(fn, *args)
+    finally:
+        db.close()
+
+
+def _lifetime(expires_in: str | None) -> dt.timedelta | None:
+    from runsurge.coordinator.accounts import parse_duration
+
+    return None if expires_in is None else parse_duration(expires_in)
+
+
+@app.command("add-consumer")
+def add_consumer(
+    name: Annotated[str, typer.Argument(help="Who the consumer is (shown in `admin list`).")],
+    expires_in: ExpiresOption = None,
+    json_output: JsonOption = False,
+    db_url: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create a consumer and print its token (this once: only its hash is kept)."""
+    from runsurge.coordinator import accounts
+
+    made = _with_db(db_url, data_dir, accounts.add_consumer, name, _lifetime(expires_in))
+    if json_output:
+        output.print_json({"id": made.id, "token": made.token})
+    else:
+        print(f"consumer {made.id} ({name}); token (shown once):\n{made.token}")
+
+
+@app.command("add-contributor-token")
+def add_contributor_token(
+    expires_in: ExpiresOption = None,
+    json_output: JsonOption = False,
+    db_url: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create a contributor enrolment token and print it (this once)."""
+    from runsurge.coordinator import accounts
+
+    made = _with_db(db_url, data_dir, accounts.add_enrolment_token, _lifetime(expires_in))
+    if json_output:
+        output.print_json({"id": made.id, "token": made.token})
+    else:
+        print(f"enrolment token {made.id} (shown once):\n{made.token}")
+
+
+@app.command("revoke")
+def revoke(
+    account_id: Annotated[str, typer.Argument(metavar="ID", help="A consumer or token id.")],
+    db_url: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Revoke a consumer or an enrolment token; effective on the coordinator's next RPC."""
+    from runsurge.coordinator import accounts
+
+    kind = _with_db(db_url, data_dir, accounts.revoke, account_id)
+    print(f"revoked {kind} {account_id}")
+
+
+@app.command("list")
+def list_accounts(
+    json_output: JsonOption = False,
+    db_url: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List consumers and enrolment tokens with their status (never their tokens)."""
+    from runsurge.coordinator import accounts
+
+    views = _with_db(db_url, data_dir, accounts.list_accounts)
+    rows = [
+        {
+            "id": v.id,
+            "kind": v.kind,
+            "name": v.name,
+            "status": v.status,
+            "created_at": v.created_at.isoformat(),
+            "expires_at": v.expires_at.isoformat() if v.expires_at else None,
+        }
+        for v in views
+    ]
+    if json_output:
+        output.print_json(rows)
+        return
+    for row in rows:
+        expires = row["expires_at"] or "never"
+        print(f"{row['id']}  {row['kind']:<10} {row['status']:<8} expires {expires}  {row['name']}")
