@@ -41,11 +41,14 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests benchmarks scripts
 	$(VENV)/bin/mypy
 
+# Two workers: most tests wait on real processes, so two share the 2 cores CI has.
+TEST_WORKERS ?= 2
+
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS)
 
 test-fast: install
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q -n $(TEST_WORKERS) tests/unit
 
 demo: install
 	PY=$(PY) bash scripts/demo.sh
