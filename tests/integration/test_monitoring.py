@@ -164,7 +164,7 @@ def test_contributors_show_load_free_memory_cpu_and_disk_from_node_samples(
     assert row["disk_free_bytes"] > 0 and row["load_1m"] >= 0.0
     assert 0.0 <= row["cpu_percent"] <= 100.0
     shown = monitored.cli("contributors")
-    assert shown.returncode == 0 and "free memory" in shown.stdout and "load" in shown.stdout
+    assert shown.returncode == 0 and "free mem" in shown.stdout and "load" in shown.stdout
 
 
 def test_ctrl_c_stops_watch_cleanly_and_the_job_goes_on(monitored: Cluster) -> None:

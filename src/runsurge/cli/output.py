@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 __all__ = ["escape"]
+from rich import box
 from rich.table import Table
 
 from runsurge.client.job import JobStatus
@@ -70,32 +71,45 @@ _STATE_STYLE = {
 }
 
 
+# The full sandbox's level, shown as one word in the table (`--json` keeps it whole).
+_FULL_ISOLATION = "bubblewrap+cgroup-v1+rlimits+seccomp", "bubblewrap+cgroup-v2+rlimits+seccomp"
+_WIDE = 130  # below this many columns the table drops CPU %, free disk and the isolation
+
+
 def print_contributors(rows: list[dict[str, Any]]) -> None:
-    """The contributors table."""
-    table = Table()
+    """The contributors table; narrow terminals get the columns that matter most."""
+    wide = out.width >= _WIDE
+    with_reason = any(row.get("state_reason") for row in rows)
+    table = Table(box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
     table.add_column("id", no_wrap=True)
-    for name in ("name", "state", "cores", "memory", "running", "load", "cpu %"):
-        table.add_column(name)
-    table.add_column("free memory")
-    table.add_column("free disk")
-    table.add_column("isolation")
-    table.add_column("reason")
+    columns = ["name", "state", "cores", "memory", "tasks", "load", "free mem"]
+    if wide:
+        columns += ["cpu %", "free disk", "isolation"]
+    if with_reason:
+        columns.append("reason")
+    for name in columns:
+        table.add_column(name, no_wrap=name != "reason")
     for row in rows:
-        level = escape(row["isolation_level"].replace("+", " + "))
-        isolation = level + (" [bold red](INSECURE)[/]" if row["insecure"] else "")
         state = row.get("state") or ("ONLINE" if row["online"] else "OFFLINE")
-        table.add_row(
+        cells = [
             row["id"],
             escape(row["name"]),
-            f"[{_STATE_STYLE.get(state, 'dim')}]{state}[/]",
+            f"[{_STATE_STYLE.get(state, 'dim')}]{state}[/]"
+            + (" [bold red]INSECURE[/]" if row["insecure"] else ""),
             str(row["cores"]),
             format_size(row["memory_bytes"]),
             str(row["running_tasks"]),
             f"{row['load_1m']:.2f}",
-            f"{row['cpu_percent']:.0f}",
             format_size(row["free_memory_bytes"]) if row["free_memory_bytes"] else "-",
-            format_size(row["disk_free_bytes"]) if row["disk_free_bytes"] else "-",
-            isolation,
-            escape(row.get("state_reason", "")),
-        )
+        ]
+        if wide:
+            level = row["isolation_level"]
+            cells += [
+                f"{row['cpu_percent']:.0f}",
+                format_size(row["disk_free_bytes"]) if row["disk_free_bytes"] else "-",
+                "full sandbox" if level in _FULL_ISOLATION else escape(level),
+            ]
+        if with_reason:
+            cells.append(escape(row.get("state_reason", "")))
+        table.add_row(*cells)
     out.print(table)
