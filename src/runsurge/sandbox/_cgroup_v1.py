@@ -96,11 +96,14 @@ class CgroupV1Task:
         return read_keyed(self._cpu / "cpu.stat", "nr_throttled")
 
     def freeze(self) -> bool:
-        """freezer.state = FROZEN (the kernel finishes it in the background)."""
-        if self._freezer is None:
-            return False
-        write_value(self._freezer / "freezer.state", "FROZEN")
-        return True
+        """Never on v1: a task frozen by the v1 freezer does not die of SIGKILL.
+
+        An agent killed while a session sat frozen would leave it frozen for good
+        (bubblewrap's --die-with-parent SIGKILL cannot reach it), so v1 sessions are
+        not frozen; what they use between inputs is charged to the next input. v2's
+        freezer lets fatal signals through, and is used there.
+        """
+        return False
 
     def thaw(self) -> None:
         """freezer.state = THAWED."""

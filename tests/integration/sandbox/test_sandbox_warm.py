@@ -409,7 +409,7 @@ def process(data):
 """
 
 
-def test_an_idle_session_is_frozen_and_burns_no_cpu_between_inputs(
+def test_an_idle_session_is_frozen_on_v2_and_its_idle_cpu_billed_on_v1(
     sandbox: Sandbox, open_session: OpenSession, write_input: WriteInput
 ) -> None:
     policy = replace(TEST_POLICY, cpu_seconds=30.0, wall_seconds=30.0)
@@ -419,9 +419,14 @@ def test_an_idle_session_is_frozen_and_burns_no_cpu_between_inputs(
     time.sleep(1.5)  # idle: the import's thread would spin all along
     second = session.run(write_input("b"), policy)
     assert second.kind is OutcomeKind.OK, second
-    # Everything since the first input ended is charged to the second, and frozen
-    # between them the spinning thread used (almost) none of the idle 1.5 s.
-    assert second.usage.cpu_seconds < 0.4, second.usage
+    # Everything since the first input ended is charged to the second.
+    host = sandbox._cgroups  # type: ignore[attr-defined]
+    if host is not None and host.version == "v2":
+        # Frozen between them, the spinning thread used (almost) none of the idle 1.5 s.
+        assert second.usage.cpu_seconds < 0.4, second.usage
+    else:
+        # v1 does not freeze (a frozen v1 task survives SIGKILL): the spin is billed.
+        assert second.usage.cpu_seconds >= 0.3, second.usage
 
 
 def test_cpu_a_session_uses_between_inputs_is_charged_to_the_next_input(
