@@ -11,32 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
+from runsurge.readings import NodeReading, TaskReading
 from runsurge.sandbox.live import LiveReading, LiveUsage
-
-
-@dataclass(frozen=True)
-class NodeReading:
-    """The machine's use now; CPU % is averaged since the previous reading."""
-
-    cpu_percent: float
-    memory_used_bytes: int
-    memory_free_bytes: int
-    load_1m: float
-    disk_free_bytes: int
-
-
-@dataclass(frozen=True)
-class TaskReading:
-    """One running attempt's CPU % (100 = one core) and memory since the previous reading."""
-
-    attempt_id: int
-    cpu_percent: float
-    memory_bytes: int
 
 
 def start_node_readings() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from runsurge.contributor.sampling import NodeReading, TaskReading
 from runsurge.proto.v1 import common_pb2, contributor_pb2
+from runsurge.readings import NodeReading, TaskReading
 from runsurge.sandbox.outcome import Outcome
 from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.wire_limits import MESSAGE_SIZE_OPTIONS

@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from runsurge.coordinator.auth import new_id, new_token, token_hash
 from runsurge.coordinator.quarantine import QuarantineRules, count_flap
-from runsurge.coordinator.samples import NodeReading, latest_node_readings
+from runsurge.coordinator.samples import latest_node_readings
 from runsurge.coordinator.standing import set_state
 from runsurge.coordinator.views import ContributorView
 from runsurge.errors import InvalidRequest, PermissionDenied
+from runsurge.readings import NodeReading
 from runsurge.store.blobs import check_sha256
 from runsurge.store.models import Attempt, Contributor, Job, Task, utcnow
 from runsurge.store.states import AttemptState, ContributorState

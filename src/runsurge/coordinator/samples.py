@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from runsurge.errors import NotFound
+from runsurge.readings import NodeReading, TaskReading
 from runsurge.store.models import Attempt, Job, NodeSample, Task, TaskSample, utcnow
 from runsurge.store.states import AttemptState
 
@@ -31,26 +32,6 @@ BUFFER_LIMIT = 50_000
 LIST_LIMIT = 1000
 # Attempts looked up per statement when storing task samples.
 LOOKUP_CHUNK = 500
-
-
-@dataclass(frozen=True)
-class NodeReading:
-    """What a node sample says about the machine."""
-
-    cpu_percent: float
-    memory_used_bytes: int
-    memory_free_bytes: int
-    load_1m: float
-    disk_free_bytes: int
-
-
-@dataclass(frozen=True)
-class TaskReading:
-    """What a task sample says about one attempt."""
-
-    attempt_id: int
-    cpu_percent: float
-    memory_bytes: int
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,16 @@ from sqlalchemy import func, select
 from runsurge.coordinator import jobs
 from runsurge.coordinator.outputs import finished_outputs
 from runsurge.coordinator.samples import (
-    NodeReading,
     SampleBatch,
     SampleBuffer,
     SampleRetention,
-    TaskReading,
     latest_node_readings,
     prune_samples,
     store_samples,
     task_samples,
 )
 from runsurge.errors import NotFound
+from runsurge.readings import NodeReading, TaskReading
 from runsurge.store.models import NodeSample, TaskSample, utcnow
 from tests.unit.coordinator.scene import Scene
 

@@ -7,8 +7,9 @@ import datetime as dt
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from runsurge.coordinator.outputs import TaskOutputView
-from runsurge.coordinator.samples import NodeReading, TaskReading, TaskSampleView
+from runsurge.coordinator.samples import TaskSampleView
 from runsurge.proto.v1 import consumer_pb2, contributor_pb2
+from runsurge.readings import NodeReading, TaskReading
 
 
 def _timestamp(value: dt.datetime) -> Timestamp:
