@@ -40,6 +40,10 @@ def wait_until(
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+class PortTaken(Exception):
+    """The coordinator could not listen: the port was taken after free_port() chose it."""
+
+
 @dataclass
 class Cluster:
     """Processes of one test's cluster; stopped by the fixture."""
@@ -110,8 +114,24 @@ class Cluster:
         if self.skip_scan:
             settings.append(("--skip-scan", "RUNSURGE_COORDINATOR_SKIP_SCAN", ""))
         args, env = self._configure(settings, self.coordinator_env)
+        log_path = self.root / "coordinator.log"
+        log_start = log_path.stat().st_size if log_path.exists() else 0
         self.coordinator = self._spawn(["coordinator", *args], "coordinator.log", env)
-        self._wait_healthy()
+        self._wait_healthy(log_start)
+
+    def start_fresh_coordinator(self) -> None:
+        """Start the first coordinator, on a new port when another test took this one.
+
+        free_port() only says the port was free a moment ago: a parallel test can bind it
+        first, and this coordinator then exits saying it cannot listen.
+        """
+        for _ in range(3):
+            try:
+                self.start_coordinator()
+                return
+            except PortTaken:
+                self.port = free_port()
+        self.start_coordinator()
 
     def _configure(
         self, settings: list[tuple[str, str, str]], extra_env: dict[str, str]
@@ -126,14 +146,29 @@ class Cluster:
                 args += [flag, value] if value else [flag]
         return args, env
 
-    def _wait_healthy(self) -> None:
+    def _wait_healthy(self, log_start: int) -> None:
+        """Wait until this start's coordinator serves (its log begins at `log_start`)."""
         assert self.coordinator is not None
         proc = self.coordinator
+
+        def this_start_log() -> str:
+            with open(self.root / "coordinator.log", "rb") as log:
+                log.seek(log_start)
+                return log.read().decode(errors="replace")
+
         with grpc.insecure_channel(self.address) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
 
             def serving() -> bool:
-                assert proc.poll() is None, f"coordinator exited:\n{self.log('coordinator.log')}"
+                if proc.poll() is not None:
+                    log = this_start_log()
+                    if f"cannot listen on {self.address}" in log:
+                        raise PortTaken(self.address)
+                    raise AssertionError(f"coordinator exited:\n{log[-4000:]}")
+                # Another test's coordinator may answer on a reused port: ours must say
+                # it listens (it logs that after binding) before its health counts.
+                if f"coordinator listening on {self.address}" not in this_start_log():
+                    return False
                 try:
                     reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=0.5)
                 except grpc.RpcError:

@@ -17,7 +17,7 @@ def cluster_factory(tmp_path: Path, db_url: str) -> Iterator[type[Cluster]]:
     def make(**kwargs: object) -> Cluster:
         cluster = Cluster(root=tmp_path, db_url=db_url, **kwargs)  # type: ignore[arg-type]
         started.append(cluster)
-        cluster.start_coordinator()
+        cluster.start_fresh_coordinator()
         return cluster
 
     yield make  # type: ignore[misc]

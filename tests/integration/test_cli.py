@@ -124,6 +124,24 @@ def test_coordinator_on_a_taken_port_says_so(tmp_path: Path) -> None:
     assert "Traceback" not in run.stderr
 
 
+def test_second_coordinator_on_a_running_coordinators_port_is_refused(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """gRPC's default SO_REUSEPORT would let both bind and split the clients between them."""
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "runsurge", "coordinator", "--listen", cluster.address,
+         "--data-dir", str(tmp_path / "second")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert f"cannot listen on {cluster.address}: the address is in use" in run.stderr
+    with cluster.client() as client:
+        client.contributors()  # the first one still serves
+
+
 LOUD = """
 import sys
 

@@ -46,7 +46,7 @@ def floor_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sqlite_cluster(tmp_path: Path) -> Iterator[Cluster]:
     cluster = Cluster(root=tmp_path, db_url=f"sqlite:///{tmp_path / 'db.sqlite3'}")
     try:
-        cluster.start_coordinator()
+        cluster.start_fresh_coordinator()
         cluster.add_contributor()
         yield cluster
     finally:

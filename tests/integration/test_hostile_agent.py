@@ -43,7 +43,7 @@ def hostile_cluster(tmp_path: Path, db_url: str) -> Iterator[Cluster]:
         contributor_env=dict(SECRET_ENV),
     )
     cluster.root.mkdir()
-    cluster.start_coordinator()
+    cluster.start_fresh_coordinator()
     cluster.add_contributor(cores=2, memory=AGENT_MEMORY)
     try:
         yield cluster

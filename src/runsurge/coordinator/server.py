@@ -64,6 +64,9 @@ async def serve(settings: CoordinatorSettings, ready: asyncio.Event | None = Non
             ("grpc.keepalive_time_ms", 20_000),
             ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
             ("grpc.keepalive_permit_without_calls", 1),
+            # gRPC sets SO_REUSEPORT by default: a second coordinator on the same port
+            # would bind, and the kernel would split connections between the two.
+            ("grpc.so_reuseport", 0),
         ],
     )
     consumer_pb2_grpc.add_ConsumerServiceServicer_to_server(ConsumerServicer(coordinator), server)
