@@ -108,6 +108,13 @@ class CoordinatorSettings(BaseSettings):
         ),
     )
     max_attempts: int = Field(default=3, description="Attempts a task gets before it fails.")
+    memory_growth_factor: float = Field(
+        default=2.0,
+        ge=1.1,
+        le=16,
+        description="A task killed for exceeding its memory is retried with the peak it "
+        "reached times this (within the job's --memory and the largest contributor).",
+    )
     # Quarantine (coordinator/quarantine.py): a contributor that keeps failing for
     # reasons that are not the script's, or keeps dropping out, gets no work for a while.
     quarantine_failures: int = Field(

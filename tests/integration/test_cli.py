@@ -42,6 +42,7 @@ def test_json_outputs_are_stable(cluster: Cluster) -> None:
         "aggregate_script",
         "on_error",
         "waiting_reason",
+        "memory_limit_bytes",
     }
     assert job["state"] == "SUCCEEDED" and job["result"] == {"lines": 1, "words": 2}
     assert job["tasks"] == {

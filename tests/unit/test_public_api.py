@@ -15,6 +15,7 @@ CLIENT_API = [
     "JobStatus",
     "TaskCounts",
     "TaskErrorInfo",
+    "TaskMemory",
     "TaskOutput",
     "TaskSample",
 ]

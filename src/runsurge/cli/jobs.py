@@ -94,6 +94,14 @@ def submit(
     group: Annotated[bool, typer.Option("--group", help="Make a group even of one input.")] = False,
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait and print the result.")] = False,
     name: Annotated[str, typer.Option(help="A label for listings.")] = "",
+    memory: Annotated[
+        str | None,
+        typer.Option(
+            help="The most memory one task may use, e.g. 2GiB; a task that needs more "
+            "fails saying so. Default: no limit beyond the largest contributor.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     coordinator: CoordinatorOpt = None,
     token: TokenOpt = None,
@@ -111,10 +119,13 @@ def submit(
         if items is None:
             first = sources.paths[0]
             job = client.submit(
-                script, sys.stdin.buffer.read() if str(first) == "-" else first, name=name
+                script,
+                sys.stdin.buffer.read() if str(first) == "-" else first,
+                name=name,
+                memory=memory,
             )
         else:
-            job = _submit_group(client, script, items, aggregate, on_error, name)
+            job = _submit_group(client, script, items, aggregate, on_error, name, memory)
         if not wait:
             status = job.status()
             if as_json:
@@ -138,6 +149,7 @@ def _submit_group(
     aggregate: list[str] | None,
     on_error: str,
     name: str,
+    memory: str | None,
 ) -> Job:
     specs: Any = aggregate or None
     if aggregate == ["script"]:
@@ -149,6 +161,7 @@ def _submit_group(
             aggregate=specs,
             on_error=on_error,
             name=name,
+            memory=memory,
         )
 
 

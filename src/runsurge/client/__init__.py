@@ -8,7 +8,14 @@ with Client() as client:              # finds the coordinator `runsurge up` star
 """
 
 from runsurge.client.client import Client
-from runsurge.client.job import InputResult, Job, JobStatus, TaskCounts, TaskErrorInfo
+from runsurge.client.job import (
+    InputResult,
+    Job,
+    JobStatus,
+    TaskCounts,
+    TaskErrorInfo,
+    TaskMemory,
+)
 from runsurge.client.monitoring import TaskOutput, TaskSample
 
 __all__ = [
@@ -18,6 +25,7 @@ __all__ = [
     "JobStatus",
     "TaskCounts",
     "TaskErrorInfo",
+    "TaskMemory",
     "TaskOutput",
     "TaskSample",
 ]

@@ -9,7 +9,7 @@ from typing import BinaryIO, Literal
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from runsurge.client.job import JobStatus, TaskCounts, TaskErrorInfo
+from runsurge.client.job import JobStatus, TaskCounts, TaskErrorInfo, TaskMemory
 from runsurge.errors import InvalidInput
 from runsurge.proto.v1 import common_pb2, consumer_pb2
 
@@ -57,6 +57,17 @@ def job_status(msg: consumer_pb2.Job) -> JobStatus:
         aggregate_script=msg.aggregate_script,
         on_error=ON_ERROR_NAMES.get(msg.on_error, "continue"),
         waiting_reason=msg.waiting_reason,
+        memory_limit_bytes=msg.memory_limit_bytes,
+    )
+
+
+def task_memory(msg: consumer_pb2.TaskResult) -> TaskMemory:
+    """What one listed input reserved, used, and ran out of memory at."""
+    return TaskMemory(
+        reservation_bytes=msg.memory_reservation_bytes,
+        peak_bytes=msg.peak_memory_bytes,
+        out_of_memory_at_bytes=list(msg.out_of_memory_at_bytes),
+        attempts=msg.attempts,
     )
 
 

@@ -17,7 +17,7 @@ from runsurge.client._errors import translate, translated
 from runsurge.client._upload import InputSource, check_inputs, open_input
 from runsurge.client.job import InputResult, Job, JobStatus, TaskLogs
 from runsurge.client.monitoring import TaskOutput, TaskSample
-from runsurge.config import ClientSettings
+from runsurge.config import ClientSettings, parse_size
 from runsurge.errors import ConfigError, InvalidInput, InvalidRequest, NotFound
 from runsurge.proto.v1 import consumer_pb2, consumer_pb2_grpc
 from runsurge.wire_limits import MESSAGE_SIZE_OPTIONS
@@ -88,14 +88,27 @@ class Client:
         """Close the connection."""
         self._channel.close()
 
-    def submit(self, script: ScriptSource, input: InputSource, *, name: str = "") -> Job:
+    def submit(
+        self,
+        script: ScriptSource,
+        input: InputSource,
+        *,
+        name: str = "",
+        memory: int | str | None = None,
+    ) -> Job:
         """Submit a single job: one script, one input. Returns at once with a Job handle.
 
+        `memory` caps the task's memory (bytes, or a size such as "2GiB"): it is never
+        given more, and fails saying so if it needs more.
         Raises InvalidInput, naming the file, when the input cannot be opened or read.
         """
         source, script_name = read_script(script)
         spec = consumer_pb2.JobSpec(
-            script=source, kind=consumer_pb2.JOB_KIND_SINGLE, name=name, script_name=script_name
+            script=source,
+            kind=consumer_pb2.JOB_KIND_SINGLE,
+            name=name,
+            script_name=script_name,
+            memory_limit_bytes=memory_limit(memory),
         )
         stream = open_input(input)  # before the call: a missing file fails here
         try:
@@ -111,6 +124,7 @@ class Client:
         aggregate: AggregateSpec = None,
         on_error: str = "continue",
         name: str = "",
+        memory: int | str | None = None,
     ) -> Job:
         """Submit one script with many inputs; returns once every input is uploaded.
 
@@ -119,6 +133,7 @@ class Client:
         of "FIELD=REDUCER" specs (or a {field: reducer} dict) for built-in reducers,
         or "script" to run the script's own `aggregate(results) -> dict`.
         `on_error` is "continue" (aggregate what succeeded) or "fail-fast".
+        `memory` caps each task's memory, as for `submit`.
 
         The files of a list of inputs are opened before anything is sent; an input that
         cannot be read raises InvalidInput naming it. An exception raised by a lazy
@@ -134,6 +149,7 @@ class Client:
             aggregate=specs,
             aggregate_script=use_script,
             on_error=_wire.ON_ERROR.get(on_error, consumer_pb2.ON_ERROR_UNSPECIFIED),
+            memory_limit_bytes=memory_limit(memory),
         )
         if on_error not in _wire.ON_ERROR:
             raise InvalidRequest(f"on_error must be 'continue' or 'fail-fast', not {on_error!r}")
@@ -319,10 +335,23 @@ class Client:
                 elif msg.state == "SUCCEEDED":
                     result = json.loads(self._fetch_result(job_id, msg.index))
                 error = _wire.error_info(msg.error) if msg.HasField("error") else None
-                yield InputResult(msg.index, msg.state, result, error)
+                yield InputResult(msg.index, msg.state, result, error, _wire.task_memory(msg))
 
 
 AggregateSpec = str | Iterable[str] | Mapping[str, str] | None
+
+
+def memory_limit(memory: int | str | None) -> int:
+    """A per-task memory limit in bytes from an int or a size string (None: no limit)."""
+    if memory is None:
+        return 0
+    try:
+        value = parse_size(memory)
+    except ConfigError as exc:
+        raise InvalidRequest(f"memory: {exc}") from None
+    if value <= 0:
+        raise InvalidRequest(f"memory must be a positive size, not {memory!r}")
+    return value
 
 
 def normalise_aggregate(aggregate: AggregateSpec) -> tuple[list[str], bool]:

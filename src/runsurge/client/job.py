@@ -70,6 +70,7 @@ class JobStatus:
     aggregate_script: bool  # a group aggregated by the script's own aggregate()
     on_error: str  # "continue" or "fail-fast"
     waiting_reason: str = ""  # why queued work cannot start yet (a task too large), if so
+    memory_limit_bytes: int = 0  # the per-task memory limit it was submitted with (0: none)
 
     @property
     def done(self) -> bool:
@@ -86,6 +87,16 @@ class JobStatus:
 
 
 @dataclass(frozen=True)
+class TaskMemory:
+    """One input's memory: what it reserves, its peak, where it ran out of memory before."""
+
+    reservation_bytes: int  # its current (or last) attempt's limit
+    peak_bytes: int  # measured by the kernel in its latest finished attempt (0: none yet)
+    out_of_memory_at_bytes: list[int]  # reservations at which earlier attempts were killed
+    attempts: int
+
+
+@dataclass(frozen=True)
 class InputResult:
     """One input's outcome in a group: its result, or why it has none."""
 
@@ -93,6 +104,7 @@ class InputResult:
     state: str
     result: dict[str, Any] | None
     error: TaskErrorInfo | None
+    memory: TaskMemory | None = None
 
     @property
     def ok(self) -> bool:

@@ -85,7 +85,7 @@ class Coordinator:
             (s.memory_bytes for s in self.dispatcher.sessions.values()),
             default=self.settings.task_memory_bytes,
         )
-        return RetryLimits(self.settings.max_attempts, largest)
+        return RetryLimits(self.settings.max_attempts, largest, self.settings.memory_growth_factor)
 
     @property
     def lease_terms(self) -> liveness.LeaseTerms:

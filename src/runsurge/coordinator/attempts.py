@@ -47,7 +47,8 @@ class RetryLimits:
     """How often and how large a task may be retried."""
 
     max_attempts: int
-    max_reservation_bytes: int
+    max_reservation_bytes: int  # the largest connected contributor's offer
+    memory_growth_factor: float = 2.0  # an OOM retry reserves the peak times this
 
 
 @dataclass
@@ -294,20 +295,33 @@ def _fail(
     task.error_type = error.type if error else ""
     task.error_message = error.message if error else ""
     task.error_traceback = error.traceback if error else ""
-    return requeue_or_fail(job, task, attempt.id, outcome, limits)
+    return requeue_or_fail(job, task, attempt.id, outcome, limits, attempt.peak_memory_bytes)
 
 
 def requeue_or_fail(
-    job: Job, task: Task, attempt_id: int, outcome: OutcomeKind, limits: RetryLimits
+    job: Job,
+    task: Task,
+    attempt_id: int,
+    outcome: OutcomeKind,
+    limits: RetryLimits,
+    peak_bytes: int = 0,
 ) -> bool:
-    """After a failed or lost attempt: queue the task again (True) or fail it for good."""
+    """After a failed or lost attempt: queue the task again (True) or fail it for good.
+
+    `peak_bytes` is the memory the attempt reached, which an OOM retry grows from.
+    """
     ids = TaskIds(job.id, task.index, attempt_id)
     decision = retries.decide(
         outcome,
         task.attempt_count,
         limits.max_attempts,
-        task.memory_reservation_bytes,
-        limits.max_reservation_bytes,
+        retries.MemoryContext(
+            reservation_bytes=task.memory_reservation_bytes,
+            largest_offer_bytes=limits.max_reservation_bytes,
+            peak_bytes=peak_bytes,
+            growth_factor=limits.memory_growth_factor,
+            job_limit_bytes=job.memory_limit_bytes,
+        ),
     )
     if decision.retry:
         move_task(job, task, TaskState.QUEUED)
@@ -320,7 +334,10 @@ def requeue_or_fail(
     task.finished_at = utcnow()
     if not task.error_kind:
         task.error_kind = outcome.value
-    if retries.RETRY_CLASS[outcome] is not retries.RetryClass.FINAL and not task.error_message:
+    retry_class = retries.RETRY_CLASS[outcome]
+    if retry_class is retries.RetryClass.MORE_MEMORY:
+        task.error_message = decision.reason  # at what size, and which cap stopped it
+    elif retry_class is not retries.RetryClass.FINAL and not task.error_message:
         task.error_message = decision.reason  # why a retryable failure is final now
     log.info("%s failed for good: %s", ids, decision.reason, extra=ids.extra)
     return False

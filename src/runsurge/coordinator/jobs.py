@@ -22,6 +22,7 @@ from runsurge.coordinator.views import (
     JobView,
     TaskCounts,
     TaskLogsView,
+    TaskMemoryView,
     TaskResultView,
 )
 from runsurge.errors import Conflict, LimitExceeded, NotFound
@@ -72,6 +73,7 @@ def create_job(
     script_name: str,
     options: GroupOptions | None = None,
     max_active: int | None = None,
+    memory_limit_bytes: int = 0,
 ) -> str:
     """A new job in SUBMITTING; its tasks are added as inputs arrive.
 
@@ -105,6 +107,7 @@ def create_job(
             on_error=options.on_error,
             aggregate_specs=json.dumps(list(options.aggregate_specs)),
             aggregate_script=options.aggregate_script,
+            memory_limit_bytes=memory_limit_bytes,
         )
     )
     return job_id
@@ -370,6 +373,7 @@ def _view(session: Session, job: Job, blobs: BlobStore, inline_limit: int) -> Jo
         aggregate_script=job.aggregate_script,
         on_error=job.on_error,
         waiting_reason="" if job.state.final else job.waiting_reason,
+        memory_limit_bytes=job.memory_limit_bytes,
     )
 
 
@@ -448,6 +452,7 @@ def task_results(
         .order_by(Task.index)
         .limit(limit)
     ).all()
+    memory = _task_memory(session, [task.id for task in tasks])
     views = []
     for task in tasks:
         result = None
@@ -459,8 +464,43 @@ def task_results(
             error = ErrorView(
                 task.error_kind, task.error_type, task.error_message, task.error_traceback
             )
-        views.append(TaskResultView(task.index, task.state.value, result, task.result_size, error))
+        peak, killed_at = memory.get(task.id, (0, []))
+        views.append(
+            TaskResultView(
+                task.index,
+                task.state.value,
+                result,
+                task.result_size,
+                error,
+                memory=TaskMemoryView(
+                    task.memory_reservation_bytes, peak, tuple(killed_at), task.attempt_count
+                ),
+            )
+        )
     return views
+
+
+def _task_memory(session: Session, task_ids: list[int]) -> dict[int, tuple[int, list[int]]]:
+    """task id -> (peak of its latest finished attempt, reservations it was OOM-killed at)."""
+    found: dict[int, tuple[int, list[int]]] = {}
+    if not task_ids:
+        return found
+    rows = session.execute(
+        select(
+            Attempt.task_id,
+            Attempt.outcome,
+            Attempt.peak_memory_bytes,
+            Attempt.memory_reservation_bytes,
+        )
+        .where(Attempt.task_id.in_(task_ids), Attempt.finished_at.is_not(None))
+        .order_by(Attempt.task_id, Attempt.id)
+    ).all()
+    for row in rows:
+        _, killed_at = found.get(row.task_id, (0, []))
+        if row.outcome is OutcomeKind.OUT_OF_MEMORY:
+            killed_at.append(row.memory_reservation_bytes)
+        found[row.task_id] = (row.peak_memory_bytes, killed_at)
+    return found
 
 
 def cancel_job(session: Session, consumer_id: str, job_id: str) -> CancelList:

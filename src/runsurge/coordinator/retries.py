@@ -3,8 +3,9 @@
 The one place that decides retries: `RETRY_CLASS` puts every outcome kind in one
 class. A consumer's own error is final (running it again gives the same answer), a
 lost contributor or a broken sandbox is retried elsewhere, and a task killed for
-exceeding its memory is retried with twice the reservation, up to the largest
-machine connected. A task its contributor handed back while shutting down (the agent
+exceeding its memory is retried with a larger reservation: the peak it reached times
+a growth factor, within the job's memory limit and the largest machine connected
+(reservations.py). A task its contributor handed back while shutting down (the agent
 reports CANCELLED: drained past its grace, or a second SIGTERM) is requeued without
 counting that attempt against its budget: it is neither the task's fault nor a failure.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from runsurge.coordinator.reservations import after_out_of_memory
 from runsurge.kinds import OutcomeKind
 
 
@@ -22,7 +24,7 @@ class RetryClass(enum.Enum):
 
     FINAL = "final"  # a result, or an error the same code on the same input would repeat
     RETRY = "retry"  # the platform failed, not the script: run it again
-    MORE_MEMORY = "more-memory"  # killed at its memory limit: again with twice the reservation
+    MORE_MEMORY = "more-memory"  # killed at its memory limit: again with a grown reservation
     HAND_BACK = "hand-back"  # its contributor gave it back: again, the attempt not counted
 
 
@@ -53,15 +55,23 @@ class RetryDecision:
     counted: bool = True  # False: the attempt is given back to the task's budget
 
 
+@dataclass(frozen=True)
+class MemoryContext:
+    """What an out-of-memory retry grows from and within."""
+
+    reservation_bytes: int
+    largest_offer_bytes: int
+    peak_bytes: int = 0  # the peak the killed attempt reached (0: not reported)
+    growth_factor: float = 2.0
+    job_limit_bytes: int = 0  # the consumer's per-job limit (0: none)
+
+
 def decide(
-    outcome: OutcomeKind,
-    attempts_so_far: int,
-    max_attempts: int,
-    reservation_bytes: int,
-    max_reservation_bytes: int,
+    outcome: OutcomeKind, attempts_so_far: int, max_attempts: int, memory: MemoryContext
 ) -> RetryDecision:
     """Decide what happens to a task whose attempt ended with `outcome`."""
     retry_class = RETRY_CLASS[outcome]
+    reservation_bytes = memory.reservation_bytes
     if retry_class is RetryClass.FINAL:
         return RetryDecision(False, reservation_bytes, f"{outcome.value} is final")
     if retry_class is RetryClass.HAND_BACK:
@@ -75,10 +85,12 @@ def decide(
             f"gave up after {attempts_so_far} attempts ({outcome.value})",
         )
     if retry_class is RetryClass.MORE_MEMORY:
-        if reservation_bytes >= max_reservation_bytes:
-            return RetryDecision(
-                False, reservation_bytes, "out of memory at the largest reservation available"
-            )
-        grown = min(reservation_bytes * 2, max_reservation_bytes)
-        return RetryDecision(True, grown, "retry with more memory")
+        growth = after_out_of_memory(
+            reservation_bytes,
+            memory.peak_bytes,
+            memory.growth_factor,
+            memory.largest_offer_bytes,
+            memory.job_limit_bytes,
+        )
+        return RetryDecision(growth.retry, growth.reservation_bytes, growth.reason)
     return RetryDecision(True, reservation_bytes, f"retry after {outcome.value}")

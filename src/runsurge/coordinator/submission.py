@@ -17,9 +17,11 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
+from runsurge.config import format_size
 from runsurge.coordinator import jobs
 from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.reducers import parse_specs
+from runsurge.coordinator.reservations import MIN_TASK_MEMORY, initial_reservation
 from runsurge.errors import InvalidInput, InvalidRequest, LimitExceeded
 from runsurge.kinds import JobKind
 from runsurge.scan.script_check import check_script
@@ -62,9 +64,15 @@ class JobSpecIn:
     name: str
     script_name: str
     options: GroupOptions = field(default_factory=GroupOptions)
+    memory_limit_bytes: int = 0  # the consumer's per-task limit (`--memory`); 0: none
 
     def validate(self) -> None:
         """Refuse options that do not fit the job kind, naming the fix."""
+        if 0 < self.memory_limit_bytes < MIN_TASK_MEMORY:
+            raise InvalidRequest(
+                f"memory limit {format_size(self.memory_limit_bytes)} is below the "
+                f"{format_size(MIN_TASK_MEMORY)} a task needs to start (--memory)"
+            )
         if self.kind is JobKind.SINGLE and self.options.aggregates:
             raise InvalidRequest("aggregation applies to groups; a single job has one result")
         if self.options.aggregate_script and self.options.aggregate_specs:
@@ -154,6 +162,7 @@ class Submission:
         self._limits = limits
         self.job_id: str | None = None
         self._kind = JobKind.SINGLE
+        self._reservation = limits.memory_reservation_bytes
         self._current: _InputReceiver | None = None
         self._pending: list[BlobRef] = []
         self._count = 0
@@ -222,7 +231,11 @@ class Submission:
                 script_sha256=ref.sha256,
                 script_name=spec.script_name[:200] or "script.py",
                 options=spec.options,
+                memory_limit_bytes=spec.memory_limit_bytes,
             )
+        )
+        self._reservation = initial_reservation(
+            self._limits.memory_reservation_bytes, spec.memory_limit_bytes
         )
 
     def begin_input(self, declared_size: int) -> None:
@@ -289,9 +302,7 @@ class Submission:
         batch, self._pending = self._pending, []
         first = self._count - len(batch)
         job_id = self._require_started()
-        await self._db.run(
-            jobs.add_tasks, job_id, first, batch, self._limits.memory_reservation_bytes
-        )
+        await self._db.run(jobs.add_tasks, job_id, first, batch, self._reservation)
         self._touched = time.monotonic()
 
     def _require_started(self) -> str:

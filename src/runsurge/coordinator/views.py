@@ -51,6 +51,17 @@ class JobView:
     aggregate_script: bool = False
     on_error: OnError = OnError.CONTINUE
     waiting_reason: str = ""  # why queued work cannot start, while it cannot (placement.py)
+    memory_limit_bytes: int = 0  # the consumer's per-task limit (0: none)
+
+
+@dataclass(frozen=True)
+class TaskMemoryView:
+    """What a task reserves, what it used, and the sizes at which it ran out of memory."""
+
+    reservation_bytes: int
+    peak_bytes: int  # of its latest finished attempt; 0 before any finished
+    out_of_memory_at_bytes: tuple[int, ...] = ()
+    attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class TaskResultView:
     result_json: bytes | None  # None when absent or too large to list (fetch it instead)
     result_size: int
     error: ErrorView | None
+    memory: TaskMemoryView | None = None
 
 
 @dataclass(frozen=True)

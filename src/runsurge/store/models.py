@@ -181,6 +181,8 @@ class Job(Base):
     # since when; kept by coordinator/placement.py.
     waiting_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     unplaceable_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The consumer's per-task memory limit (`--memory`); no reservation exceeds it. 0: none.
+    memory_limit_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 

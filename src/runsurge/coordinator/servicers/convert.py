@@ -56,6 +56,7 @@ def job_spec_from_message(spec: consumer_pb2.JobSpec) -> JobSpecIn:
             aggregate_script=spec.aggregate_script,
             on_error=_ON_ERROR_OF.get(spec.on_error, OnError.CONTINUE),
         ),
+        memory_limit_bytes=spec.memory_limit_bytes,
     )
 
 
@@ -122,12 +123,13 @@ def job_message(view: JobView) -> consumer_pb2.Job:
         aggregate_script=view.aggregate_script,
         on_error=_ON_ERROR.get(view.on_error, consumer_pb2.ON_ERROR_UNSPECIFIED),
         waiting_reason=view.waiting_reason,
+        memory_limit_bytes=view.memory_limit_bytes,
     )
 
 
 def task_result_message(view: TaskResultView) -> consumer_pb2.TaskResult:
     """The wire form of one input's outcome."""
-    return consumer_pb2.TaskResult(
+    message = consumer_pb2.TaskResult(
         index=view.index,
         state=view.state,
         result_json=view.result_json or b"",
@@ -135,6 +137,12 @@ def task_result_message(view: TaskResultView) -> consumer_pb2.TaskResult:
         result_size=view.result_size,
         error=error_message(view.error),
     )
+    if view.memory is not None:
+        message.memory_reservation_bytes = view.memory.reservation_bytes
+        message.peak_memory_bytes = view.memory.peak_bytes
+        message.out_of_memory_at_bytes.extend(view.memory.out_of_memory_at_bytes)
+        message.attempts = view.memory.attempts
+    return message
 
 
 def contributor_message(view: ContributorView) -> consumer_pb2.ContributorInfo:

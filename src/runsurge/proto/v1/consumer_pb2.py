@@ -27,63 +27,63 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from runsurge.proto.v1 import common_pb2 as runsurge_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1arunsurge/v1/consumer.proto\x12\x0brunsurge.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18runsurge/v1/common.proto\"\xb5\x01\n\x07JobSpec\x12\x0e\n\x06script\x18\x01 \x01(\x0c\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.runsurge.v1.JobKind\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0bscript_name\x18\x04 \x01(\t\x12\x11\n\taggregate\x18\x05 \x03(\t\x12\x18\n\x10\x61ggregate_script\x18\x06 \x01(\x08\x12&\n\x08on_error\x18\x07 \x01(\x0e\x32\x14.runsurge.v1.OnError\"\x1a\n\nInputStart\x12\x0c\n\x04size\x18\x01 \x01(\x04\"\x1a\n\x08InputEnd\x12\x0e\n\x06sha256\x18\x01 \x01(\t\"\xb2\x01\n\x10SubmitJobRequest\x12$\n\x04spec\x18\x01 \x01(\x0b\x32\x14.runsurge.v1.JobSpecH\x00\x12.\n\x0binput_start\x18\x02 \x01(\x0b\x32\x17.runsurge.v1.InputStartH\x00\x12\x14\n\ninput_data\x18\x03 \x01(\x0cH\x00\x12*\n\tinput_end\x18\x04 \x01(\x0b\x32\x15.runsurge.v1.InputEndH\x00\x42\x06\n\x04item\"r\n\nTaskCounts\x12\r\n\x05total\x18\x01 \x01(\r\x12\x0e\n\x06queued\x18\x02 \x01(\r\x12\x0f\n\x07running\x18\x03 \x01(\r\x12\x11\n\tsucceeded\x18\x04 \x01(\r\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\r\x12\x11\n\tcancelled\x18\x06 \x01(\r\"\xe3\x03\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.runsurge.v1.JobKind\x12$\n\x05state\x18\x03 \x01(\x0e\x32\x15.runsurge.v1.JobState\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x15\n\rscript_sha256\x18\x05 \x01(\t\x12&\n\x05tasks\x18\x06 \x01(\x0b\x32\x17.runsurge.v1.TaskCounts\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x05\x65rror\x18\t \x01(\x0b\x32\x16.runsurge.v1.TaskError\x12\x13\n\x0bresult_json\x18\n \x01(\x0c\x12\x15\n\rresult_inline\x18\x0b \x01(\x08\x12\x18\n\x10result_available\x18\x0c \x01(\x08\x12\x11\n\taggregate\x18\r \x03(\t\x12\x18\n\x10\x61ggregate_script\x18\x0e \x01(\x08\x12&\n\x08on_error\x18\x0f \x01(\x0e\x32\x14.runsurge.v1.OnError\x12\x16\n\x0ewaiting_reason\x18\x10 \x01(\t\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\" \n\x0fListJobsRequest\x12\r\n\x05limit\x18\x01 \x01(\r\"2\n\x10ListJobsResponse\x12\x1e\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.runsurge.v1.Job\"K\n\x12\x46\x65tchResultRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\ntask_index\x18\x02 \x01(\r\x12\x11\n\taggregate\x18\x03 \x01(\x08\"=\n\x16ListTaskResultsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0bstart_index\x18\x02 \x01(\r\"\x92\x01\n\nTaskResult\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05state\x18\x02 \x01(\t\x12\x13\n\x0bresult_json\x18\x03 \x01(\x0c\x12\x15\n\rresult_inline\x18\x04 \x01(\x08\x12\x13\n\x0bresult_size\x18\x05 \x01(\x04\x12%\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x16.runsurge.v1.TaskError\"\x19\n\x17ListContributorsRequest\"\xd0\x02\n\x0f\x43ontributorInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06online\x18\x03 \x01(\x08\x12\r\n\x05\x63ores\x18\x04 \x01(\r\x12\x14\n\x0cmemory_bytes\x18\x05 \x01(\x04\x12\x17\n\x0fisolation_level\x18\x06 \x01(\t\x12\x10\n\x08insecure\x18\x07 \x01(\x08\x12\x15\n\rrunning_tasks\x18\x08 \x01(\r\x12-\n\tlast_seen\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05state\x18\n \x01(\t\x12\x14\n\x0cstate_reason\x18\x0b \x01(\t\x12\x0f\n\x07load_1m\x18\x0c \x01(\x01\x12\x19\n\x11\x66ree_memory_bytes\x18\r \x01(\x04\x12\x13\n\x0b\x63pu_percent\x18\x0e \x01(\x01\x12\x17\n\x0f\x64isk_free_bytes\x18\x0f \x01(\x04\"N\n\x18ListContributorsResponse\x12\x32\n\x0c\x63ontributors\x18\x01 \x03(\x0b\x32\x1c.runsurge.v1.ContributorInfo\"8\n\x12GetTaskLogsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\ntask_index\x18\x02 \x01(\r\":\n\x08TaskLogs\x12\x0c\n\x04logs\x18\x01 \x01(\x0c\x12\x11\n\ttruncated\x18\x02 \x01(\x08\x12\r\n\x05state\x18\x03 \x01(\t\"I\n\x16ListTaskSamplesRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08\x61\x66ter_id\x18\x02 \x01(\x04\x12\r\n\x05limit\x18\x03 \x01(\r\"\x97\x01\n\x0eTaskSampleInfo\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x12\n\ntask_index\x18\x02 \x01(\x05\x12\x12\n\nattempt_id\x18\x03 \x01(\x04\x12&\n\x02\x61t\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63pu_percent\x18\x05 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x06 \x01(\x04\"G\n\x17ListTaskSamplesResponse\x12,\n\x07samples\x18\x01 \x03(\x0b\x32\x1b.runsurge.v1.TaskSampleInfo\"w\n\x16ListTaskOutputsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12)\n\x05since\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x61\x66ter_index\x18\x03 \x01(\r\x12\r\n\x05limit\x18\x04 \x01(\r\"\x81\x01\n\nTaskOutput\x12\x12\n\ntask_index\x18\x01 \x01(\r\x12\r\n\x05state\x18\x02 \x01(\t\x12\x0c\n\x04logs\x18\x03 \x01(\x0c\x12\x11\n\ttruncated\x18\x04 \x01(\x08\x12/\n\x0b\x66inished_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*L\n\x07JobKind\x12\x18\n\x14JOB_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fJOB_KIND_SINGLE\x10\x01\x12\x12\n\x0eJOB_KIND_GROUP\x10\x02*R\n\x07OnError\x12\x18\n\x14ON_ERROR_UNSPECIFIED\x10\x00\x12\x15\n\x11ON_ERROR_CONTINUE\x10\x01\x12\x16\n\x12ON_ERROR_FAIL_FAST\x10\x02*\xcf\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14JOB_STATE_SUBMITTING\x10\x01\x12\x14\n\x10JOB_STATE_QUEUED\x10\x02\x12\x15\n\x11JOB_STATE_RUNNING\x10\x03\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x04\x12\x14\n\x10JOB_STATE_FAILED\x10\x05\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x06\x12\x19\n\x15JOB_STATE_AGGREGATING\x10\x07\x32\xbb\x06\n\x0f\x43onsumerService\x12>\n\tSubmitJob\x12\x1d.runsurge.v1.SubmitJobRequest\x1a\x10.runsurge.v1.Job(\x01\x12\x36\n\x06GetJob\x12\x1a.runsurge.v1.GetJobRequest\x1a\x10.runsurge.v1.Job\x12G\n\x08ListJobs\x12\x1c.runsurge.v1.ListJobsRequest\x1a\x1d.runsurge.v1.ListJobsResponse\x12:\n\x08WatchJob\x12\x1a.runsurge.v1.GetJobRequest\x1a\x10.runsurge.v1.Job0\x01\x12\x44\n\x0b\x46\x65tchResult\x12\x1f.runsurge.v1.FetchResultRequest\x1a\x12.runsurge.v1.Chunk0\x01\x12Q\n\x0fListTaskResults\x12#.runsurge.v1.ListTaskResultsRequest\x1a\x17.runsurge.v1.TaskResult0\x01\x12\x39\n\tCancelJob\x12\x1a.runsurge.v1.GetJobRequest\x1a\x10.runsurge.v1.Job\x12_\n\x10ListContributors\x12$.runsurge.v1.ListContributorsRequest\x1a%.runsurge.v1.ListContributorsResponse\x12\x45\n\x0bGetTaskLogs\x12\x1f.runsurge.v1.GetTaskLogsRequest\x1a\x15.runsurge.v1.TaskLogs\x12\\\n\x0fListTaskSamples\x12#.runsurge.v1.ListTaskSamplesRequest\x1a$.runsurge.v1.ListTaskSamplesResponse\x12Q\n\x0fListTaskOutputs\x12#.runsurge.v1.ListTaskOutputsRequest\x1a\x17.runsurge.v1.TaskOutput0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1arunsurge/v1/consumer.proto\x12\x0brunsurge.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18runsurge/v1/common.proto\"\xd1\x01\n\x07JobSpec\x12\x0e\n\x06script\x18\x01 \x01(\x0c\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.runsurge.v1.JobKind\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0bscript_name\x18\x04 \x01(\t\x12\x11\n\taggregate\x18\x05 \x03(\t\x12\x18\n\x10\x61ggregate_script\x18\x06 \x01(\x08\x12&\n\x08on_error\x18\x07 \x01(\x0e\x32\x14.runsurge.v1.OnError\x12\x1a\n\x12memory_limit_bytes\x18\x08 \x01(\x04\"\x1a\n\nInputStart\x12\x0c\n\x04size\x18\x01 \x01(\x04\"\x1a\n\x08InputEnd\x12\x0e\n\x06sha256\x18\x01 \x01(\t\"\xb2\x01\n\x10SubmitJobRequest\x12$\n\x04spec\x18\x01 \x01(\x0b\x32\x14.runsurge.v1.JobSpecH\x00\x12.\n\x0binput_start\x18\x02 \x01(\x0b\x32\x17.runsurge.v1.InputStartH\x00\x12\x14\n\ninput_data\x18\x03 \x01(\x0cH\x00\x12*\n\tinput_end\x18\x04 \x01(\x0b\x32\x15.runsurge.v1.InputEndH\x00\x42\x06\n\x04item\"r\n\nTaskCounts\x12\r\n\x05total\x18\x01 \x01(\r\x12\x0e\n\x06queued\x18\x02 \x01(\r\x12\x0f\n\x07running\x18\x03 \x01(\r\x12\x11\n\tsucceeded\x18\x04 \x01(\r\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\r\x12\x11\n\tcancelled\x18\x06 \x01(\r\"\xff\x03\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.runsurge.v1.JobKind\x12$\n\x05state\x18\x03 \x01(\x0e\x32\x15.runsurge.v1.JobState\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x15\n\rscript_sha256\x18\x05 \x01(\t\x12&\n\x05tasks\x18\x06 \x01(\x0b\x32\x17.runsurge.v1.TaskCounts\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x05\x65rror\x18\t \x01(\x0b\x32\x16.runsurge.v1.TaskError\x12\x13\n\x0bresult_json\x18\n \x01(\x0c\x12\x15\n\rresult_inline\x18\x0b \x01(\x08\x12\x18\n\x10result_available\x18\x0c \x01(\x08\x12\x11\n\taggregate\x18\r \x03(\t\x12\x18\n\x10\x61ggregate_script\x18\x0e \x01(\x08\x12&\n\x08on_error\x18\x0f \x01(\x0e\x32\x14.runsurge.v1.OnError\x12\x16\n\x0ewaiting_reason\x18\x10 \x01(\t\x12\x1a\n\x12memory_limit_bytes\x18\x11 \x01(\x04\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\" \n\x0fListJobsRequest\x12\r\n\x05limit\x18\x01 \x01(\r\"2\n\x10ListJobsResponse\x12\x1e\n\x04jobs\x18\x01 \x03(\x0b\x32\x10.runsurge.v1.Job\"K\n\x12\x46\x65tchResultRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\ntask_index\x18\x02 \x01(\r\x12\x11\n\taggregate\x18\x03 \x01(\x08\"=\n\x16ListTaskResultsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0bstart_index\x18\x02 \x01(\r\"\x81\x02\n\nTaskResult\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05state\x18\x02 \x01(\t\x12\x13\n\x0bresult_json\x18\x03 \x01(\x0c\x12\x15\n\rresult_inline\x18\x04 \x01(\x08\x12\x13\n\x0bresult_size\x18\x05 \x01(\x04\x12%\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x16.runsurge.v1.TaskError\x12 \n\x18memory_reservation_bytes\x18\x07 \x01(\x04\x12\x19\n\x11peak_memory_bytes\x18\x08 \x01(\x04\x12\x1e\n\x16out_of_memory_at_bytes\x18\t \x03(\x04\x12\x10\n\x08\x61ttempts\x18\n \x01(\r\"\x19\n\x17ListContributorsRequest\"\xd0\x02\n\x0f\x43ontributorInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06online\x18\x03 \x01(\x08\x12\r\n\x05\x63ores\x18\x04 \x01(\r\x12\x14\n\x0cmemory_bytes\x18\x05 \x01(\x04\x12\x17\n\x0fisolation_level\x18\x06 \x01(\t\x12\x10\n\x08insecure\x18\x07 \x01(\x08\x12\x15\n\rrunning_tasks\x18\x08 \x01(\r\x12-\n\tlast_seen\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05state\x18\n \x01(\t\x12\x14\n\x0cstate_reason\x18\x0b \x01(\t\x12\x0f\n\x07load_1m\x18\x0c \x01(\x01\x12\x19\n\x11\x66ree_memory_bytes\x18\r \x01(\x04\x12\x13\n\x0b\x63pu_percent\x18\x0e \x01(\x01\x12\x17\n\x0f\x64isk_free_bytes\x18\x0f \x01(\x04\"N\n\x18ListContributorsResponse\x12\x32\n\x0c\x63ontributors\x18\x01 \x03(\x0b\x32\x1c.runsurge.v1.ContributorInfo\"8\n\x12GetTaskLogsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x12\n\ntask_index\x18\x02 \x01(\r\":\n\x08TaskLogs\x12\x0c\n\x04logs\x18\x01 \x01(\x0c\x12\x11\n\ttruncated\x18\x02 \x01(\x08\x12\r\n\x05state\x18\x03 \x01(\t\"I\n\x16ListTaskSamplesRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08\x61\x66ter_id\x18\x02 \x01(\x04\x12\r\n\x05limit\x18\x03 \x01(\r\"\x97\x01\n\x0eTaskSampleInfo\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x12\n\ntask_index\x18\x02 \x01(\x05\x12\x12\n\nattempt_id\x18\x03 \x01(\x04\x12&\n\x02\x61t\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63pu_percent\x18\x05 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x06 \x01(\x04\"G\n\x17ListTaskSamplesResponse\x12,\n\x07samples\x18\x01 \x03(\x0b\x32\x1b.runsurge.v1.TaskSampleInfo\"w\n\x16ListTaskOutputsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12)\n\x05since\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x61\x66ter_index\x18\x03 \x01(\r\x12\r\n\x05limit\x18\x04 \x01(\r\"\x81\x01\n\nTaskOutput\x12\x12\n\ntask_index\x18\x01 \x01(\r\x12\r\n\x05state\x18\x02 \x01(\t\x12\x0c\n\x04logs\x18\x03 \x01(\x0c\x12\x11\n\ttruncated\x18\x04 \x01(\x08\x12/\n\x0b\x66inished_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*L\n\x07JobKind\x12\x18\n\x14JOB_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fJOB_KIND_SINGLE\x10\x01\x12\x12\n\x0eJOB_KIND_GROUP\x10\x02*R\n\x07OnError\x12\x18\n\x14ON_ERROR_UNSPECIFIED\x10\x00\x12\x15\n\x11ON_ERROR_CONTINUE\x10\x01\x12\x16\n\x12ON_ERROR_FAIL_FAST\x10\x02*\xcf\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14JOB_STATE_SUBMITTING\x10\x01\x12\x14\n\x10JOB_STATE_QUEUED\x10\x02\x12\x15\n\x11JOB_STATE_RUNNING\x10\x03\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x04\x12\x14\n\x10JOB_STATE_FAILED\x10\x05\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x06\x12\x19\n\x15JOB_STATE_AGGREGATING\x10\x07\x32\xbb\x06\n\x0f\x43onsumerService\x12>\n\tSubmitJob\x12\x1d.runsurge.v1.SubmitJobRequest\x1a\x10.runsurge.v1.Job(\x01\x12\x36\n\x06GetJob\x12\x1a.runsurge.v1.GetJobRequest\x1a\x10.runsurge.v1.Job\x12G\n\x08ListJobs\x12\x1c.runsurge.v1.ListJobsRequest\x1a\x1d.runsurge.v1.ListJobsResponse\x12:\n\x08WatchJob\x12\x1a.runsurge.v1.GetJobRequest\x1a\x10.runsurge.v1.Job0\x01\x12\x44\n\x0b\x46\x65tchResult\x12\x1f.runsurge.v1.FetchResultRequest\x1a\x12.runsurge.v1.Chunk0\x01\x12Q\n\x0fListTaskResults\x12#.runsurge.v1.ListTaskResultsRequest\x1a\x17.runsurge.v1.TaskResult0\x01\x12\x39\n\tCancelJob\x12\x1a.runsurge.v1.GetJobRequest\x1a\x10.runsurge.v1.Job\x12_\n\x10ListContributors\x12$.runsurge.v1.ListContributorsRequest\x1a%.runsurge.v1.ListContributorsResponse\x12\x45\n\x0bGetTaskLogs\x12\x1f.runsurge.v1.GetTaskLogsRequest\x1a\x15.runsurge.v1.TaskLogs\x12\\\n\x0fListTaskSamples\x12#.runsurge.v1.ListTaskSamplesRequest\x1a$.runsurge.v1.ListTaskSamplesResponse\x12Q\n\x0fListTaskOutputs\x12#.runsurge.v1.ListTaskOutputsRequest\x1a\x17.runsurge.v1.TaskOutput0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'runsurge.v1.consumer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBKIND']._serialized_start=2652
-  _globals['_JOBKIND']._serialized_end=2728
-  _globals['_ONERROR']._serialized_start=2730
-  _globals['_ONERROR']._serialized_end=2812
-  _globals['_JOBSTATE']._serialized_start=2815
-  _globals['_JOBSTATE']._serialized_end=3022
+  _globals['_JOBKIND']._serialized_start=2819
+  _globals['_JOBKIND']._serialized_end=2895
+  _globals['_ONERROR']._serialized_start=2897
+  _globals['_ONERROR']._serialized_end=2979
+  _globals['_JOBSTATE']._serialized_start=2982
+  _globals['_JOBSTATE']._serialized_end=3189
   _globals['_JOBSPEC']._serialized_start=103
-  _globals['_JOBSPEC']._serialized_end=284
-  _globals['_INPUTSTART']._serialized_start=286
-  _globals['_INPUTSTART']._serialized_end=312
-  _globals['_INPUTEND']._serialized_start=314
-  _globals['_INPUTEND']._serialized_end=340
-  _globals['_SUBMITJOBREQUEST']._serialized_start=343
-  _globals['_SUBMITJOBREQUEST']._serialized_end=521
-  _globals['_TASKCOUNTS']._serialized_start=523
-  _globals['_TASKCOUNTS']._serialized_end=637
-  _globals['_JOB']._serialized_start=640
-  _globals['_JOB']._serialized_end=1123
-  _globals['_GETJOBREQUEST']._serialized_start=1125
-  _globals['_GETJOBREQUEST']._serialized_end=1156
-  _globals['_LISTJOBSREQUEST']._serialized_start=1158
-  _globals['_LISTJOBSREQUEST']._serialized_end=1190
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1192
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1242
-  _globals['_FETCHRESULTREQUEST']._serialized_start=1244
-  _globals['_FETCHRESULTREQUEST']._serialized_end=1319
-  _globals['_LISTTASKRESULTSREQUEST']._serialized_start=1321
-  _globals['_LISTTASKRESULTSREQUEST']._serialized_end=1382
-  _globals['_TASKRESULT']._serialized_start=1385
-  _globals['_TASKRESULT']._serialized_end=1531
-  _globals['_LISTCONTRIBUTORSREQUEST']._serialized_start=1533
-  _globals['_LISTCONTRIBUTORSREQUEST']._serialized_end=1558
-  _globals['_CONTRIBUTORINFO']._serialized_start=1561
-  _globals['_CONTRIBUTORINFO']._serialized_end=1897
-  _globals['_LISTCONTRIBUTORSRESPONSE']._serialized_start=1899
-  _globals['_LISTCONTRIBUTORSRESPONSE']._serialized_end=1977
-  _globals['_GETTASKLOGSREQUEST']._serialized_start=1979
-  _globals['_GETTASKLOGSREQUEST']._serialized_end=2035
-  _globals['_TASKLOGS']._serialized_start=2037
-  _globals['_TASKLOGS']._serialized_end=2095
-  _globals['_LISTTASKSAMPLESREQUEST']._serialized_start=2097
-  _globals['_LISTTASKSAMPLESREQUEST']._serialized_end=2170
-  _globals['_TASKSAMPLEINFO']._serialized_start=2173
-  _globals['_TASKSAMPLEINFO']._serialized_end=2324
-  _globals['_LISTTASKSAMPLESRESPONSE']._serialized_start=2326
-  _globals['_LISTTASKSAMPLESRESPONSE']._serialized_end=2397
-  _globals['_LISTTASKOUTPUTSREQUEST']._serialized_start=2399
-  _globals['_LISTTASKOUTPUTSREQUEST']._serialized_end=2518
-  _globals['_TASKOUTPUT']._serialized_start=2521
-  _globals['_TASKOUTPUT']._serialized_end=2650
-  _globals['_CONSUMERSERVICE']._serialized_start=3025
-  _globals['_CONSUMERSERVICE']._serialized_end=3852
+  _globals['_JOBSPEC']._serialized_end=312
+  _globals['_INPUTSTART']._serialized_start=314
+  _globals['_INPUTSTART']._serialized_end=340
+  _globals['_INPUTEND']._serialized_start=342
+  _globals['_INPUTEND']._serialized_end=368
+  _globals['_SUBMITJOBREQUEST']._serialized_start=371
+  _globals['_SUBMITJOBREQUEST']._serialized_end=549
+  _globals['_TASKCOUNTS']._serialized_start=551
+  _globals['_TASKCOUNTS']._serialized_end=665
+  _globals['_JOB']._serialized_start=668
+  _globals['_JOB']._serialized_end=1179
+  _globals['_GETJOBREQUEST']._serialized_start=1181
+  _globals['_GETJOBREQUEST']._serialized_end=1212
+  _globals['_LISTJOBSREQUEST']._serialized_start=1214
+  _globals['_LISTJOBSREQUEST']._serialized_end=1246
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1248
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1298
+  _globals['_FETCHRESULTREQUEST']._serialized_start=1300
+  _globals['_FETCHRESULTREQUEST']._serialized_end=1375
+  _globals['_LISTTASKRESULTSREQUEST']._serialized_start=1377
+  _globals['_LISTTASKRESULTSREQUEST']._serialized_end=1438
+  _globals['_TASKRESULT']._serialized_start=1441
+  _globals['_TASKRESULT']._serialized_end=1698
+  _globals['_LISTCONTRIBUTORSREQUEST']._serialized_start=1700
+  _globals['_LISTCONTRIBUTORSREQUEST']._serialized_end=1725
+  _globals['_CONTRIBUTORINFO']._serialized_start=1728
+  _globals['_CONTRIBUTORINFO']._serialized_end=2064
+  _globals['_LISTCONTRIBUTORSRESPONSE']._serialized_start=2066
+  _globals['_LISTCONTRIBUTORSRESPONSE']._serialized_end=2144
+  _globals['_GETTASKLOGSREQUEST']._serialized_start=2146
+  _globals['_GETTASKLOGSREQUEST']._serialized_end=2202
+  _globals['_TASKLOGS']._serialized_start=2204
+  _globals['_TASKLOGS']._serialized_end=2262
+  _globals['_LISTTASKSAMPLESREQUEST']._serialized_start=2264
+  _globals['_LISTTASKSAMPLESREQUEST']._serialized_end=2337
+  _globals['_TASKSAMPLEINFO']._serialized_start=2340
+  _globals['_TASKSAMPLEINFO']._serialized_end=2491
+  _globals['_LISTTASKSAMPLESRESPONSE']._serialized_start=2493
+  _globals['_LISTTASKSAMPLESRESPONSE']._serialized_end=2564
+  _globals['_LISTTASKOUTPUTSREQUEST']._serialized_start=2566
+  _globals['_LISTTASKOUTPUTSREQUEST']._serialized_end=2685
+  _globals['_TASKOUTPUT']._serialized_start=2688
+  _globals['_TASKOUTPUT']._serialized_end=2817
+  _globals['_CONSUMERSERVICE']._serialized_start=3192
+  _globals['_CONSUMERSERVICE']._serialized_end=4019
 # @@protoc_insertion_point(module_scope)

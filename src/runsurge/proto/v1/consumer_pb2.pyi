@@ -100,6 +100,7 @@ class JobSpec(_message.Message):
     AGGREGATE_FIELD_NUMBER: _builtins.int
     AGGREGATE_SCRIPT_FIELD_NUMBER: _builtins.int
     ON_ERROR_FIELD_NUMBER: _builtins.int
+    MEMORY_LIMIT_BYTES_FIELD_NUMBER: _builtins.int
     script: _builtins.bytes
     """The consumer's Python source, UTF-8, at most 1 MiB."""
     kind: Global___JobKind.ValueType
@@ -110,6 +111,10 @@ class JobSpec(_message.Message):
     aggregate_script: _builtins.bool
     """Run the script's own aggregate(results: list[dict]) -> dict (groups only)."""
     on_error: Global___OnError.ValueType
+    memory_limit_bytes: _builtins.int
+    """The most memory any one task of the job may use, in bytes (0: no limit of the
+    consumer's). No reservation exceeds it; a task that needs more fails saying so.
+    """
     @_builtins.property
     def aggregate(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Built-in reducers over result fields, each "FIELD=REDUCER" (groups only)."""
@@ -124,10 +129,11 @@ class JobSpec(_message.Message):
         aggregate: _abc.Iterable[_builtins.str] | None = ...,
         aggregate_script: _builtins.bool = ...,
         on_error: Global___OnError.ValueType = ...,
+        memory_limit_bytes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate", b"aggregate", "aggregate_script", b"aggregate_script", "kind", b"kind", "name", b"name", "on_error", b"on_error", "script", b"script", "script_name", b"script_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate", b"aggregate", "aggregate_script", b"aggregate_script", "kind", b"kind", "memory_limit_bytes", b"memory_limit_bytes", "name", b"name", "on_error", b"on_error", "script", b"script", "script_name", b"script_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -260,6 +266,7 @@ class Job(_message.Message):
     AGGREGATE_SCRIPT_FIELD_NUMBER: _builtins.int
     ON_ERROR_FIELD_NUMBER: _builtins.int
     WAITING_REASON_FIELD_NUMBER: _builtins.int
+    MEMORY_LIMIT_BYTES_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     kind: Global___JobKind.ValueType
     state: Global___JobState.ValueType
@@ -276,6 +283,8 @@ class Job(_message.Message):
     on_error: Global___OnError.ValueType
     waiting_reason: _builtins.str
     """While the job has queued tasks no connected contributor can hold: why it waits."""
+    memory_limit_bytes: _builtins.int
+    """As submitted in JobSpec.memory_limit_bytes (0: none)."""
     @_builtins.property
     def tasks(self) -> Global___TaskCounts: ...
     @_builtins.property
@@ -307,10 +316,11 @@ class Job(_message.Message):
         aggregate_script: _builtins.bool = ...,
         on_error: Global___OnError.ValueType = ...,
         waiting_reason: _builtins.str = ...,
+        memory_limit_bytes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "error", b"error", "finished_at", b"finished_at", "tasks", b"tasks"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate", b"aggregate", "aggregate_script", b"aggregate_script", "created_at", b"created_at", "error", b"error", "finished_at", b"finished_at", "id", b"id", "kind", b"kind", "name", b"name", "on_error", b"on_error", "result_available", b"result_available", "result_inline", b"result_inline", "result_json", b"result_json", "script_sha256", b"script_sha256", "state", b"state", "tasks", b"tasks", "waiting_reason", b"waiting_reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate", b"aggregate", "aggregate_script", b"aggregate_script", "created_at", b"created_at", "error", b"error", "finished_at", b"finished_at", "id", b"id", "kind", b"kind", "memory_limit_bytes", b"memory_limit_bytes", "name", b"name", "on_error", b"on_error", "result_available", b"result_available", "result_inline", b"result_inline", "result_json", b"result_json", "script_sha256", b"script_sha256", "state", b"state", "tasks", b"tasks", "waiting_reason", b"waiting_reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -433,14 +443,27 @@ class TaskResult(_message.Message):
     RESULT_INLINE_FIELD_NUMBER: _builtins.int
     RESULT_SIZE_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    MEMORY_RESERVATION_BYTES_FIELD_NUMBER: _builtins.int
+    PEAK_MEMORY_BYTES_FIELD_NUMBER: _builtins.int
+    OUT_OF_MEMORY_AT_BYTES_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
     index: _builtins.int
     state: _builtins.str
     """QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED."""
     result_json: _builtins.bytes
     result_inline: _builtins.bool
     result_size: _builtins.int
+    memory_reservation_bytes: _builtins.int
+    """The memory the task reserves now (its next or current attempt's limit), in bytes."""
+    peak_memory_bytes: _builtins.int
+    """The peak memory of its latest finished attempt (0: none finished yet)."""
+    attempts: _builtins.int
     @_builtins.property
     def error(self) -> _common_pb2.TaskError: ...
+    @_builtins.property
+    def out_of_memory_at_bytes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The reservations at which earlier attempts were killed for exceeding their memory."""
+
     def __init__(
         self,
         *,
@@ -450,10 +473,14 @@ class TaskResult(_message.Message):
         result_inline: _builtins.bool = ...,
         result_size: _builtins.int = ...,
         error: _common_pb2.TaskError | None = ...,
+        memory_reservation_bytes: _builtins.int = ...,
+        peak_memory_bytes: _builtins.int = ...,
+        out_of_memory_at_bytes: _abc.Iterable[_builtins.int] | None = ...,
+        attempts: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "index", b"index", "result_inline", b"result_inline", "result_json", b"result_json", "result_size", b"result_size", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "error", b"error", "index", b"index", "memory_reservation_bytes", b"memory_reservation_bytes", "out_of_memory_at_bytes", b"out_of_memory_at_bytes", "peak_memory_bytes", b"peak_memory_bytes", "result_inline", b"result_inline", "result_json", b"result_json", "result_size", b"result_size", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

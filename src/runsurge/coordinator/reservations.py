@@ -1,0 +1,76 @@
+"""How much memory a task reserves: at first, and after it was killed for exceeding it.
+
+A reservation is also the attempt's hard memory limit (policy.py): a task that
+outgrows it is killed by its own cgroup, so it never takes memory another tenant's
+task was promised. After such a kill the task is retried with the peak it reached
+times a growth factor, capped by the consumer's per-job limit (`--memory`) and by
+the largest contributor connected; never unbounded. Reservations are rounded up to
+`RESERVATION_STEP` so that nodes are not cut into odd-sized holes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runsurge.config import format_size
+
+MIB = 1024 * 1024
+RESERVATION_STEP = 16 * MIB
+# CPython and the harness need about 10 MiB before the script runs; below this a
+# task cannot start at all, so a smaller per-job limit is refused at submission.
+MIN_TASK_MEMORY = 32 * MIB
+
+
+def round_up(size: int) -> int:
+    """`size` rounded up to a whole number of reservation steps (at least one)."""
+    steps = max(1, -(-size // RESERVATION_STEP))
+    return steps * RESERVATION_STEP
+
+
+def initial_reservation(default_bytes: int, job_limit_bytes: int) -> int:
+    """A new task's reservation: the default, never above the job's limit (0: none)."""
+    if job_limit_bytes:
+        return min(default_bytes, job_limit_bytes)
+    return default_bytes
+
+
+@dataclass(frozen=True)
+class Growth:
+    """The next reservation after an out-of-memory kill, or why there is none."""
+
+    reservation_bytes: int
+    retry: bool
+    reason: str
+
+
+def after_out_of_memory(
+    reservation_bytes: int,
+    peak_bytes: int,
+    growth_factor: float,
+    largest_offer_bytes: int,
+    job_limit_bytes: int,
+) -> Growth:
+    """Grow a killed task's reservation from the peak it reached, within both caps."""
+    killed_at = format_size(reservation_bytes)
+    if job_limit_bytes and reservation_bytes >= job_limit_bytes:
+        return Growth(
+            reservation_bytes,
+            False,
+            f"out of memory at {killed_at}, the job's memory limit (--memory); "
+            "raise the limit to run this input",
+        )
+    cap = min(largest_offer_bytes, job_limit_bytes) if job_limit_bytes else largest_offer_bytes
+    if reservation_bytes >= cap:
+        return Growth(
+            reservation_bytes,
+            False,
+            f"out of memory at {killed_at}, the largest reservation any connected "
+            f"contributor can hold ({format_size(largest_offer_bytes)})",
+        )
+    wanted = round_up(int(max(reservation_bytes, peak_bytes) * growth_factor))
+    grown = min(wanted, cap)
+    return Growth(
+        grown,
+        True,
+        f"out of memory at {killed_at}; retrying with {format_size(grown)}",
+    )

@@ -1,0 +1,102 @@
+"""Memory reservations end to end: OOM retries grow from the peak, a job's --memory caps them.
+
+A reservation is also the attempt's cgroup limit, so each case here is a real kill by
+the kernel in a real sandbox, and what the consumer reads (the error, each input's
+memory) is what the coordinator recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from runsurge.errors import InvalidRequest
+from tests.integration.cluster import Cluster
+from tests.integration.executions import runs
+
+MiB = 1024 * 1024
+# Touches every page of 150 MiB at once (b"x" * n writes them), then returns.
+NEEDS_150_MIB = (
+    "def process(input_data):\n"
+    "    block = b'x' * (150 * 1024 * 1024)\n"
+    "    return {'held': len(block)}\n"
+)
+
+
+def test_oom_kill_is_retried_with_the_peak_grown_and_the_consumer_sees_each_size(
+    cluster_factory,  # type: ignore[no-untyped-def]
+) -> None:
+    cluster: Cluster = cluster_factory(
+        coordinator_env={"RUNSURGE_COORDINATOR_TASK_MEMORY_BYTES": "96MiB"}
+    )
+    cluster.add_contributor(memory="1GiB")
+    with cluster.client() as client:
+        job = client.submit_group(NEEDS_150_MIB, ["a"])
+        status = job.wait(timeout=90)
+        assert status.state == "SUCCEEDED", status
+        (item,) = list(job.results())
+    assert item.result == {"held": 150 * MiB}
+    memory = item.memory
+    assert memory is not None
+    assert memory.out_of_memory_at_bytes == [96 * MiB]
+    assert memory.attempts == 2
+    # Twice the peak at the kill (about the 96 MiB limit), rounded up to 16 MiB steps.
+    assert 192 * MiB <= memory.reservation_bytes <= 224 * MiB
+    assert 150 * MiB <= memory.peak_bytes <= memory.reservation_bytes
+    assert runs(cluster, job.id) == {0: 2}
+
+
+def test_a_task_above_its_jobs_memory_limit_fails_once_naming_the_limit(
+    cluster_factory,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    cluster: Cluster = cluster_factory()
+    cluster.add_contributor(memory="1GiB")
+    script = tmp_path / "big.py"
+    script.write_text(NEEDS_150_MIB)
+    data = tmp_path / "in.txt"
+    data.write_text("a")
+    run = cluster.cli("submit", str(script), str(data), "--memory", "64MiB", "--wait", "--json")
+    assert run.returncode == 1, run.stdout + run.stderr
+    job = json.loads(run.stdout)["job"]
+    assert job["memory_limit_bytes"] == 64 * MiB
+    assert job["error"]["kind"] == "OUT_OF_MEMORY"
+    message = job["error"]["message"]
+    assert "out of memory at 64.0 MiB, the job's memory limit (--memory)" in message
+    assert runs(cluster, job["id"]) == {0: 1}  # the limit is final: no retry above it
+
+
+def test_a_jobs_memory_limit_caps_the_growth_of_its_retries(
+    cluster_factory,  # type: ignore[no-untyped-def]
+) -> None:
+    # 96 MiB first; twice that would be 192 MiB, but the job allows 160 MiB: enough.
+    cluster: Cluster = cluster_factory(
+        coordinator_env={"RUNSURGE_COORDINATOR_TASK_MEMORY_BYTES": "96MiB"}
+    )
+    cluster.add_contributor(memory="1GiB")
+    with cluster.client() as client:
+        job = client.submit_group(NEEDS_150_MIB, ["a"], memory="176MiB")
+        assert job.wait(timeout=90).state == "SUCCEEDED"
+        (item,) = list(job.results())
+    assert item.memory is not None
+    assert item.memory.out_of_memory_at_bytes == [96 * MiB]
+    assert item.memory.reservation_bytes == 176 * MiB
+
+
+@pytest.mark.parametrize(
+    ("memory", "message"),
+    [
+        ("1MiB", "memory limit 1.0 MiB is below the 32.0 MiB a task needs to start"),
+        ("lots", "memory: not a size: 'lots'"),
+        (0, "memory must be a positive size"),
+    ],
+)
+def test_an_unusable_memory_limit_is_refused_before_anything_runs(
+    cluster: Cluster, memory: object, message: str
+) -> None:
+    with cluster.client() as client:
+        with pytest.raises(InvalidRequest, match=message):
+            client.submit("def process(s):\n    return {}\n", "x", memory=memory)  # type: ignore[arg-type]
+        assert client.jobs() == []
