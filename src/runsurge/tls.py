@@ -153,10 +153,15 @@ def handshake_hint(details: str, tls: bool) -> str:
     port demands, both only see the server close the socket.
     """
     text = details.lower()
+    if "hostname verification" in text:
+        return (
+            "the coordinator's certificate does not name the address dialled: dial one of "
+            "its names, or make it a certificate for this one (gen-certs --host)"
+        )
     if "certificate_verify_failed" in text or "handshake failed" in text:
         return (
             "the TLS handshake failed: the coordinator's certificate is not signed by the "
-            "tls_ca given, or does not name the address dialled"
+            "tls_ca given"
         )
     if "socket closed" in text and "failed to connect" in text:
         if not tls:

@@ -142,6 +142,33 @@ def test_a_client_that_does_not_trust_the_ca_is_refused(
         assert client.jobs() == []
 
 
+def test_a_certificate_that_does_not_name_the_address_dialled_is_refused(
+    tmp_path: Path,
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    assert runsurge("admin", "gen-certs", str(elsewhere), "--host", "coord.example").returncode == 0
+    address = f"127.0.0.1:{free_port()}"
+    log_path = tmp_path / "coordinator.log"
+    with open(log_path, "wb") as log:
+        coordinator = subprocess.Popen(
+            [sys.executable, "-m", "runsurge", "coordinator", "--listen", address,
+             "--data-dir", str(tmp_path / "d"), "--tls-cert", str(elsewhere / "server.pem"),
+             "--tls-key", str(elsewhere / "server-key.pem")],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        wait_until(lambda: f"listening on {address}" in log_path.read_text(), 30, "the coordinator")
+        token = (tmp_path / "d" / "consumer.token").read_text().strip()
+        with (
+            Client(address, token, tls_ca=elsewhere / "ca.pem") as client,
+            pytest.raises(CoordinatorUnreachable, match="does not name the address"),
+        ):
+            client.jobs()
+    finally:
+        coordinator.terminate()
+        coordinator.wait(15)
+
+
 def test_plaintext_on_a_network_address_needs_allow_plaintext_and_warns(
     start: Callable[..., Cluster], tmp_path: Path
 ) -> None:
