@@ -42,6 +42,11 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("certs")
     done = runsurge("admin", "gen-certs", str(target))
     assert done.returncode == 0, done.stderr
+    # It says which flag takes which file.
+    assert f"--tls-client-ca {target / 'ca.pem'}" in done.stdout
+    assert f"--tls-key {target / 'contributor-key.pem'}" in done.stdout
+    again = runsurge("admin", "gen-certs", str(target))
+    assert again.returncode == 2 and "refusing to overwrite" in again.stderr
     return target
 
 
@@ -249,3 +254,16 @@ def test_no_token_reaches_any_log_of_a_tls_cluster(
         for token in (cluster.consumer_token, enrolment):
             assert token not in text, name
         assert TOKEN_PATTERN.findall(text) == [], name
+
+
+def test_an_agent_with_a_bad_tls_file_stops_naming_it(certs: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key\n")
+    done = runsurge(
+        "contributor", "--coordinator", f"127.0.0.1:{free_port()}", "--token", "rsk_x",
+        "--work-dir", str(tmp_path / "w"), "--insecure-dev", "--tls-ca", str(certs / "ca.pem"),
+        "--tls-cert", str(certs / "contributor.pem"), "--tls-key", str(bad),
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert f"the contributor private key {bad} is not a PEM private key" in done.stderr
+    assert "Traceback" not in done.stderr
