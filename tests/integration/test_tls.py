@@ -132,6 +132,8 @@ def test_a_plaintext_client_against_the_tls_port_is_told_tls_is_needed(
     done = cluster.cli("jobs", env=env, timeout=30)
     assert done.returncode == 3
     assert "probably uses TLS" in done.stderr and "tls_ca" in done.stderr
+    flagged = cluster.cli("jobs", "--tls-ca", str(certs / "ca.pem"), env=env, timeout=30)
+    assert flagged.returncode == 0, flagged.stderr
 
 
 def test_a_client_that_does_not_trust_the_ca_is_refused(
