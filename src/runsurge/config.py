@@ -348,7 +348,7 @@ class ClientSettings(BaseSettings):
 
     def resolved(self) -> ClientSettings:
         """Fill what flags and environment left empty from the config file."""
-        if self.coordinator and self.token and self.tls_ca:
+        if self.coordinator and self.token:  # the file is not read: nothing comes from it
             return self
         saved = read_client_config(self.config)
         # The saved CA belongs to the saved coordinator: another address, another CA.

@@ -87,7 +87,7 @@ class Client:
         self._metadata = (("authorization", f"Bearer {resolved.token}"),)
         self._timeout = timeout
         transport = ClientTls(resolved.tls_ca, resolved.tls_cert, resolved.tls_key)
-        self.tls = transport.enabled
+        self.tls = transport.enabled  # whether the channel is TLS (errors hint by it)
         self._channel = channel(
             self.address, transport, "client", options=list(MESSAGE_SIZE_OPTIONS)
         )
