@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runsurge.errors import ConfigError
@@ -78,6 +78,24 @@ class CoordinatorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RUNSURGE_COORDINATOR_")
 
     listen: str = Field(default="127.0.0.1:7070", description="HOST:PORT to listen on.")
+    tls_cert: Path | None = Field(
+        default=None, description="PEM certificate (chain) of the coordinator; unset: plaintext."
+    )
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert.")
+    tls_client_ca: Path | None = Field(
+        default=None,
+        description="PEM CA that signs contributor client certificates; set: contributors "
+        "must present one, on contributor_listen.",
+    )
+    contributor_listen: str = Field(
+        default="",
+        description="HOST:PORT where contributors connect with a client certificate "
+        "(mutual TLS); needed with tls_client_ca.",
+    )
+    allow_plaintext: bool = Field(
+        default=False,
+        description="Listen without TLS on an address that is not loopback (logged loudly).",
+    )
     data_dir: Path = Field(
         default_factory=lambda: default_home() / "coordinator",
         description="State directory (database, blobs, tokens).",
@@ -222,12 +240,25 @@ class CoordinatorSettings(BaseSettings):
         default=60.0, gt=0, description="Interval of the loop that enforces the sample retention."
     )
 
-    @field_validator("listen", "metrics_listen")
+    @field_validator("listen", "metrics_listen", "contributor_listen")
     @classmethod
     def _check_listen(cls, value: str) -> str:
         if value and ":" not in value:
             raise ValueError("must be HOST:PORT")
         return value
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> CoordinatorSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: give both or none")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ValueError("tls_client_ca needs tls_cert and tls_key (the coordinator's own)")
+        if (self.tls_client_ca is None) != (not self.contributor_listen):
+            raise ValueError(
+                "tls_client_ca and contributor_listen go together: gRPC demands a client "
+                "certificate from every caller of a port, so contributors get their own"
+            )
+        return self
 
     def default_policy(self, memory_bytes: int | None = None) -> SandboxPolicy:
         """The limits a task gets unless the estimator says otherwise."""
@@ -251,6 +282,14 @@ class ContributorSettings(BaseSettings):
     token: str = Field(
         default="", description="Enrolment token (the coordinator's DATA_DIR/contributor.token)."
     )
+    tls_ca: Path | None = Field(
+        default=None,
+        description="PEM CA that signed the coordinator's certificate; unset: plaintext.",
+    )
+    tls_cert: Path | None = Field(
+        default=None, description="PEM client certificate, for a coordinator that demands one."
+    )
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert.")
     name: str = Field(
         default_factory=lambda: os.uname().nodename, description="Name shown to the coordinator."
     )
@@ -302,6 +341,13 @@ class ClientSettings(BaseSettings):
         default="", description="HOST:PORT of the coordinator; empty: the one in the config file."
     )
     token: str = Field(default="", description="Consumer token; empty: the one in the config file.")
+    tls_ca: Path | None = Field(
+        default=None,
+        description="PEM CA that signed the coordinator's certificate; unset: the config "
+        "file's, else plaintext.",
+    )
+    tls_cert: Path | None = Field(default=None, description="PEM client certificate (optional).")
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert.")
     config: Path = Field(
         default_factory=lambda: default_home() / "client.json",
         description="The client config file, which `runsurge up` writes.",
@@ -309,13 +355,17 @@ class ClientSettings(BaseSettings):
 
     def resolved(self) -> ClientSettings:
         """Fill what flags and environment left empty from the config file."""
-        if self.coordinator and self.token:
+        if self.coordinator and self.token:  # the file is not read: nothing comes from it
             return self
         saved = read_client_config(self.config)
+        # The saved CA belongs to the saved coordinator: another address, another CA.
+        same_place = not self.coordinator or self.coordinator == saved.get("coordinator")
+        saved_ca = saved.get("tls_ca") if same_place else None
         return self.model_copy(
             update={
                 "coordinator": self.coordinator or saved.get("coordinator", ""),
                 "token": self.token or saved.get("token", ""),
+                "tls_ca": self.tls_ca or (Path(saved_ca) if saved_ca else None),
             }
         )
 
@@ -348,6 +398,9 @@ def _describe(cls: type[BaseSettings], exc: ValidationError) -> str:
         )
         cause = error.get("ctx", {}).get("error")
         reason = str(cause) if error["type"] == "value_error" and cause else error["msg"]
+        if not field:  # a rule between settings: its input is all of them, tokens included
+            problems.append(f"invalid settings: {reason}")
+            continue
         secret = "token" in field or "url" in field  # a database URL may carry a password
         given = repr(error["input"])
         shown = "" if secret or given in reason else f", got {given}"
@@ -368,11 +421,16 @@ def read_client_config(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
-def write_client_config(path: Path, coordinator: str, token: str) -> None:
-    """Save the address and token so that later commands find the coordinator."""
+def write_client_config(
+    path: Path, coordinator: str, token: str, tls_ca: Path | None = None
+) -> None:
+    """Save the address, token (and CA) so that later commands find the coordinator."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    saved = {"coordinator": coordinator, "token": token}
+    if tls_ca is not None:
+        saved["tls_ca"] = str(tls_ca.resolve())
     with os.fdopen(fd, "w") as f:
-        json.dump({"coordinator": coordinator, "token": token}, f, indent=2)
+        json.dump(saved, f, indent=2)
     os.replace(tmp, path)

@@ -17,6 +17,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from runsurge.client import Client
+from runsurge.tls import ClientTls, channel
 
 START_TIMEOUT = 30.0
 
@@ -60,10 +61,32 @@ class Cluster:
     contributor_env: dict[str, str] = field(default_factory=dict)
     coordinator: subprocess.Popen[bytes] | None = None
     contributors: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # TLS: the output of `runsurge admin gen-certs` (None: plaintext); `mutual` also
+    # verifies contributors' client certificates, on `contributor_port`.
+    tls_dir: Path | None = None
+    mutual: bool = False
+    contributor_port: int = field(default_factory=free_port)
+    listen_host: str = "127.0.0.1"
+    coordinator_args: list[str] = field(default_factory=list)
+    contributor_args: list[str] = field(default_factory=list)
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def listen(self) -> str:
+        return f"{self.listen_host}:{self.port}"
+
+    @property
+    def contributor_address(self) -> str:
+        """Where agents connect: the mutual-TLS port when there is one."""
+        return f"127.0.0.1:{self.contributor_port}" if self.mutual else self.address
+
+    @property
+    def client_tls(self) -> ClientTls:
+        """What a consumer of this cluster trusts (nothing: plaintext)."""
+        return ClientTls(ca=self.tls_dir / "ca.pem") if self.tls_dir else ClientTls()
 
     @property
     def data_dir(self) -> Path:
@@ -83,6 +106,8 @@ class Cluster:
             RUNSURGE_HOME=str(self.root / "home"),
             COLUMNS="200",
         )
+        if self.tls_dir is not None:
+            env["RUNSURGE_TLS_CA"] = str(self.tls_dir / "ca.pem")
         return env
 
     def _spawn(
@@ -100,7 +125,7 @@ class Cluster:
 
     def start_coordinator(self) -> None:
         settings = [
-            ("--listen", "RUNSURGE_COORDINATOR_LISTEN", self.address),
+            ("--listen", "RUNSURGE_COORDINATOR_LISTEN", self.listen),
             ("--data-dir", "RUNSURGE_COORDINATOR_DATA_DIR", str(self.data_dir)),
             ("--lease-seconds", "RUNSURGE_COORDINATOR_LEASE_SECONDS", str(self.lease_seconds)),
             (
@@ -113,11 +138,55 @@ class Cluster:
             settings.append(("--db", "RUNSURGE_COORDINATOR_DB_URL", self.db_url))
         if self.skip_scan:
             settings.append(("--skip-scan", "RUNSURGE_COORDINATOR_SKIP_SCAN", ""))
+        settings += self._coordinator_tls()
         args, env = self._configure(settings, self.coordinator_env)
+        args += self.coordinator_args
         log_path = self.root / "coordinator.log"
         log_start = log_path.stat().st_size if log_path.exists() else 0
         self.coordinator = self._spawn(["coordinator", *args], "coordinator.log", env)
         self._wait_healthy(log_start)
+
+    def _coordinator_tls(self) -> list[tuple[str, str, str]]:
+        if self.tls_dir is None:
+            return []
+        settings = [
+            ("--tls-cert", "RUNSURGE_COORDINATOR_TLS_CERT", str(self.tls_dir / "server.pem")),
+            ("--tls-key", "RUNSURGE_COORDINATOR_TLS_KEY", str(self.tls_dir / "server-key.pem")),
+        ]
+        if self.mutual:
+            settings += [
+                (
+                    "--tls-client-ca",
+                    "RUNSURGE_COORDINATOR_TLS_CLIENT_CA",
+                    str(self.tls_dir / "ca.pem"),
+                ),
+                (
+                    "--contributor-listen",
+                    "RUNSURGE_COORDINATOR_CONTRIBUTOR_LISTEN",
+                    f"127.0.0.1:{self.contributor_port}",
+                ),
+            ]
+        return settings
+
+    def contributor_tls(self, client_cert: bool = True) -> list[tuple[str, str, str]]:
+        """An agent's TLS settings: trust the CA, and show the client certificate."""
+        if self.tls_dir is None:
+            return []
+        settings = [("--tls-ca", "RUNSURGE_CONTRIBUTOR_TLS_CA", str(self.tls_dir / "ca.pem"))]
+        if client_cert:
+            settings += [
+                (
+                    "--tls-cert",
+                    "RUNSURGE_CONTRIBUTOR_TLS_CERT",
+                    str(self.tls_dir / "contributor.pem"),
+                ),
+                (
+                    "--tls-key",
+                    "RUNSURGE_CONTRIBUTOR_TLS_KEY",
+                    str(self.tls_dir / "contributor-key.pem"),
+                ),
+            ]
+        return settings
 
     def start_fresh_coordinator(self) -> None:
         """Start the first coordinator, on a new port when another test took this one.
@@ -130,7 +199,7 @@ class Cluster:
                 self.start_coordinator()
                 return
             except PortTaken:
-                self.port = free_port()
+                self.port, self.contributor_port = free_port(), free_port()
         self.start_coordinator()
 
     def _configure(
@@ -156,18 +225,18 @@ class Cluster:
                 log.seek(log_start)
                 return log.read().decode(errors="replace")
 
-        with grpc.insecure_channel(self.address) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
+        with channel(self.address, self.client_tls, "test", []) as health_channel:
+            stub = health_pb2_grpc.HealthStub(health_channel)
 
             def serving() -> bool:
                 if proc.poll() is not None:
                     log = this_start_log()
-                    if f"cannot listen on {self.address}" in log:
+                    if "cannot listen on" in log:
                         raise PortTaken(self.address)
                     raise AssertionError(f"coordinator exited:\n{log[-4000:]}")
                 # Another test's coordinator may answer on a reused port: ours must say
                 # it listens (it logs that after binding) before its health counts.
-                if f"coordinator listening on {self.address}" not in this_start_log():
+                if f"coordinator listening on {self.listen}" not in this_start_log():
                     return False
                 try:
                     reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=0.5)
@@ -189,10 +258,12 @@ class Cluster:
         wait: bool = True,
         via: str = "",
         number: int | None = None,
+        tls: list[tuple[str, str, str]] | None = None,
     ) -> subprocess.Popen[bytes]:
         """Start an agent (reaching the coordinator at `via`, a proxy, when given).
 
-        `number` restarts agent N: same work dir (so same identity), same log.
+        `number` restarts agent N: same work dir (so same identity), same log. `tls`
+        replaces the cluster's own TLS settings for agents (`contributor_tls()`).
         """
         n = number or len(self.contributors) + 1
         before = self.online_count() if wait else 0
@@ -204,7 +275,11 @@ class Cluster:
         )
         args, env = self._configure(
             [
-                ("--coordinator", "RUNSURGE_CONTRIBUTOR_COORDINATOR", via or self.address),
+                (
+                    "--coordinator",
+                    "RUNSURGE_CONTRIBUTOR_COORDINATOR",
+                    via or self.contributor_address,
+                ),
                 token,
                 ("--cores", "RUNSURGE_CONTRIBUTOR_CORES", str(cores)),
                 ("--memory", "RUNSURGE_CONTRIBUTOR_MEMORY_BYTES", memory),
@@ -214,9 +289,11 @@ class Cluster:
                     "RUNSURGE_CONTRIBUTOR_WORK_DIR",
                     str(self.root / f"contributor-{n}"),
                 ),
+                *(self.contributor_tls() if tls is None else tls),
             ],
             self.contributor_env,
         )
+        args += self.contributor_args
         proc = self._spawn(["contributor", *args], f"contributor-{n}.log", env)
         if number is None:
             self.contributors.append(proc)
@@ -251,7 +328,7 @@ class Cluster:
             return sum(1 for c in client.contributors() if c["online"])
 
     def client(self) -> Client:
-        return Client(self.address, self.consumer_token)
+        return Client(self.address, self.consumer_token, tls_ca=self.client_tls.ca)
 
     def log(self, name: str) -> str:
         path = self.root / name

@@ -20,7 +20,8 @@ from runsurge.config import CoordinatorSettings, load_settings
 
 app = typer.Typer(
     name="admin",
-    help="Manage consumers and contributor enrolment tokens (on the coordinator's database).",
+    help="Manage consumers and contributor enrolment tokens (on the coordinator's database), "
+    "and make development TLS certificates.",
     no_args_is_help=True,
 )
 R = TypeVar("R")
@@ -130,3 +131,37 @@ def list_accounts(
     for row in rows:
         expires = row["expires_at"] or "never"
         print(f"{row['id']}  {row['kind']:<10} {row['status']:<8} expires {expires}  {row['name']}")
+
+
+@app.command("gen-certs")
+def gen_certs(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Where the files go.")],
+    host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host",
+            help="A name or IP address clients dial the coordinator by (repeatable; "
+            "default: localhost and 127.0.0.1).",
+        ),
+    ] = None,
+    days: Annotated[int, typer.Option(help="Validity of every certificate, in days.")] = 365,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing files.")] = False,
+) -> None:
+    """Write a development CA, a coordinator certificate and a contributor client certificate."""
+    from runsurge import devca
+
+    paths = devca.generate(directory, host or list(devca.DEFAULT_HOSTS), days, force)
+    names = ", ".join(host or devca.DEFAULT_HOSTS)
+    print(f"wrote a development CA and certificates for {names} in {directory} (keys 0600)")
+    print(
+        "coordinator:  "
+        f"--tls-cert {paths['server.pem']} --tls-key {paths['server-key.pem']} "
+        f"--tls-client-ca {paths['ca.pem']} --contributor-listen HOST:PORT"
+    )
+    print(
+        "contributor:  "
+        f"--tls-ca {paths['ca.pem']} --tls-cert {paths['contributor.pem']} "
+        f"--tls-key {paths['contributor-key.pem']} (and --coordinator HOST:CONTRIBUTOR_PORT)"
+    )
+    print(f"consumers:    RUNSURGE_TLS_CA={paths['ca.pem']} (or Client(tls_ca=...))")
+    print(f"keep {paths['ca-key.pem']} private: it signs certificates every role trusts")

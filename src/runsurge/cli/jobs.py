@@ -18,16 +18,16 @@ CoordinatorOpt = Annotated[
     str | None, setting_option(ClientSettings, "coordinator", "--coordinator", "-c")
 ]
 TokenOpt = Annotated[str | None, setting_option(ClientSettings, "token", "--token")]
+TlsCaOpt = Annotated[Path | None, setting_option(ClientSettings, "tls_ca", "--tls-ca")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (docs/cli.md).")]
 
 EXIT_JOB_FAILED = 1
 
 
-def connect(coordinator: str | None, token: str | None) -> Client:
+def connect(coordinator: str | None, token: str | None, tls_ca: Path | None = None) -> Client:
     """A client from flags, environment or the config file written by `runsurge up`."""
-    return Client(
-        settings=load_settings(ClientSettings, {"coordinator": coordinator, "token": token})
-    )
+    flags = {"coordinator": coordinator, "token": token, "tls_ca": tls_ca}
+    return Client(settings=load_settings(ClientSettings, flags))
 
 
 def _finish(status: JobStatus, as_json: bool, client: Client) -> None:
@@ -105,6 +105,7 @@ def submit(
     as_json: JsonOpt = False,
     coordinator: CoordinatorOpt = None,
     token: TokenOpt = None,
+    tls_ca: TlsCaOpt = None,
 ) -> None:
     """Submit SCRIPT with one INPUT (a job) or many (a group, optionally aggregated)."""
     sources = groups.InputSources(list(inputs or []), inputs_dir, inputs_glob, split_lines)
@@ -115,7 +116,7 @@ def submit(
     items = sources.items() if is_group else None
     if items is None and str(sources.paths[0]) != "-":
         groups.check_readable(sources.paths[0])
-    with connect(coordinator, token) as client:
+    with connect(coordinator, token, tls_ca) as client:
         if items is None:
             first = sources.paths[0]
             job = client.submit(
@@ -170,9 +171,10 @@ def status(
     as_json: JsonOpt = False,
     coordinator: CoordinatorOpt = None,
     token: TokenOpt = None,
+    tls_ca: TlsCaOpt = None,
 ) -> None:
     """Show a job's state and task counts."""
-    with connect(coordinator, token) as client:
+    with connect(coordinator, token, tls_ca) as client:
         output.show_status(client.job(job_id).status(), as_json)
 
 
@@ -188,9 +190,10 @@ def result(
     as_json: JsonOpt = False,
     coordinator: CoordinatorOpt = None,
     token: TokenOpt = None,
+    tls_ca: TlsCaOpt = None,
 ) -> None:
     """Print a job's result or a group's aggregate (waits by default); exit 1 if it failed."""
-    with connect(coordinator, token) as client:
+    with connect(coordinator, token, tls_ca) as client:
         job = client.job(job_id)
         current = job.status()
         if wait and not current.done:
@@ -223,9 +226,10 @@ def logs(
     ] = False,
     coordinator: CoordinatorOpt = None,
     token: TokenOpt = None,
+    tls_ca: TlsCaOpt = None,
 ) -> None:
     """Print one input's captured stdout and stderr; exit 4 for an unknown job or input."""
-    with connect(coordinator, token) as client:
+    with connect(coordinator, token, tls_ca) as client:
         job = client.job(job_id)
         if follow and task is None and job.status().kind == "group":
             for finished in job.outputs(follow=True):
@@ -256,9 +260,10 @@ def cancel(
     as_json: JsonOpt = False,
     coordinator: CoordinatorOpt = None,
     token: TokenOpt = None,
+    tls_ca: TlsCaOpt = None,
 ) -> None:
     """Cancel a job: queued tasks never run, running ones are killed."""
-    with connect(coordinator, token) as client:
+    with connect(coordinator, token, tls_ca) as client:
         output.show_status(client.job(job_id).cancel(), as_json)
 
 
@@ -267,9 +272,10 @@ def jobs(
     as_json: JsonOpt = False,
     coordinator: CoordinatorOpt = None,
     token: TokenOpt = None,
+    tls_ca: TlsCaOpt = None,
 ) -> None:
     """List your most recent jobs."""
-    with connect(coordinator, token) as client:
+    with connect(coordinator, token, tls_ca) as client:
         rows = client.jobs(limit)
     if as_json:
         output.print_json({"jobs": [r.to_json() for r in rows]})
@@ -286,9 +292,10 @@ def contributors(
     as_json: JsonOpt = False,
     coordinator: CoordinatorOpt = None,
     token: TokenOpt = None,
+    tls_ca: TlsCaOpt = None,
 ) -> None:
     """List the contributors the coordinator knows."""
-    with connect(coordinator, token) as client:
+    with connect(coordinator, token, tls_ca) as client:
         rows = client.contributors()
     if as_json:
         output.print_json({"contributors": rows})

@@ -79,6 +79,7 @@ EXTRA_OF_PACKAGE = {
     "psycopg": "coordinator",
     "grpc_reflection": "coordinator",
     "prometheus_client": "coordinator",
+    "cryptography": "coordinator",
     "psutil": "contributor",
     "pyseccomp": "contributor",
 }

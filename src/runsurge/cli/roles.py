@@ -48,6 +48,13 @@ def coordinator(
         float | None, _coordinator_option("heartbeat_interval_seconds", "--heartbeat-seconds")
     ] = None,
     metrics: Annotated[str | None, _coordinator_option("metrics_listen", "--metrics")] = None,
+    tls_cert: Annotated[Path | None, _coordinator_option("tls_cert")] = None,
+    tls_key: Annotated[Path | None, _coordinator_option("tls_key")] = None,
+    tls_client_ca: Annotated[Path | None, _coordinator_option("tls_client_ca")] = None,
+    contributor_listen: Annotated[str | None, _coordinator_option("contributor_listen")] = None,
+    allow_plaintext: Annotated[
+        bool | None, _coordinator_option("allow_plaintext", "--allow-plaintext")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run a coordinator: accepts jobs, scans them, schedules them onto contributors.
@@ -67,6 +74,11 @@ def coordinator(
             "lease_seconds": lease_seconds,
             "heartbeat_interval_seconds": heartbeat_seconds,
             "metrics_listen": metrics,
+            "tls_cert": tls_cert,
+            "tls_key": tls_key,
+            "tls_client_ca": tls_client_ca,
+            "contributor_listen": contributor_listen,
+            "allow_plaintext": allow_plaintext,
         },
     )
     if settings.skip_scan:
@@ -92,6 +104,9 @@ def contributor(
     insecure_dev: Annotated[
         bool | None, _contributor_option("insecure_dev", "--insecure-dev")
     ] = None,
+    tls_ca: Annotated[Path | None, _contributor_option("tls_ca")] = None,
+    tls_cert: Annotated[Path | None, _contributor_option("tls_cert")] = None,
+    tls_key: Annotated[Path | None, _contributor_option("tls_key")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run a contributor agent: offers this machine's cores and RAM to a coordinator.
@@ -114,6 +129,9 @@ def contributor(
             "name": name,
             "work_dir": work_dir,
             "insecure_dev": insecure_dev,
+            "tls_ca": tls_ca,
+            "tls_cert": tls_cert,
+            "tls_key": tls_key,
         },
     )
     if not settings.token:

@@ -16,7 +16,7 @@ from rich.live import Live
 from rich.table import Table
 
 from runsurge.cli import output
-from runsurge.cli.jobs import EXIT_JOB_FAILED, CoordinatorOpt, TokenOpt, connect
+from runsurge.cli.jobs import EXIT_JOB_FAILED, CoordinatorOpt, TlsCaOpt, TokenOpt, connect
 from runsurge.client import JobStatus, TaskOutput, TaskSample
 from runsurge.config import format_size
 
@@ -73,6 +73,7 @@ def watch(
     ] = 1.0,
     coordinator: CoordinatorOpt = None,
     token: TokenOpt = None,
+    tls_ca: TlsCaOpt = None,
 ) -> None:
     """Follow a job live: state changes, running tasks' CPU and memory, each input's output.
 
@@ -80,7 +81,7 @@ def watch(
     """
     final: JobStatus | None = None
     try:
-        with connect(coordinator, token) as client:
+        with connect(coordinator, token, tls_ca) as client:
             job = client.job(job_id)
             if output.out.is_terminal:
                 final = _watch_live(job.watch(interval))

@@ -11,6 +11,7 @@ import grpc
 
 from runsurge import errors
 from runsurge.scan.findings import Finding
+from runsurge.tls import handshake_hint
 
 T = TypeVar("T")
 FINDINGS_METADATA_KEY = "runsurge-findings-bin"
@@ -36,8 +37,8 @@ def _precise_class(name: object) -> type[errors.RunSurgeError] | None:
     return cls
 
 
-def translate(exc: grpc.RpcError, address: str) -> errors.RunSurgeError:
-    """The RunSurge error for a failed call."""
+def translate(exc: grpc.RpcError, address: str, tls: bool = False) -> errors.RunSurgeError:
+    """The RunSurge error for a failed call (`tls`: whether the channel used TLS)."""
     code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
     details = (exc.details() if isinstance(exc, grpc.Call) else "") or ""
     trailers = dict(exc.trailing_metadata() or ()) if isinstance(exc, grpc.Call) else {}
@@ -47,6 +48,11 @@ def translate(exc: grpc.RpcError, address: str) -> errors.RunSurgeError:
     precise = _precise_class(trailers.get(ERROR_TYPE_METADATA_KEY))
     if precise is not None:
         return precise(details)
+    hint = handshake_hint(details, tls) if code == grpc.StatusCode.UNAVAILABLE else ""
+    if hint:
+        return errors.CoordinatorUnreachable(
+            f"cannot connect to the coordinator at {address}: {hint} ({details})"
+        )
     if code == grpc.StatusCode.UNAVAILABLE:
         return errors.CoordinatorUnreachable(
             f"cannot reach the coordinator at {address} ({details or 'unavailable'}); "
@@ -61,9 +67,9 @@ def translate(exc: grpc.RpcError, address: str) -> errors.RunSurgeError:
 
 
 @contextmanager
-def translated(address: str) -> Iterator[None]:
+def translated(address: str, tls: bool = False) -> Iterator[None]:
     """Re-raise gRPC errors inside the block as RunSurge errors."""
     try:
         yield
     except grpc.RpcError as exc:
-        raise translate(exc, address) from None
+        raise translate(exc, address, tls) from None

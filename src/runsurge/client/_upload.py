@@ -105,6 +105,7 @@ def submit(
     inputs: Iterable[InputSource],
     metadata: tuple[tuple[str, str], ...],
     address: str,
+    tls: bool = False,
 ) -> consumer_pb2.Job:
     """Stream `spec` and `inputs` to SubmitJob; the reply, or the error that stopped it."""
     streams = (open_input(item) for item in inputs)
@@ -117,7 +118,7 @@ def submit(
         if requests.error is not None:
             raise requests.error from None
         if isinstance(exc, grpc.RpcError):
-            raise translate(exc, address) from None
+            raise translate(exc, address, tls) from None
         raise RunSurgeError("the submission was cancelled") from None
     except BaseException:
         call.cancel()  # Ctrl-C: the coordinator drops the half-sent job

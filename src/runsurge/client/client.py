@@ -20,6 +20,7 @@ from runsurge.client.monitoring import TaskOutput, TaskSample
 from runsurge.config import ClientSettings, parse_size
 from runsurge.errors import ConfigError, InvalidInput, InvalidRequest, NotFound
 from runsurge.proto.v1 import consumer_pb2, consumer_pb2_grpc
+from runsurge.tls import ClientTls, channel
 from runsurge.wire_limits import MESSAGE_SIZE_OPTIONS
 
 ScriptSource = str | os.PathLike[str] | IO[str] | IO[bytes]
@@ -52,7 +53,9 @@ class Client:
     """A connection to a RunSurge coordinator.
 
     Address and token come from the arguments, else RUNSURGE_COORDINATOR and
-    RUNSURGE_TOKEN, else the config file `runsurge up` writes.
+    RUNSURGE_TOKEN, else the config file `runsurge up` writes. `tls_ca` (the CA that
+    signed the coordinator's certificate) turns TLS on, else RUNSURGE_TLS_CA, else the
+    config file's; `tls_cert` and `tls_key` add a client certificate.
     """
 
     def __init__(
@@ -62,11 +65,19 @@ class Client:
         *,
         settings: ClientSettings | None = None,
         timeout: float = 30.0,
+        tls_ca: str | os.PathLike[str] | None = None,
+        tls_cert: str | os.PathLike[str] | None = None,
+        tls_key: str | os.PathLike[str] | None = None,
     ) -> None:
         base = settings or ClientSettings()
-        resolved = base.model_copy(
-            update={k: v for k, v in (("coordinator", coordinator), ("token", token)) if v}
-        ).resolved()
+        given = {
+            "coordinator": coordinator,
+            "token": token,
+            "tls_ca": Path(tls_ca) if tls_ca else None,
+            "tls_cert": Path(tls_cert) if tls_cert else None,
+            "tls_key": Path(tls_key) if tls_key else None,
+        }
+        resolved = base.model_copy(update={k: v for k, v in given.items() if v}).resolved()
         if not resolved.coordinator:
             raise ConfigError(
                 "no coordinator configured: pass --coordinator, set RUNSURGE_COORDINATOR, "
@@ -75,7 +86,11 @@ class Client:
         self.address = resolved.coordinator
         self._metadata = (("authorization", f"Bearer {resolved.token}"),)
         self._timeout = timeout
-        self._channel = grpc.insecure_channel(self.address, options=list(MESSAGE_SIZE_OPTIONS))
+        transport = ClientTls(resolved.tls_ca, resolved.tls_cert, resolved.tls_key)
+        self.tls = transport.enabled  # whether the channel is TLS (errors hint by it)
+        self._channel = channel(
+            self.address, transport, "client", options=list(MESSAGE_SIZE_OPTIONS)
+        )
         self._stub = consumer_pb2_grpc.ConsumerServiceStub(self._channel)
 
     def __enter__(self) -> Client:
@@ -157,7 +172,7 @@ class Client:
         return self._submit(spec, inputs)
 
     def _submit(self, spec: consumer_pb2.JobSpec, inputs: Iterable[InputSource]) -> Job:
-        reply = _upload.submit(self._stub, spec, inputs, self._metadata, self.address)
+        reply = _upload.submit(self._stub, spec, inputs, self._metadata, self.address, self.tls)
         status = _wire.job_status(reply)
         return Job(self, status.id, status)
 
@@ -168,7 +183,7 @@ class Client:
 
     def jobs(self, limit: int = 50) -> list[JobStatus]:
         """Your most recent jobs, newest first."""
-        with translated(self.address):
+        with translated(self.address, self.tls):
             reply = self._stub.ListJobs(
                 consumer_pb2.ListJobsRequest(limit=limit),
                 metadata=self._metadata,
@@ -178,7 +193,7 @@ class Client:
 
     def contributors(self) -> list[dict[str, Any]]:
         """The contributors the coordinator knows, online or not."""
-        with translated(self.address):
+        with translated(self.address, self.tls):
             reply = self._stub.ListContributors(
                 consumer_pb2.ListContributorsRequest(),
                 metadata=self._metadata,
@@ -208,7 +223,7 @@ class Client:
         ]
 
     def _task_samples(self, job_id: str, after: int) -> list[TaskSample]:
-        with translated(self.address):
+        with translated(self.address, self.tls):
             reply = self._stub.ListTaskSamples(
                 consumer_pb2.ListTaskSamplesRequest(job_id=job_id, after_id=after),
                 metadata=self._metadata,
@@ -232,7 +247,7 @@ class Client:
         request = consumer_pb2.ListTaskOutputsRequest(job_id=job_id, after_index=after_index)
         if since is not None:
             request.since.FromDatetime(since)
-        with translated(self.address):
+        with translated(self.address, self.tls):
             return [
                 TaskOutput(
                     o.task_index,
@@ -249,7 +264,7 @@ class Client:
     # -- used by Job ---------------------------------------------------------------
 
     def _get_job(self, job_id: str) -> JobStatus:
-        with translated(self.address):
+        with translated(self.address, self.tls):
             reply = self._stub.GetJob(
                 consumer_pb2.GetJobRequest(job_id=job_id),
                 metadata=self._metadata,
@@ -258,7 +273,7 @@ class Client:
         return _wire.job_status(reply)
 
     def _cancel_job(self, job_id: str) -> JobStatus:
-        with translated(self.address):
+        with translated(self.address, self.tls):
             reply = self._stub.CancelJob(
                 consumer_pb2.GetJobRequest(job_id=job_id),
                 metadata=self._metadata,
@@ -296,13 +311,13 @@ class Client:
                 now = time.monotonic()
                 outage_since = outage_since or now
                 if code != grpc.StatusCode.UNAVAILABLE or now - outage_since > WATCH_OUTAGE_SECONDS:
-                    raise translate(exc, self.address) from None
+                    raise translate(exc, self.address, self.tls) from None
                 # The coordinator restarted or the connection blipped: watch again.
                 time.sleep(WATCH_RECONNECT_SECONDS)
 
     def _fetch_result(self, job_id: str, index: int, aggregate: bool = False) -> bytes:
         parts: list[bytes] = []
-        with translated(self.address):
+        with translated(self.address, self.tls):
             for chunk in self._stub.FetchResult(
                 consumer_pb2.FetchResultRequest(
                     job_id=job_id, task_index=index, aggregate=aggregate
@@ -315,7 +330,7 @@ class Client:
     def _task_logs(self, job_id: str, index: int) -> TaskLogs:
         if index < 0:
             raise NotFound(f"job {job_id} has no input number {index}")
-        with translated(self.address):
+        with translated(self.address, self.tls):
             reply = self._stub.GetTaskLogs(
                 consumer_pb2.GetTaskLogsRequest(job_id=job_id, task_index=index),
                 metadata=self._metadata,
@@ -324,7 +339,7 @@ class Client:
         return TaskLogs(reply.logs.decode("utf-8", "replace"), reply.truncated, reply.state)
 
     def _task_results(self, job_id: str, start: int) -> Iterator[InputResult]:
-        with translated(self.address):
+        with translated(self.address, self.tls):
             for msg in self._stub.ListTaskResults(
                 consumer_pb2.ListTaskResultsRequest(job_id=job_id, start_index=start),
                 metadata=self._metadata,

@@ -45,6 +45,7 @@ from runsurge.sandbox.live import LiveUsage
 from runsurge.sandbox.outcome import Outcome, OutcomeKind, ScriptError
 from runsurge.sandbox.runner import Entrypoint, RunRequest, TaskRunner
 from runsurge.tasklog import TaskIds
+from runsurge.tls import ClientTls, aio_channel, handshake_hint
 
 log = logging.getLogger(__name__)
 RESULT_CHUNK = 1024 * 1024
@@ -107,6 +108,8 @@ class Agent:
         self._draining = asyncio.Event()  # first SIGTERM: finish, take nothing new
         self._stopping = asyncio.Event()
         self._stub: contributor_pb2_grpc.ContributorServiceStub | None = None
+        self._tls = ClientTls(settings.tls_ca, settings.tls_cert, settings.tls_key)
+        self._credentials: grpc.ChannelCredentials | None = None
         self.connected = asyncio.Event()
 
     @property
@@ -144,7 +147,11 @@ class Agent:
         self.stop()
 
     async def run(self) -> None:
-        """Stay connected until stopped or drained, reconnecting with jittered backoff."""
+        """Stay connected until stopped or drained, reconnecting with jittered backoff.
+
+        Raises ConfigError at once for TLS files that are missing or wrong.
+        """
+        self._credentials = self._tls.credentials("contributor")
         identity = load_identity(self._settings.work_dir)
         if identity is not None:
             self._contributor_id, self._secret = identity.contributor_id, identity.secret
@@ -192,10 +199,12 @@ class Agent:
                 ):
                     log.error("coordinator refused this agent: %s", exc.details())
                     raise
+                hint = handshake_hint(exc.details() or "", self._tls.enabled)
                 log.warning(
-                    "coordinator %s unreachable (%s); retrying in %.1fs",
+                    "coordinator %s unreachable (%s%s); retrying in %.1fs",
                     self._settings.coordinator,
                     exc.code().name,
+                    f": {hint}" if hint else "",
                     delay,
                 )
             self.connected.clear()
@@ -207,8 +216,8 @@ class Agent:
             delay = min(delay * 2, self._settings.reconnect_max_seconds)
 
     async def _session(self) -> None:
-        async with grpc.aio.insecure_channel(
-            self._settings.coordinator, options=wire.CHANNEL_OPTIONS
+        async with aio_channel(
+            self._settings.coordinator, self._credentials, wire.CHANNEL_OPTIONS
         ) as channel:
             stub = contributor_pb2_grpc.ContributorServiceStub(channel)
             self._stub = stub

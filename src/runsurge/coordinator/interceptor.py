@@ -5,6 +5,9 @@ enrolment token, every other ContributorService method a contributor session tok
 No, unknown, expired or revoked tokens answer UNAUTHENTICATED; a valid token of the
 wrong kind answers PERMISSION_DENIED; a consumer over its request rate
 (ratelimit.py) RESOURCE_EXHAUSTED. Other services (health, reflection) stay open.
+When the coordinator verifies contributors (`contributor_port` set, see transport.py),
+a ContributorService call without a verified client certificate answers
+UNAUTHENTICATED before its token is even looked at.
 The caller's Principal reaches the servicer through `current_principal()`.
 
 Every RunSurge method also gets the tolerant deserializer of decoding.py, so that
@@ -58,10 +61,13 @@ def required_kinds() -> dict[str, str]:
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Authenticates (and decodes safely) before any servicer code runs."""
 
-    def __init__(self, identify: Identify, limiter: RateLimiter | None = None) -> None:
+    def __init__(
+        self, identify: Identify, limiter: RateLimiter | None = None, contributor_port: str = ""
+    ) -> None:
         self._identify = identify
         self._limiter = limiter
         self._kinds = required_kinds()
+        self._contributor_port = contributor_port
 
     async def intercept_service(
         self,
@@ -80,6 +86,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def _gate(self, kind: str, method: str) -> Callable[[Context], Awaitable[None]]:
         async def gate(context: Context) -> None:
             try:
+                if kind != CONSUMER:
+                    self._check_client_certificate(context)
                 principal = await self._identify(bearer(context.invocation_metadata()), kind)
                 if principal.kind != kind:
                     raise PermissionDenied(
@@ -94,6 +102,20 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             _principal.set(principal)
 
         return gate
+
+    def _check_client_certificate(self, context: Context) -> None:
+        """With mutual TLS on, contributors must have shown a certificate the CA signed.
+
+        gRPC verified it in the handshake; only the contributor port asks for one, so
+        `peer_identities()` is None on every other port.
+        """
+        if self._contributor_port and context.peer_identities() is None:
+            port = self._contributor_port.rsplit(":", 1)[-1]
+            raise Unauthenticated(
+                "this coordinator needs a client certificate from contributors: connect to "
+                f"its contributor port ({port}, contributor_listen) with --tls-cert and "
+                "--tls-key (a certificate signed by its tls_client_ca) and --tls-ca"
+            )
 
 
 Gate: TypeAlias = Callable[[Context], Awaitable[None]]

@@ -11,6 +11,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from runsurge.config import CoordinatorSettings
+from runsurge.coordinator import transport
 from runsurge.coordinator.app import Coordinator, build_coordinator
 from runsurge.coordinator.interceptor import AuthInterceptor
 from runsurge.coordinator.metrics import metrics_registry, serve_metrics
@@ -49,6 +50,7 @@ def build_gate(coordinator: Coordinator) -> ScriptGate | None:
 
 async def serve(settings: CoordinatorSettings, ready: asyncio.Event | None = None) -> None:
     """Run the coordinator until SIGINT/SIGTERM."""
+    transport.check_transport(settings)  # bad files or plaintext off loopback: stop first
     coordinator = build_coordinator(settings, gate=None)
     coordinator.gate = build_gate(coordinator)
     server = grpc.aio.server(
@@ -56,6 +58,7 @@ async def serve(settings: CoordinatorSettings, ready: asyncio.Event | None = Non
             AuthInterceptor(
                 coordinator.identify,
                 RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+                contributor_port=settings.contributor_listen,
             )
         ],
         options=[
@@ -79,13 +82,10 @@ async def serve(settings: CoordinatorSettings, ready: asyncio.Event | None = Non
         (*SERVICES, reflection.SERVICE_NAME, "grpc.health.v1.Health"), server
     )
     try:
-        server.add_insecure_port(settings.listen)
-    except RuntimeError:
+        transport.bind(server, settings)
+    except ConfigError:
         coordinator.db.close()
-        raise ConfigError(
-            f"cannot listen on {settings.listen}: the address is in use "
-            "(another coordinator?) or not an address of this machine"
-        ) from None
+        raise
     stop_metrics = None
     if settings.metrics_listen:
         stop_metrics = serve_metrics(
@@ -95,7 +95,9 @@ async def serve(settings: CoordinatorSettings, ready: asyncio.Event | None = Non
     for name in ("", *SERVICES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     coordinator.start_background()
-    log.info("coordinator listening on %s (data in %s)", settings.listen, settings.data_dir)
+    log.info(
+        "coordinator listening %s (data in %s)", transport.describe(settings), settings.data_dir
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
