@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import grpc
+import psutil
 
 from runsurge import __version__
 from runsurge.config import ContributorSettings
@@ -38,7 +39,7 @@ from runsurge.contributor import wire
 from runsurge.contributor.blobcache import BlobMismatch, ScriptCache, save_verified
 from runsurge.contributor.identity import Identity, load_identity, save_identity
 from runsurge.contributor.sampling import TaskSampler, read_node, start_node_readings
-from runsurge.contributor.slots import Slots
+from runsurge.contributor.slots import Slots, free_for_new_tasks
 from runsurge.contributor.warm import WarmPool
 from runsurge.proto.v1 import contributor_pb2, contributor_pb2_grpc
 from runsurge.sandbox.live import LiveUsage
@@ -316,11 +317,24 @@ class Agent:
         return contributor_pb2.AgentMessage(
             heartbeat=contributor_pb2.Heartbeat(
                 running_attempt_ids=self.running_attempts,
-                free_memory_bytes=self._memory,
+                free_memory_bytes=self._free_memory(),
                 reported_attempt_ids=self.held_reports,
                 draining=self._draining.is_set(),
             )
         )
+
+    def _free_memory(self) -> int:
+        """What a new task could reserve here now (slots.free_for_new_tasks)."""
+        reserved, used = {}, {}
+        for attempt_id, execution in self._running.items():
+            if attempt_id in self._held:
+                continue  # finished: its report waits, its memory is free
+            reserved[attempt_id] = execution.assignment.policy.memory_bytes
+            sample = execution.live.latest()
+            if sample is not None:
+                used[attempt_id] = sample.memory_bytes
+        available = int(psutil.virtual_memory().available)
+        return free_for_new_tasks(self._memory, reserved, used, available)
 
     async def _heartbeats(self, interval: float) -> None:
         while True:

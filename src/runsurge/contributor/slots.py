@@ -13,9 +13,29 @@ memory is held until they close, and a task that needs it has them evicted
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Protocol
+
+
+def free_for_new_tasks(
+    offer_bytes: int,
+    reserved: Mapping[int, int],
+    used: Mapping[int, int],
+    host_available_bytes: int,
+) -> int:
+    """The largest reservation a new task could hold now, as heartbeats report it.
+
+    Within the offer, less what the attempts held (`reserved`, by attempt id) reserve;
+    and within what the host really has: other programs on a contributor's machine
+    use memory too, and each running attempt may still grow from what it uses now
+    (`used`; an attempt not sampled yet counts as using nothing) up to its reservation.
+    Idle warm sessions are left out: a task that needs their memory has them evicted.
+    """
+    by_offer = offer_bytes - sum(reserved.values())
+    headroom = sum(max(0, size - used.get(attempt, 0)) for attempt, size in reserved.items())
+    by_host = host_available_bytes - headroom
+    return max(0, min(by_offer, by_host))
 
 
 class IdleMemory(Protocol):

@@ -208,6 +208,7 @@ class Coordinator:
         running: Sequence[int],
         reported: Sequence[int] = (),
         draining: bool = False,
+        free_memory_bytes: int | None = None,
     ) -> None:
         """Extend the leases of what the agent runs, lose what it forgot, stop the rest.
 
@@ -218,6 +219,8 @@ class Coordinator:
         """
         contributor_id = session.contributor_id
         self.metrics.heartbeat(contributor_id)
+        if free_memory_bytes is not None:
+            session.report_free(free_memory_bytes, list(running))
         beat = liveness.AgentBeat(
             contributor_id, running, reported, self.streams_opened_at.get(contributor_id), draining
         )

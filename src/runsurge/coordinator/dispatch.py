@@ -63,6 +63,11 @@ class AgentSession:
     outbox: asyncio.Queue[Outgoing] = field(default_factory=asyncio.Queue)
     running: dict[int, int] = field(default_factory=dict)  # attempt id → reserved bytes
     assigned_at: dict[int, float] = field(default_factory=dict)  # attempt id → monotonic
+    # From the latest heartbeat: what the agent says a new task could reserve (its
+    # machine's real free memory, less what its running tasks may still grow into),
+    # and the attempts it counted in that figure. None until the first heartbeat.
+    reported_free_bytes: int | None = None
+    reported_attempts: frozenset[int] = frozenset()
 
     @property
     def free_slots(self) -> int:
@@ -71,8 +76,23 @@ class AgentSession:
 
     @property
     def largest_fit(self) -> int:
-        """The largest reservation the agent can start now, beside what it runs."""
-        return self.memory_bytes - sum(self.running.values())
+        """The largest reservation the agent can start now, beside what it runs.
+
+        Within its offer, and within the free memory its latest heartbeat reported, less
+        the assignments sent since that the heartbeat did not count yet.
+        """
+        by_offer = self.memory_bytes - sum(self.running.values())
+        if self.reported_free_bytes is None:
+            return by_offer
+        in_flight = sum(
+            size for attempt, size in self.running.items() if attempt not in self.reported_attempts
+        )
+        return min(by_offer, self.reported_free_bytes - in_flight)
+
+    def report_free(self, free_bytes: int, counted: list[int]) -> None:
+        """A heartbeat's free-memory figure and the attempts it already counted."""
+        self.reported_free_bytes = free_bytes
+        self.reported_attempts = frozenset(counted)
 
     def hold(self, attempt_id: int, reservation: int) -> None:
         """Count an assignment against the agent's cores and memory."""
@@ -200,11 +220,13 @@ class Dispatcher:
             self.on_settled(await self._db.run(fail_unplaceable, job_id, largest))
 
     async def dispatch_round(self) -> None:
-        """Fill every agent's free slots with queued tasks that fit."""
+        """Fill every agent's free slots with queued tasks that fit, tightest agent first."""
         progress = True
         while progress:
             progress = False
-            for session in list(self.sessions.values()):
+            # Best fit: the agent with the least room picks first, so a small task
+            # takes a small hole and the large holes stay for the tasks that need them.
+            for session in sorted(self.sessions.values(), key=lambda s: s.largest_fit):
                 if (
                     session.free_slots <= 0
                     or self.sessions.get(session.contributor_id) is not session

@@ -85,3 +85,22 @@ def test_without_eviction_idle_memory_would_block_admission(
     # 200 running + 300 idle + 100 wanted > 512: only an eviction makes room.
     assert busy.fits(100 * MiB, ("job-b", "s"))
     assert pool.held_bytes() == 0 and _wait_closed(idle)
+
+
+def test_free_memory_is_bounded_by_the_offer_less_what_the_attempts_reserve() -> None:
+    from runsurge.contributor.slots import free_for_new_tasks
+
+    MiB = 1024 * 1024
+    reserved = {1: 256 * MiB, 2: 256 * MiB}
+    assert free_for_new_tasks(1024 * MiB, reserved, {}, 64 * 1024 * MiB) == 512 * MiB
+
+
+def test_free_memory_leaves_room_for_running_attempts_to_grow_on_a_busy_host() -> None:
+    from runsurge.contributor.slots import free_for_new_tasks
+
+    MiB = 1024 * 1024
+    # The host has 600 MiB available; attempt 1 uses 100 of its 256 MiB and may take
+    # 156 more, attempt 2 has no sample yet and may take all of its 256 MiB.
+    reserved, used = {1: 256 * MiB, 2: 256 * MiB}, {1: 100 * MiB}
+    assert free_for_new_tasks(4096 * MiB, reserved, used, 600 * MiB) == 188 * MiB
+    assert free_for_new_tasks(4096 * MiB, reserved, {}, 100 * MiB) == 0  # never negative

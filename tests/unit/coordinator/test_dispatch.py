@@ -234,3 +234,52 @@ def test_a_task_whose_input_is_missing_or_corrupt_fails_alone(scene: Scene) -> N
         assert task.state is TaskState.FAILED and task.error_kind == "INFRASTRUCTURE"
         assert task.error_message.startswith(f"input blob {task.input_sha256} is {why}")
         assert scene.job(job_id).state is JobState.FAILED
+
+
+def test_a_small_task_takes_the_tightest_agent_leaving_the_large_one_free(scene: Scene) -> None:
+    consumer = scene.consumer()
+    small_job = scene.submit(consumer, [b"s"], reservation=128 * MiB)
+    big_job = scene.submit(consumer, [b"b"], reservation=768 * MiB)
+    large = scene.contributor(cores=1, memory=1 * GiB)
+    small = scene.contributor(cores=1, memory=256 * MiB)
+
+    async def body(dispatcher: Dispatcher) -> tuple[list[AssignmentView], list[AssignmentView]]:
+        # The large agent attached first: first fit would hand it the small task.
+        on_large = AgentSession(large, cores=1, memory_bytes=1 * GiB)
+        on_small = AgentSession(small, cores=1, memory_bytes=256 * MiB)
+        dispatcher.attach(on_large)
+        dispatcher.attach(on_small)
+        await dispatcher.dispatch_round()
+        return _assignments(on_large), _assignments(on_small)
+
+    on_large, on_small = _run(scene, body)
+    assert [a.job_id for a in on_small] == [small_job]
+    assert [a.job_id for a in on_large] == [big_job]
+
+
+def test_an_agent_reporting_little_free_memory_gets_no_task_above_it(scene: Scene) -> None:
+    # Its offer is 1 GiB, but other programs on its machine left 300 MiB free.
+    job_id = scene.submit(scene.consumer(), [b"a", b"b"], reservation=256 * MiB)
+    machine = scene.contributor(cores=4, memory=1 * GiB)
+
+    async def body(dispatcher: Dispatcher) -> list[AssignmentView]:
+        session = AgentSession(machine, cores=4, memory_bytes=1 * GiB)
+        session.report_free(300 * MiB, [])
+        dispatcher.attach(session)
+        await dispatcher.dispatch_round()
+        return _assignments(session)
+
+    sent = _run(scene, body)
+    assert len(sent) == 1  # the second 256 MiB would exceed what the machine has
+    assert scene.task(job_id, 1).state is TaskState.QUEUED
+
+
+def test_assignments_since_the_last_heartbeat_count_against_its_free_figure() -> None:
+    session = AgentSession("c", cores=4, memory_bytes=4 * GiB)
+    session.report_free(1 * GiB, [])
+    session.hold(7, 512 * MiB)  # sent after that heartbeat: not in its figure
+    assert session.largest_fit == 512 * MiB
+    session.report_free(512 * MiB, [7])  # the next heartbeat counted it
+    assert session.largest_fit == 512 * MiB
+    session.report_free(8 * GiB, [7])  # never above the offer less what it holds
+    assert session.largest_fit == 4 * GiB - 512 * MiB

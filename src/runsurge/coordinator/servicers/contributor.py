@@ -90,6 +90,7 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):
                         list(beat.running_attempt_ids),
                         list(beat.reported_attempt_ids),
                         beat.draining,
+                        beat.free_memory_bytes,
                     )
                 elif kind == "finished":
                     await self._finished(session, message.finished)

@@ -121,6 +121,10 @@ class Heartbeat(_message.Message):
     REPORTED_ATTEMPT_IDS_FIELD_NUMBER: _builtins.int
     DRAINING_FIELD_NUMBER: _builtins.int
     free_memory_bytes: _builtins.int
+    """The largest reservation a new task could hold now: within the offer less what the
+    running attempts reserve, and within the machine's available memory less what
+    those attempts may still grow into. The coordinator places no more than this.
+    """
     draining: _builtins.bool
     """The agent is shutting down (SIGTERM): it finishes what it runs and takes nothing new."""
     @_builtins.property
