@@ -766,7 +766,7 @@ def _format_only(exc: BaseException) -> str:
 # that imports the script on the first request and then forks a fresh *worker* per
 # input.  Agent -> reporter, on the SOCK_SEQPACKET ``control`` socket, one message per
 # input: NONCE(16) + ``max_output rlimits`` (ASCII) with three descriptors attached
-# (result pipe, log pipe, input file).  The reporter keeps the result pipe, passes the
+# (result pipe, log pipe, input pipe).  The reporter keeps the result pipe, passes the
 # other two and a fresh worker pipe to the zygote (which never sees a nonce), relays
 # the worker's message exactly as in a cold run, kills whatever the input left running,
 # and answers SESSION_READY on the control socket — or exits, which ends the session.
