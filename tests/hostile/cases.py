@@ -65,7 +65,7 @@ class HostContext:
     label: str = ""  # of the current run: scopes the leftover-process check to it
 
     def label_for(self, case_name: str) -> str:
-        """A unique RunRequest.label for the next run; processes are traced by it."""
+        """A unique RunRequest.label for the next run; it names the run's task cgroup."""
         self.label = f"hostile-{case_name}-{secrets.token_hex(4)}"
         return self.label
 
