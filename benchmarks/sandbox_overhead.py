@@ -59,7 +59,8 @@ def bwrap_alone() -> Callable[[], None]:
     argv = _strip_fd_options(argv)
     command = [f"{PREFIX_INSIDE}/{launch.runtime.relative_executable}", "-I", "-S", "-c", "pass"]
     argv = argv[: argv.index("--") + 1] + command
-    full = launch.launcher.wrap(argv, launch.runtime)
+    uids = sandbox._uids  # a root agent's launch chain drops to a reserved uid
+    full = launch.launcher.wrap(argv, launch.runtime, uids.acquire() if uids else None)
     return lambda: _check(subprocess.run(full, stdin=subprocess.DEVNULL).returncode)
 
 

@@ -19,6 +19,7 @@ import os
 import secrets
 import socket
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +27,12 @@ from typing import Any
 
 import psutil
 
+from runsurge.sandbox.bwrap import HARNESS_INSIDE, HARNESS_PYC_INSIDE, PREFIX_INSIDE
+from runsurge.sandbox.cgroups import TASK_PREFIX
+from runsurge.sandbox.channels import label_tag
 from runsurge.sandbox.outcome import Outcome, OutcomeKind
 from runsurge.sandbox.policy import MiB, SandboxPolicy
+from runsurge.sandbox.stage import DEFAULT_STAGE_ROOT
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 SECRET_ENV = {"RUNSURGE_TOKEN": "secret-agent-token-1234", "AWS_SECRET_ACCESS_KEY": "aws-secret"}
@@ -60,7 +65,7 @@ class HostContext:
     label: str = ""  # of the current run: scopes the leftover-process check to it
 
     def label_for(self, case_name: str) -> str:
-        """A unique RunRequest.label for the next run; processes are traced by it."""
+        """A unique RunRequest.label for the next run; it names the run's task cgroup."""
         self.label = f"hostile-{case_name}-{secrets.token_hex(4)}"
         return self.label
 
@@ -134,22 +139,45 @@ def _start_sentinel() -> subprocess.Popen[bytes]:
 
 
 def sandbox_processes_on_host(marker: str, label: str) -> list[str]:
-    """Host processes of a finished run: harness or bwrap (by label), or the daemon (by name).
+    """Host processes of a finished run: in its task cgroup (by label), or the daemon (by name).
 
     Other sandboxes may be running on the same host (other tests, an agent), so only
-    processes carrying this run's label count.
+    processes in a cgroup named after this run's label count.  (The label is on no
+    command line: ``/proc/N/cmdline`` is readable inside the sandbox.)
     """
     found = []
     for proc in psutil.process_iter(["name", "cmdline", "status"]):
         try:
             if proc.info["status"] == psutil.STATUS_ZOMBIE:
                 continue
-            cmdline = " ".join(proc.info["cmdline"] or [])
-            if proc.info["name"] == marker or (label and f"label={label}" in cmdline):
+            if proc.info["name"] == marker or (label and in_labelled_cgroup(proc.pid, label)):
+                cmdline = " ".join(proc.info["cmdline"] or [])
                 found.append(f"{proc.pid} {proc.info['name']} {cmdline[:80]}")
         except psutil.Error:
             continue
     return found
+
+
+def in_labelled_cgroup(pid: int, label: str) -> bool:
+    """True when the process is in a task cgroup whose name ends with `label`'s tag.
+
+    A prefix of a label matches too, at a word boundary: ``job=7`` finds the cgroup of
+    ``job=7 task=0 attempt=1`` (named ``runsurge-task-<hex>-job_7_task_0_attempt_1``).
+    """
+    tag = label_tag(label)
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            text = f.read()
+    except OSError:
+        return False
+    for line in text.splitlines():
+        for segment in line.rpartition(":")[2].split("/"):
+            if not segment.startswith(TASK_PREFIX):
+                continue
+            named = segment.partition("-task-")[2].partition("-")[2]
+            if named == tag or named.startswith(tag + "_"):
+                return True
+    return False
 
 
 ResultCheck = Callable[[dict[str, Any], HostContext], None]
@@ -297,6 +325,67 @@ def _subclasses_found_nothing(result: dict[str, Any], ctx: HostContext) -> None:
     assert result["system"] != 0, result
 
 
+def _host_paths_in(text: str, ctx: HostContext) -> list[str]:
+    """Host paths (of this test run, the agent's interpreter, users' homes) found in `text`."""
+    prefix = Path(sys.base_prefix)
+    words = {str(ctx.root), str(ctx.root.resolve()), "pytest-of", "/tmp/", "/root/", "/home/"}
+    words |= {str(prefix), str(prefix.resolve()), "/run/runsurge-sandbox"}
+    return sorted(word for word in words if word in text)
+
+
+def _descriptors_name_no_host_path(result: dict[str, Any], ctx: HostContext) -> None:
+    for when in ("import", "process"):
+        for fd, target in result[when].items():
+            # pipe:[…], socket:[…], /dev/null, /proc/N/fd (the listing): nothing of the host.
+            inside = not target.startswith("/") or target.startswith(("/dev/", "/proc/"))
+            assert inside, (when, fd, target)
+    assert not _host_paths_in(json.dumps(result), ctx), result
+
+
+_HARNESS_PATHS = (HARNESS_INSIDE, HARNESS_PYC_INSIDE)
+
+
+def _neutral_cmdline_and_environ(result: dict[str, Any], ctx: HostContext) -> None:
+    for when in ("import", "process"):
+        for pid, seen in result[when].items():
+            cmdline = [arg for arg in seen["cmdline"] if arg]  # an error name: unreadable
+            if isinstance(seen["cmdline"], list) and cmdline:
+                assert cmdline[0].startswith(PREFIX_INSIDE + "/"), (when, pid, cmdline)
+                assert cmdline[1:3] == ["-I", "-S"] and cmdline[3] in _HARNESS_PATHS, cmdline
+                assert len(cmdline) == 5 and cmdline[4].startswith("config="), cmdline
+                assert cmdline[4].removeprefix("config=").isdigit(), cmdline
+            if isinstance(seen["environ"], list):
+                keys = {item.partition("=")[0] for item in seen["environ"] if item}
+                assert keys <= ALLOWED_ENV_KEYS, (when, pid, sorted(keys))
+    text = json.dumps(result)
+    # The agent's labels read "job=… task=… attempt=…"; the test's own, ctx.label.
+    for word in ("label", "job=", "attempt=", "rlimits", "RLIMIT_", "max_output"):
+        assert word not in text, (word, text)
+    if ctx.label:  # unknown while a real agent's result is checked
+        assert ctx.label not in text and label_tag(ctx.label) not in text, text
+    for secret in (*SECRET_ENV.values(), ctx.token.decode()):
+        assert secret not in text
+    assert not _host_paths_in(text, ctx), _host_paths_in(text, ctx)
+
+
+def _mounts_name_no_host_path(result: dict[str, Any], ctx: HostContext) -> None:
+    for name, table in result.items():
+        assert not _host_paths_in(table, ctx), (name, _host_paths_in(table, ctx))
+        if not name.endswith("mountinfo") or "\n" not in table:
+            continue
+        for line in table.splitlines():
+            root, point = line.split()[3:5]
+            # What remains visible (docs/security.md): whole file systems ("/"), system
+            # library directories bound at their own path, bubblewrap's own tmpfs files,
+            # device nodes, and the staged interpreter under its fixed directory.
+            assert (
+                root in ("/", point)
+                or root.startswith(("/newroot", "/bindfile"))
+                or point == "/dev" + root
+                or root.startswith(f"{DEFAULT_STAGE_ROOT}/python")
+            ), line
+
+
 def _daemon_gone(ctx: HostContext) -> None:
     names = [p.info["name"] for p in psutil.process_iter(["name"])]
     assert ctx.marker not in names, "the daemonised grandchild survived the task"
@@ -347,4 +436,7 @@ CASES: tuple[HostileCase, ...] = (
     HostileCase("subclasses_walk", OK, check_result=_subclasses_found_nothing),
     HostileCase("exec_base64_payload", OK, check_result=_canary_out_of_reach),
     HostileCase("raise_keyboard_interrupt_in_reporter", OK, check_result=_reporter_alive),
+    HostileCase("fd_links_at_import", OK, check_result=_descriptors_name_no_host_path),
+    HostileCase("proc_cmdline_environ", OK, check_result=_neutral_cmdline_and_environ),
+    HostileCase("mountinfo_host_paths", OK, check_result=_mounts_name_no_host_path),
 )

@@ -148,9 +148,9 @@ class CgroupV1Host:
         """Always "v1"."""
         return "v1"
 
-    def create(self, policy: SandboxPolicy) -> TaskCgroup:
+    def create(self, policy: SandboxPolicy, tag: str = "") -> TaskCgroup:
         """mkdir in each hierarchy, then set limits; undo everything on failure."""
-        name = new_task_name()
+        name = new_task_name(tag)
         dirs: dict[str, Path] = {}
         try:
             for controller, mount in self._mounts.items():

@@ -182,11 +182,11 @@ class CgroupV2Host:
                 if exc.errno != errno.ESRCH:  # exited meanwhile
                     raise
 
-    def create(self, policy: SandboxPolicy) -> TaskCgroup:
+    def create(self, policy: SandboxPolicy, tag: str = "") -> TaskCgroup:
         """mkdir a task cgroup and set its limits; undo on failure."""
         if not self._prepared:
             self.prepare()
-        directory = self._parent / new_task_name()
+        directory = self._parent / new_task_name(tag)
         try:
             directory.mkdir()
         except OSError as exc:

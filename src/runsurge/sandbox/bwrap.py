@@ -1,6 +1,7 @@
 """The bubblewrap command line: namespaces, the minimal file system, the launch chain.
 
-Inside, the task sees only: the Python prefix (read-only, site-packages hidden) at
+Inside, the task sees only: the Python prefix (read-only, site-packages hidden; a
+root agent binds a staged copy, ``stage.py``, so mountinfo names no host path) at
 ``/usr/local/runsurge-python``, the shared-library directories it links against
 (read-only), the harness and the script as read-only files, a fresh ``/proc`` of
 its own PID namespace, a minimal ``/dev``, and a size-bounded tmpfs ``/work``
@@ -16,8 +17,8 @@ its own (one per running sandbox, from a reserved range: ``uids.py``) so that an
 escape from the namespaces lands on a uid nothing else uses, not root, and sandboxes
 never share per-user kernel counters.  The interpreter may live where that uid
 cannot reach (pyenv under a 0700 ``/root``): the launch chain first enters a private
-mount namespace *as root*, bind-mounts the prefix read-only onto a reachable mount
-point there, then drops to the sandbox uid (``setpriv``) and executes bubblewrap.
+mount namespace *as root*, bind-mounts the (staged) prefix read-only onto a reachable
+mount point there, then drops to the sandbox uid (``setpriv``) and executes bubblewrap.
 Nothing is mounted in the host's own namespace.
 """
 
@@ -47,7 +48,7 @@ class SandboxFds:
     seccomp: int  # BPF program
     harness: int  # harness source, copied to HARNESS_INSIDE
     script: int  # consumer script, copied to SCRIPT_INSIDE
-    harness_args: tuple[str, ...]  # the harness's key=value arguments
+    harness_args: tuple[str, ...]  # the harness's command line: ("config=FD",)
     harness_inside: str = HARNESS_INSIDE  # HARNESS_PYC_INSIDE when shipped as bytecode
 
 

@@ -98,8 +98,11 @@ class CgroupHost(Protocol):
         """ "v1" or "v2"."""
         ...
 
-    def create(self, policy: SandboxPolicy) -> TaskCgroup:
-        """A fresh, uniquely named task cgroup with the policy's limits."""
+    def create(self, policy: SandboxPolicy, tag: str = "") -> TaskCgroup:
+        """A fresh, uniquely named task cgroup with the policy's limits.
+
+        `tag` (safe characters only) ends the name, so the host sees which task runs.
+        """
         ...
 
 
@@ -120,9 +123,9 @@ class CgroupMount:
         return self.mount_point / path.lstrip("/")
 
 
-def new_task_name() -> str:
-    """A unique name for one task's cgroup."""
-    return TASK_PREFIX + secrets.token_hex(6)
+def new_task_name(tag: str = "") -> str:
+    """A unique name for one task's cgroup, `tag` appended (e.g. the task's label)."""
+    return TASK_PREFIX + secrets.token_hex(6) + (f"-{tag}" if tag else "")
 
 
 def parse_proc_cgroup(text: str) -> dict[str, str]:

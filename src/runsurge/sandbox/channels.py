@@ -1,8 +1,9 @@
 """The pipes between the agent and one harness, and the harness's arguments.
 
 Both runners use the same harness protocol; only how the harness is started
-differs.  `HarnessChannels.open()` creates the pipes and opens the input;
-the child's ends are inherited by the sandbox, the agent keeps the others.
+differs.  `HarnessChannels.open()` creates the pipes and the input feed (a pipe the
+agent fills from the input file: ``feed.py``); the child's ends are inherited by the
+sandbox, the agent keeps the others.
 """
 
 from __future__ import annotations
@@ -12,25 +13,48 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runsurge.sandbox.feed import InputFeed
 from runsurge.sandbox.runner import Entrypoint, RunRequest
 
-_UNSAFE_LABEL_CHARS = re.compile(r"[^A-Za-z0-9_.=:-]+")
+_UNSAFE_LABEL_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def process_label(label: str) -> str:
-    """The request's label made safe for a command line, so `ps` shows which task runs."""
-    return _UNSAFE_LABEL_CHARS.sub("_", label)[:96] or "-"
+def label_tag(label: str) -> str:
+    """The request's label as a cgroup-name suffix, so the host sees which task runs.
+
+    Host only: the sandbox has its own cgroup namespace, and the label is never on
+    the harness's command line (``/proc/N/cmdline`` is readable inside).
+    """
+    return _UNSAFE_LABEL_CHARS.sub("_", label)[:64]
+
+
+def config_fd(items: list[str]) -> int:
+    """A memfd holding the harness's NUL-separated ``key=value`` configuration.
+
+    The harness reads and closes it first thing (``config=FD`` is its one argument),
+    so that limits, paths and descriptors never appear in ``/proc/N/cmdline``.
+    """
+    if any("\0" in item for item in items):
+        raise ValueError("a harness configuration item contains a NUL byte")
+    data = "\0".join(items).encode()
+    fd = os.memfd_create("runsurge-config", os.MFD_CLOEXEC)
+    try:
+        os.write(fd, data)  # a few hundred bytes: one write
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def session_harness_args(
     control_fd: int,
     script_path: str,
     entrypoint: Entrypoint,
-    label: str,
     rlimits: str,
     workdirs: tuple[str, ...],
 ) -> list[str]:
-    """The key=value arguments of a warm-session harness (``mode=session``).
+    """The key=value configuration of a warm-session harness (``mode=session``).
 
     `workdirs`: the writable directories the zygote empties between inputs.
     """
@@ -39,7 +63,6 @@ def session_harness_args(
         f"control={control_fd}",
         f"script={script_path}",
         f"entry={entrypoint.value}",
-        f"label={process_label(label)}",
         f"rlimits={rlimits}",
         f"workdirs={':'.join(workdirs)}",
     ]
@@ -55,44 +78,44 @@ class HarnessChannels:
     log_write: int
     control_read: int
     control_write: int
-    input_fd: int
+    feed: InputFeed
     _closed: set[int] = field(default_factory=set)
 
     @classmethod
     def open(cls, input_path: Path) -> HarnessChannels:
-        """Create the three pipes and open the input read-only."""
+        """Create the three pipes and the input feed."""
+        feed = InputFeed.open(input_path)
         fds: list[int] = []
         try:
             for _ in range(3):
                 fds.extend(os.pipe())
-            fds.append(os.open(input_path, os.O_RDONLY | os.O_CLOEXEC))
         except BaseException:
+            feed.close()
             for fd in fds:
                 os.close(fd)
             raise
-        result_read, result_write, log_read, log_write, control_read, control_write, input_fd = fds
+        result_read, result_write, log_read, log_write, control_read, control_write = fds
         return cls(
-            result_read, result_write, log_read, log_write, control_read, control_write, input_fd
+            result_read, result_write, log_read, log_write, control_read, control_write, feed
         )
 
     @property
     def child_fds(self) -> tuple[int, ...]:
         """What the harness inherits (pass_fds)."""
-        return (self.result_write, self.log_write, self.control_read, self.input_fd)
+        return (self.result_write, self.log_write, self.control_read, self.feed.read_fd)
 
     def harness_args(
         self, request: RunRequest, script_path: str, rlimits: str | None = None
     ) -> list[str]:
-        """The harness's key=value arguments."""
+        """The harness's key=value configuration (delivered through `config_fd`)."""
         args = [
             f"control={self.control_read}",
             f"result={self.result_write}",
             f"log={self.log_write}",
-            f"input={self.input_fd}",
+            f"input={self.feed.read_fd}",
             f"script={script_path}",
             f"entry={request.entrypoint.value}",
             f"max_output={request.policy.max_output_bytes}",
-            f"label={process_label(request.label)}",
         ]
         if rlimits:
             args.append(f"rlimits={rlimits}")
@@ -112,9 +135,13 @@ class HarnessChannels:
     def close_child_ends(self) -> None:
         """After the spawn: only the child may hold these, or EOF would never come."""
         for fd in self.child_fds:
-            self.close(fd)
+            if fd != self.feed.read_fd:
+                self.close(fd)
+        self.feed.close_child_end()
 
     def close_all(self) -> None:
         """Release everything still open."""
         for fd in (*self.child_fds, self.result_read, self.log_read, self.control_write):
-            self.close(fd)
+            if fd != self.feed.read_fd:
+                self.close(fd)
+        self.feed.close()

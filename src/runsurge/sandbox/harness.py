@@ -1,6 +1,6 @@
 """The in-sandbox program: import the consumer's script, call its entrypoint, report once.
 
-Runs as ``python3.X -I -S harness.py key=value ...`` inside the sandbox (or a plain
+Runs as ``python3.X -I -S harness.py config=FD`` inside the sandbox (or a plain
 subprocess in insecure development mode).  It uses the standard library only and
 imports nothing heavy before it must, because its start-up time is paid per task.
 
@@ -24,11 +24,14 @@ Frames on the result fd (all integers big-endian)::
 in the order HELLO, optionally RESULT or ERROR, then EXIT.  The agent
 (``runsurge.sandbox.framing``) imports the constants below so both sides agree.
 
-Arguments (all ``key=value``): ``control``, ``result``, ``log``, ``input`` (fd
-numbers), ``script`` (path), ``entry`` (``process`` or ``aggregate``),
-``max_output`` (bytes), ``label`` (ignored: it names the task in ``ps``) and
-``rlimits`` as ``NAME:soft:hard,...``, applied by the reporter to itself before it
-forks the worker.
+The configuration is not on the command line, which every process of the sandbox
+can read in ``/proc/N/cmdline``: ``config=FD`` names a descriptor (a memfd the agent
+filled) holding NUL-separated ``key=value`` items, read and closed before anything
+else.  Keys: ``control``, ``result``, ``log``, ``input`` (fd numbers; ``input`` is a
+pipe the agent fills, never the input file: its ``/proc/self/fd`` link would name a
+host path), ``script`` (path), ``entry`` (``process`` or ``aggregate``),
+``max_output`` (bytes), ``seal`` (fd of the exec seal) and ``rlimits`` as
+``NAME:soft:hard,...``, applied by the reporter to itself before it forks the worker.
 
 With ``mode=session`` the same reporter serves a warm session instead: a zygote
 imports the script once and forks one worker per input (see "warm session" below and
@@ -88,6 +91,21 @@ class _Reported(Exception):
 
 
 # --------------------------------------------------------------------------- arguments
+
+
+def read_config(argv: list[str]) -> list[str]:
+    """The ``key=value`` items from the ``config=FD`` descriptor, which is then closed."""
+    if len(argv) != 1 or not argv[0].startswith("config="):
+        raise SystemExit("harness: expected one argument, config=FD")
+    fd = int(argv[0].partition("=")[2])
+    data = b""
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(fd)
+    return [item for item in data.decode().split("\0") if item]
 
 
 def parse_args(argv: list[str]) -> dict[str, str]:
@@ -748,7 +766,7 @@ def _format_only(exc: BaseException) -> str:
 # that imports the script on the first request and then forks a fresh *worker* per
 # input.  Agent -> reporter, on the SOCK_SEQPACKET ``control`` socket, one message per
 # input: NONCE(16) + ``max_output rlimits`` (ASCII) with three descriptors attached
-# (result pipe, log pipe, input file).  The reporter keeps the result pipe, passes the
+# (result pipe, log pipe, input pipe).  The reporter keeps the result pipe, passes the
 # other two and a fresh worker pipe to the zygote (which never sees a nonce), relays
 # the worker's message exactly as in a cold run, kills whatever the input left running,
 # and answers SESSION_READY on the control socket — or exits, which ends the session.
@@ -1170,7 +1188,7 @@ def _session_worker(
 
 def main(argv: list[str]) -> None:
     """One run (the default), or a warm session (``mode=session``)."""
-    args = parse_args(argv)
+    args = parse_args(read_config(argv))
     if "seal" in args:
         install_seal(int(args.pop("seal")))
     if args.get("mode") == "session":

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runsurge.sandbox import bwrap, rlimits, seccomp
+from runsurge.sandbox import bwrap, channels, rlimits, seccomp
 from runsurge.sandbox.bwrap import Launcher, SandboxFds
 from runsurge.sandbox.cgroups import CgroupError, CgroupHost, TaskCgroup
 from runsurge.sandbox.channels import HarnessChannels
@@ -118,45 +118,40 @@ class SandboxLauncher:
         self.use_seccomp = use_seccomp
         self.uids = uids
 
-    def start(
-        self, request: RunRequest, channels: HarnessChannels, nonce: bytes
-    ) -> LaunchedSandbox:
+    def start(self, request: RunRequest, pipes: HarnessChannels, nonce: bytes) -> LaunchedSandbox:
         """Spawn, place in the cgroup, apply rlimits, release, send the nonce."""
-        args = channels.harness_args(
+        args = pipes.harness_args(
             request, bwrap.SCRIPT_INSIDE, rlimits=rlimits_spec(request.policy)
         )
         return self._start(
-            request.policy,
-            request.script,
-            args,
-            channels.child_fds,
-            after_spawn=channels.close_child_ends,
-            after_release=lambda: channels.send_nonce(nonce),
+            _Spawn(request.policy, request.script, args, pipes.child_fds, request.label),
+            after_spawn=pipes.close_child_ends,
+            after_release=lambda: pipes.send_nonce(nonce),
         )
 
     def start_session(
-        self, script: Path, policy: SandboxPolicy, harness_args: list[str], control: socket.socket
+        self,
+        script: Path,
+        policy: SandboxPolicy,
+        harness_args: list[str],
+        control: socket.socket,
+        label: str = "",
     ) -> LaunchedSandbox:
         """Spawn a warm-session harness; `control` (its end of the socket) is closed here."""
         return self._start(
-            policy,
-            script,
-            harness_args,
-            (control.fileno(),),
+            _Spawn(policy, script, harness_args, (control.fileno(),), label),
             after_spawn=control.close,
             after_release=lambda: None,
         )
 
     def _start(
         self,
-        policy: SandboxPolicy,
-        script: Path,
-        harness_args: list[str],
-        child_fds: tuple[int, ...],
+        spawn: _Spawn,
         after_spawn: Callable[[], None],
         after_release: Callable[[], None],
     ) -> LaunchedSandbox:
-        cgroup = self._create_cgroup(policy)
+        policy, harness_args, child_fds = spawn.policy, spawn.harness_args, spawn.child_fds
+        cgroup = self._create_cgroup(policy, spawn.label)
         owned: list[int] = []
         process: subprocess.Popen[bytes] | None = None
         uid: int | None = None
@@ -171,7 +166,7 @@ class SandboxLauncher:
             owned += [block_read, block_write]
             harness_fd = _memfd("runsurge-harness", self.harness_bytes)
             owned.append(harness_fd)
-            script_fd = os.open(script, os.O_RDONLY | os.O_CLOEXEC)
+            script_fd = os.open(spawn.script, os.O_RDONLY | os.O_CLOEXEC)
             owned.append(script_fd)
             seccomp_fd = seccomp.program_fd() if self.use_seccomp else None
             seal_fd = seccomp.seal_fd() if self.use_seccomp else None
@@ -180,19 +175,21 @@ class SandboxLauncher:
                     owned.append(fd)
             if seal_fd is not None:
                 harness_args = [*harness_args, f"seal={seal_fd}"]
+            config_fd = channels.config_fd(harness_args)
+            owned.append(config_fd)
             fds = SandboxFds(
                 info=info_write,
                 block=block_read,
                 seccomp=seccomp_fd if seccomp_fd is not None else -1,
                 harness=harness_fd,
                 script=script_fd,
-                harness_args=tuple(harness_args),
+                harness_args=(f"config={config_fd}",),
                 harness_inside=self.harness_inside,
             )
             argv = bwrap.bwrap_argv(self.launcher, self.runtime, policy, fds)
             if seccomp_fd is None:
                 argv = _without_option(argv, "--seccomp")
-            pass_fds = [info_write, block_read, harness_fd, script_fd, *child_fds]
+            pass_fds = [info_write, block_read, harness_fd, script_fd, config_fd, *child_fds]
             pass_fds += [fd for fd in (seccomp_fd, seal_fd) if fd is not None]
             process = subprocess.Popen(
                 self.launcher.wrap(argv, self.runtime, uid),
@@ -208,7 +205,7 @@ class SandboxLauncher:
                 # 5-15 ms).  Doing it now overlaps that wait with bubblewrap's own set-up,
                 # and the sandbox's first process is then usually born inside the cgroup.
                 cgroup.add(process.pid)
-            child_only = (diag_write, info_write, block_read, harness_fd, script_fd)
+            child_only = (diag_write, info_write, block_read, harness_fd, script_fd, config_fd)
             for fd in (*child_only, seccomp_fd, seal_fd):
                 if fd is not None:
                     os.close(fd)
@@ -239,13 +236,24 @@ class SandboxLauncher:
                 raise SandboxStartError(str(exc)) from exc
             raise
 
-    def _create_cgroup(self, policy: SandboxPolicy) -> TaskCgroup | None:
+    def _create_cgroup(self, policy: SandboxPolicy, label: str) -> TaskCgroup | None:
         if self.cgroups is None:
             return None
         try:
-            return self.cgroups.create(policy)
+            return self.cgroups.create(policy, channels.label_tag(label))
         except CgroupError as exc:
             raise SandboxStartError(f"cannot create the task cgroup: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class _Spawn:
+    """What differs between a cold run's sandbox and a warm session's."""
+
+    policy: SandboxPolicy
+    script: Path
+    harness_args: list[str]  # the configuration, delivered through a memfd
+    child_fds: tuple[int, ...]
+    label: str  # names the task's cgroup on the host
 
 
 def rlimits_spec(policy: SandboxPolicy) -> str:

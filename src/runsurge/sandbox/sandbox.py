@@ -38,6 +38,7 @@ from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.sandbox.runner import Entrypoint, RunRequest, WarmSession
 from runsurge.sandbox.runtime import PythonRuntime, current_runtime
 from runsurge.sandbox.session import HarnessSession, UnstartedSession, control_socketpair
+from runsurge.sandbox.stage import DEFAULT_STAGE_ROOT, stage_runtime
 from runsurge.sandbox.supervise import Child, StopReason, Streams, drain, supervise
 from runsurge.sandbox.uids import DEFAULT_SANDBOX_UIDS, UidPool
 
@@ -59,6 +60,9 @@ class SandboxConfig:
     # Host uids bubblewrap runs as when the agent is root: one per running sandbox.
     sandbox_uids: range = DEFAULT_SANDBOX_UIDS
     mount_point: Path = DEFAULT_MOUNT_POINT  # where the prefix is bound in the private namespace
+    # Root agents bind a staged copy of the interpreter from here (``stage.py``), so that
+    # mountinfo shows no host path; None binds the prefix itself, whose path then shows.
+    runtime_stage: Path | None = DEFAULT_STAGE_ROOT
 
 
 class Sandbox:
@@ -72,6 +76,8 @@ class Sandbox:
         if bwrap_path is None:
             raise FileNotFoundError("bubblewrap (bwrap) is not installed")
         runtime = config.runtime or current_runtime()
+        if os.geteuid() == 0 and config.runtime_stage is not None:
+            runtime = stage_runtime(runtime, config.runtime_stage)
         if config.use_cgroups and cgroups is None:
             cgroups = find_cgroup_host()
         self._cgroups = cgroups if config.use_cgroups else None
@@ -128,12 +134,11 @@ class Sandbox:
             theirs.fileno(),
             bwrap.SCRIPT_INSIDE,
             entrypoint,
-            label,
             rlimits_spec(policy),
             workdirs=(bwrap.WORK_INSIDE, "/dev/shm"),
         )
         try:
-            launched = self._launch.start_session(script, policy, args, theirs)
+            launched = self._launch.start_session(script, policy, args, theirs, label)
         except SandboxStartError as exc:
             mine.close()
             theirs.close()
@@ -163,6 +168,7 @@ class Sandbox:
             logs=LogCapture(policy.max_log_bytes),
             diag_fd=launched.diag_fd,
             diagnostics=LogCapture(DIAGNOSTICS_LIMIT),
+            feed=channels.feed,
         )
         leftovers: list[str] = []
         try:

@@ -28,6 +28,7 @@ from typing import Protocol
 
 from runsurge.sandbox import harness
 from runsurge.sandbox.classify import outcome_of
+from runsurge.sandbox.feed import InputFeed
 from runsurge.sandbox.framing import FrameReader, LogCapture, new_nonce
 from runsurge.sandbox.live import LiveUsage
 from runsurge.sandbox.monitor import UsageMonitor, UsageSource
@@ -185,6 +186,7 @@ class HarnessSession:
             logs=LogCapture(policy.max_log_bytes),
             diag_fd=self._host.diag_fd,
             diagnostics=LogCapture(DIAGNOSTICS_LIMIT),
+            feed=pipes.feed,
         )
         stop = supervise(self._host.child, streams, monitor, policy, cancel, started)
         stopped = time.monotonic()
@@ -283,40 +285,43 @@ class _InputUsage:
 
 @dataclasses.dataclass
 class _InputPipes:
-    """The result and log pipes and the input file of one input."""
+    """The result and log pipes and the input feed (``feed.py``) of one input."""
 
     result_read: int
     result_write: int
     log_read: int
     log_write: int
-    input_fd: int
+    feed: InputFeed
     _closed: set[int] = dataclasses.field(default_factory=set)
 
     @classmethod
     def open(cls, input_path: Path) -> _InputPipes:
+        feed = InputFeed.open(input_path)
         fds: list[int] = []
         try:
             fds.extend(os.pipe())
             fds.extend(os.pipe())
-            fds.append(os.open(input_path, os.O_RDONLY | os.O_CLOEXEC))
         except BaseException:
+            feed.close()
             for fd in fds:
                 os.close(fd)
             raise
-        return cls(fds[0], fds[1], fds[2], fds[3], fds[4])
+        return cls(fds[0], fds[1], fds[2], fds[3], feed)
 
     @property
     def child_fds(self) -> list[int]:
         """What the reporter receives, in the harness's order."""
-        return [self.result_write, self.log_write, self.input_fd]
+        return [self.result_write, self.log_write, self.feed.read_fd]
 
     def close_child_ends(self) -> None:
-        for fd in self.child_fds:
+        for fd in (self.result_write, self.log_write):
             self._close(fd)
+        self.feed.close_child_end()
 
     def close(self) -> None:
-        for fd in (*self.child_fds, self.result_read, self.log_read):
+        for fd in (self.result_write, self.log_write, self.result_read, self.log_read):
             self._close(fd)
+        self.feed.close()
 
     def _close(self, fd: int) -> None:
         if fd not in self._closed:

@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 
 from runsurge.sandbox import harness, rlimits
-from runsurge.sandbox.channels import HarnessChannels, session_harness_args
+from runsurge.sandbox.channels import HarnessChannels, config_fd, session_harness_args
 from runsurge.sandbox.classify import Observation, build_outcome
 from runsurge.sandbox.framing import FrameReader, LogCapture, new_nonce
 from runsurge.sandbox.monitor import ProcessTreeUsage, UsageMonitor, UsageSource
@@ -75,18 +75,19 @@ class SubprocessRunner:
         spec = rlimits.harness_spec(rlimits.limits_for(policy, nproc=_nproc(nproc_base, policy)))
         workdir = Path(tempfile.mkdtemp(prefix="runsurge-dev-"))
         args = session_harness_args(
-            theirs.fileno(), str(script.resolve()), entrypoint, label, spec, (str(workdir),)
+            theirs.fileno(), str(script.resolve()), entrypoint, spec, (str(workdir),)
         )
         diag_read, diag_write = os.pipe()
+        config = config_fd(args)
         try:
             process = subprocess.Popen(
-                [str(self._python), "-I", "-S", str(self._harness), *args],
+                [str(self._python), "-I", "-S", str(self._harness), f"config={config}"],
                 cwd=workdir,
                 env=_environment(workdir),
                 stdin=subprocess.DEVNULL,
                 stdout=diag_write,
                 stderr=diag_write,
-                pass_fds=(theirs.fileno(),),
+                pass_fds=(theirs.fileno(), config),
                 start_new_session=True,
             )
         except OSError as exc:
@@ -96,6 +97,7 @@ class SubprocessRunner:
             return UnstartedSession(f"cannot start the harness: {exc}")
         finally:
             os.close(diag_write)
+            os.close(config)
             theirs.close()
         host = _SubprocessSessionHost(Child(process), diag_read, workdir, nproc_base)
         return HarnessSession(host, mine, policy)
@@ -105,20 +107,22 @@ class SubprocessRunner:
     ) -> subprocess.Popen[bytes]:
         limits = rlimits.limits_for(request.policy, nproc=_nproc_limit(request))
         spec = rlimits.harness_spec(limits)
-        argv = [
-            str(self._python), "-I", "-S", str(self._harness),
-            *channels.harness_args(request, str(request.script.resolve()), rlimits=spec),
-        ]  # fmt: skip
-        return subprocess.Popen(
-            argv,
-            cwd=workdir,
-            env=_environment(workdir),
-            stdin=subprocess.DEVNULL,
-            stdout=diag_write,
-            stderr=diag_write,
-            pass_fds=channels.child_fds,
-            start_new_session=True,
+        config = config_fd(
+            channels.harness_args(request, str(request.script.resolve()), rlimits=spec)
         )
+        try:
+            return subprocess.Popen(
+                [str(self._python), "-I", "-S", str(self._harness), f"config={config}"],
+                cwd=workdir,
+                env=_environment(workdir),
+                stdin=subprocess.DEVNULL,
+                stdout=diag_write,
+                stderr=diag_write,
+                pass_fds=(*channels.child_fds, config),
+                start_new_session=True,
+            )
+        finally:
+            os.close(config)
 
     def _run(
         self,
@@ -151,6 +155,7 @@ class SubprocessRunner:
             logs=LogCapture(policy.max_log_bytes),
             diag_fd=diag_read,
             diagnostics=LogCapture(_DIAGNOSTICS_LIMIT),
+            feed=channels.feed,
         )
         try:
             stop = supervise(child, streams, monitor, policy, cancel, started)

@@ -1,8 +1,9 @@
 """Watching one running harness: read its pipes, sample usage, enforce time and cancel.
 
 One loop per run, in the caller's thread: ``select`` on the result, log and
-diagnostics pipes with a 20 ms timeout, so a cancel, the wall-clock deadline and the
-CPU budget are all noticed within one sampling interval.  The loop only decides
+diagnostics pipes (and, while the input is being delivered, on the input pipe's
+free space: ``feed.py``) with a 20 ms timeout, so a cancel, the wall-clock deadline
+and the CPU budget are all noticed within one sampling interval.  The loop only decides
 *why* to stop; killing and clean-up belong to the runner that started the process.
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import psutil
 
+from runsurge.sandbox.feed import InputFeed
 from runsurge.sandbox.framing import FrameReader, LogCapture
 from runsurge.sandbox.monitor import UsageMonitor
 from runsurge.sandbox.policy import SandboxPolicy
@@ -113,6 +115,7 @@ class Streams:
     logs: LogCapture
     diag_fd: int | None = None
     diagnostics: LogCapture | None = None
+    feed: InputFeed | None = None  # the input still to deliver, if any
 
 
 def supervise(
@@ -135,6 +138,9 @@ def supervise(
     for fd in sinks:
         os.set_blocking(fd, False)
         selector.register(fd, selectors.EVENT_READ)
+    feed = streams.feed
+    if feed is not None and not feed.pump():
+        selector.register(feed.write_fd, selectors.EVENT_WRITE)
     result_open = True
     try:
         while True:
@@ -159,6 +165,10 @@ def supervise(
             timeout = max(0.0, min(deadline - now, 0.02))
             for key, _ in selector.select(timeout):
                 fd = int(key.fd)
+                if feed is not None and fd == feed.write_fd:
+                    if feed.pump():
+                        selector.unregister(fd)
+                    continue
                 data = _read(fd)
                 if data is None:
                     continue

@@ -16,6 +16,7 @@ import psutil
 
 from runsurge.sandbox import Entrypoint, Outcome, OutcomeKind, RunRequest, Sandbox, bwrap
 from runsurge.sandbox.policy import SandboxPolicy
+from tests.hostile.cases import in_labelled_cgroup
 
 POLICY = SandboxPolicy(wall_seconds=20.0, cpu_seconds=20.0)
 
@@ -58,13 +59,17 @@ def _write(tmp: Path, name: str, text: str) -> Path:
 
 
 def _host_uids_of(label: str, deadline: float) -> set[int]:
-    """Real uids, as the host sees them, of every process of the sandbox with `label`."""
+    """Real uids, as the host sees them, of every harness process of the sandbox with `label`.
+
+    The label names the task's cgroup (host only), never a command line.
+    """
     while time.monotonic() < deadline:
         uids = set()
         for process in psutil.process_iter(["cmdline", "uids"]):
             cmdline = process.info["cmdline"] or []
             is_harness = bool(cmdline) and cmdline[0].startswith(bwrap.PREFIX_INSIDE)
-            if is_harness and f"label={label}" in cmdline and process.info["uids"] is not None:
+            labelled = is_harness and in_labelled_cgroup(process.pid, label)
+            if labelled and process.info["uids"] is not None:
                 uids.add(process.info["uids"].real)
         if uids:
             return uids

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from runsurge.sandbox import Entrypoint, SandboxPolicy, harness
-from runsurge.sandbox.channels import session_harness_args
+from runsurge.sandbox.channels import config_fd, session_harness_args
 from runsurge.sandbox.session import check_within, control_socketpair
 
 
@@ -26,14 +26,27 @@ def test_input_policy_beyond_the_session_is_refused(field: str) -> None:
         check_within(bigger, session)
 
 
-def test_session_arguments_parse_in_the_harness() -> None:
-    argv = session_harness_args(
-        7, "/task/script.py", Entrypoint.AGGREGATE, "job=1 task=2", "RLIMIT_CPU:1:2", ("/work",)
+def test_session_configuration_reaches_the_harness_through_its_memfd() -> None:
+    items = session_harness_args(
+        7, "/task/script.py", Entrypoint.AGGREGATE, "RLIMIT_CPU:1:2", ("/work",)
     )
-    args = harness.parse_args(argv)
+    fd = config_fd(items)
+    args = harness.parse_args(harness.read_config([f"config={fd}"]))
     assert args["mode"] == "session" and args["control"] == "7"
     assert args["entry"] == "aggregate" and args["workdirs"] == "/work"
-    assert args["label"] == "job=1_task=2"
+    assert args["rlimits"] == "RLIMIT_CPU:1:2" and "label" not in args
+    with pytest.raises(OSError):
+        os.fstat(fd)  # read and closed: nothing of it is left for the script
+
+
+def test_the_harness_takes_only_a_config_descriptor_on_its_command_line() -> None:
+    with pytest.raises(SystemExit, match="config=FD"):
+        harness.read_config(["control=3", "script=/task/script.py"])
+
+
+def test_a_configuration_item_with_a_nul_byte_is_refused() -> None:
+    with pytest.raises(ValueError, match="NUL"):
+        config_fd(["script=/task/a\0b.py"])
 
 
 def test_session_mode_does_not_need_the_per_run_arguments() -> None:

@@ -34,10 +34,13 @@ EXPECTED_RULES: dict[str, str] = {
     # Caught only because it names /work; the same loop on relative names is a
     # resource-exhaustion blind spot (see docs/security.md).
     "fill_workdir.py": "runsurge.filesystem.absolute-path",
+    "fd_links_at_import.py": "runsurge.filesystem.absolute-path",
     "fork_bomb.py": "runsurge.process.os-fork",
     "kill_parent_and_init.py": "runsurge.process.os-kill",
+    "mountinfo_host_paths.py": "runsurge.filesystem.absolute-path-flow",
     "os_exit_before_return.py": "runsurge.signals.hard-exit",
     "print_environ.py": "runsurge.environment.os-environ",
+    "proc_cmdline_environ.py": "runsurge.filesystem.absolute-path",
     "proc_snoop.py": "runsurge.filesystem.absolute-path",
     "raise_keyboard_interrupt_in_reporter.py": "runsurge.process.os-kill",
     "read_secrets.py": "runsurge.filesystem.absolute-path",
