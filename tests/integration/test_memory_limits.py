@@ -8,10 +8,12 @@ memory) is what the coordinator recorded.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from runsurge.client import InputResult
 from runsurge.errors import InvalidRequest
 from tests.integration.cluster import Cluster
 from tests.integration.executions import runs
@@ -25,18 +27,24 @@ NEEDS_150_MIB = (
 )
 
 
-def test_oom_kill_is_retried_with_the_peak_grown_and_the_consumer_sees_each_size(
-    cluster_factory,  # type: ignore[no-untyped-def]
-) -> None:
-    cluster: Cluster = cluster_factory(
-        coordinator_env={"RUNSURGE_COORDINATOR_TASK_MEMORY_BYTES": "96MiB"}
-    )
+def _one_input_from_96_mib(
+    cluster_factory: Callable[..., Cluster], memory: str | None = None
+) -> tuple[Cluster, str, InputResult]:
+    """Run NEEDS_150_MIB on one input whose first attempt reserves 96 MiB."""
+    cluster = cluster_factory(coordinator_env={"RUNSURGE_COORDINATOR_TASK_MEMORY_BYTES": "96MiB"})
     cluster.add_contributor(memory="1GiB")
     with cluster.client() as client:
-        job = client.submit_group(NEEDS_150_MIB, ["a"])
+        job = client.submit_group(NEEDS_150_MIB, ["a"], memory=memory)
         status = job.wait(timeout=90)
         assert status.state == "SUCCEEDED", status
         (item,) = list(job.results())
+    return cluster, job.id, item
+
+
+def test_oom_kill_is_retried_with_the_peak_grown_and_the_consumer_sees_each_size(
+    cluster_factory,  # type: ignore[no-untyped-def]
+) -> None:
+    cluster, job_id, item = _one_input_from_96_mib(cluster_factory)
     assert item.result == {"held": 150 * MiB}
     memory = item.memory
     assert memory is not None
@@ -45,7 +53,7 @@ def test_oom_kill_is_retried_with_the_peak_grown_and_the_consumer_sees_each_size
     # Twice the peak at the kill (about the 96 MiB limit), rounded up to 16 MiB steps.
     assert 192 * MiB <= memory.reservation_bytes <= 224 * MiB
     assert 150 * MiB <= memory.peak_bytes <= memory.reservation_bytes
-    assert runs(cluster, job.id) == {0: 2}
+    assert runs(cluster, job_id) == {0: 2}
 
 
 def test_a_task_above_its_jobs_memory_limit_fails_once_naming_the_limit(
@@ -71,15 +79,8 @@ def test_a_task_above_its_jobs_memory_limit_fails_once_naming_the_limit(
 def test_a_jobs_memory_limit_caps_the_growth_of_its_retries(
     cluster_factory,  # type: ignore[no-untyped-def]
 ) -> None:
-    # 96 MiB first; twice that would be 192 MiB, but the job allows 160 MiB: enough.
-    cluster: Cluster = cluster_factory(
-        coordinator_env={"RUNSURGE_COORDINATOR_TASK_MEMORY_BYTES": "96MiB"}
-    )
-    cluster.add_contributor(memory="1GiB")
-    with cluster.client() as client:
-        job = client.submit_group(NEEDS_150_MIB, ["a"], memory="176MiB")
-        assert job.wait(timeout=90).state == "SUCCEEDED"
-        (item,) = list(job.results())
+    # 96 MiB first; twice that would be 192 MiB, but the job allows 176 MiB: enough.
+    _, _, item = _one_input_from_96_mib(cluster_factory, memory="176MiB")
     assert item.memory is not None
     assert item.memory.out_of_memory_at_bytes == [96 * MiB]
     assert item.memory.reservation_bytes == 176 * MiB

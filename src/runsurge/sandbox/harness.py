@@ -97,7 +97,12 @@ def read_config(argv: list[str]) -> list[str]:
     """The ``key=value`` items from the ``config=FD`` descriptor, which is then closed."""
     if len(argv) != 1 or not argv[0].startswith("config="):
         raise SystemExit("harness: expected one argument, config=FD")
-    fd = int(argv[0].partition("=")[2])
+    data = _read_and_close(int(argv[0].partition("=")[2]))
+    return [item for item in data.decode().split("\0") if item]
+
+
+def _read_and_close(fd: int) -> bytes:
+    """Everything a set-up descriptor holds; it is closed so the script never sees it."""
     data = b""
     while True:
         chunk = os.read(fd, 65536)
@@ -105,7 +110,7 @@ def read_config(argv: list[str]) -> list[str]:
             break
         data += chunk
     os.close(fd)
-    return [item for item in data.decode().split("\0") if item]
+    return data
 
 
 def parse_args(argv: list[str]) -> dict[str, str]:
@@ -179,13 +184,7 @@ def install_seal(fd: int) -> None:
     a binary the task writes to /work, /dev/shm or a memfd cannot be run. Failing
     closed: without the seal there is no run.
     """
-    program = b""
-    while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        program += chunk
-    os.close(fd)
+    program = _read_and_close(fd)
     if not program or len(program) % 8 or not _load_filter(program):
         os.write(2, b"harness: cannot install the exec seal\n")
         os._exit(_SEAL_FAILED)

@@ -80,16 +80,7 @@ class SubprocessRunner:
         diag_read, diag_write = os.pipe()
         config = config_fd(args)
         try:
-            process = subprocess.Popen(
-                [str(self._python), "-I", "-S", str(self._harness), f"config={config}"],
-                cwd=workdir,
-                env=_environment(workdir),
-                stdin=subprocess.DEVNULL,
-                stdout=diag_write,
-                stderr=diag_write,
-                pass_fds=(theirs.fileno(), config),
-                start_new_session=True,
-            )
+            process = self._popen_harness(config, workdir, diag_write, (theirs.fileno(),))
         except OSError as exc:
             os.close(diag_read)
             mine.close()
@@ -111,18 +102,24 @@ class SubprocessRunner:
             channels.harness_args(request, str(request.script.resolve()), rlimits=spec)
         )
         try:
-            return subprocess.Popen(
-                [str(self._python), "-I", "-S", str(self._harness), f"config={config}"],
-                cwd=workdir,
-                env=_environment(workdir),
-                stdin=subprocess.DEVNULL,
-                stdout=diag_write,
-                stderr=diag_write,
-                pass_fds=(*channels.child_fds, config),
-                start_new_session=True,
-            )
+            return self._popen_harness(config, workdir, diag_write, channels.child_fds)
         finally:
             os.close(config)
+
+    def _popen_harness(
+        self, config: int, workdir: Path, diag_write: int, fds: tuple[int, ...]
+    ) -> subprocess.Popen[bytes]:
+        """The harness, reading its settings from `config`, in its own session."""
+        return subprocess.Popen(
+            [str(self._python), "-I", "-S", str(self._harness), f"config={config}"],
+            cwd=workdir,
+            env=_environment(workdir),
+            stdin=subprocess.DEVNULL,
+            stdout=diag_write,
+            stderr=diag_write,
+            pass_fds=(*fds, config),
+            start_new_session=True,
+        )
 
     def _run(
         self,
