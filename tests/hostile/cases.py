@@ -14,6 +14,7 @@ listening port, a sentinel process), give every case ``ctx.input_text()`` as inp
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -400,7 +401,14 @@ V, OK = OutcomeKind.SANDBOX_VIOLATION, OutcomeKind.OK
 CASES: tuple[HostileCase, ...] = (
     HostileCase("fork_bomb", OK, check_result=_fork_bomb_contained),
     HostileCase("memory_bomb", OutcomeKind.OUT_OF_MEMORY),
-    HostileCase("cpu_loop", OutcomeKind.CPU_LIMIT, error_type="CpuLimit"),
+    # Its own wall limit, far above the CPU limit: on a loaded machine a busy loop may
+    # get a small share of a core, and must still meet its CPU limit before the clock.
+    HostileCase(
+        "cpu_loop",
+        OutcomeKind.CPU_LIMIT,
+        error_type="CpuLimit",
+        policy=dataclasses.replace(HOSTILE_POLICY, wall_seconds=30.0),
+    ),
     HostileCase("sleep_forever", OutcomeKind.TIMEOUT, error_type="Timeout"),
     HostileCase("read_secrets", OK, check_result=_nothing_read),
     HostileCase("walk_filesystem", OK, check_result=_minimal_view),
