@@ -29,7 +29,11 @@ from runsurge.coordinator.attempts import (
     with_input,
 )
 from runsurge.coordinator.events import JobEvents
-from runsurge.coordinator.placement import check_placement, fail_unplaceable
+from runsurge.coordinator.placement import (
+    check_placement,
+    fail_unplaceable,
+    largest_placeable_offer,
+)
 from runsurge.coordinator.views import AssignmentView
 from runsurge.errors import NotFound
 from runsurge.sandbox.policy import SandboxPolicy
@@ -211,9 +215,10 @@ class Dispatcher:
                     log.exception("placement check failed")
 
     async def check_placement(self) -> None:
-        """Say why tasks larger than every connected agent wait; fail the overdue ones."""
+        """Say why tasks larger than every agent that may take work wait; fail the overdue."""
         self._placement_checked = time.monotonic()
-        largest = max((s.memory_bytes for s in self.sessions.values()), default=None)
+        offers = {s.contributor_id: s.memory_bytes for s in self.sessions.values()}
+        largest = await self._db.run(largest_placeable_offer, offers)
         overdue = await self._db.run(check_placement, largest, self._unplaceable_timeout)
         for job_id in overdue:
             assert largest is not None

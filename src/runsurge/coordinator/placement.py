@@ -23,8 +23,8 @@ from runsurge.config import format_size
 from runsurge.coordinator.attempts import Settlement
 from runsurge.coordinator.fairness import SCHEDULABLE_JOBS
 from runsurge.coordinator.jobs import lock_job, move_task, settle_job
-from runsurge.store.models import Job, Task, utcnow
-from runsurge.store.states import JobState, TaskState
+from runsurge.store.models import Contributor, Job, Task, utcnow
+from runsurge.store.states import ContributorState, JobState, TaskState
 from runsurge.tasklog import TaskIds
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,22 @@ def waiting_reason(found: Unplaceable, largest_offer: int) -> str:
         f"waiting: {noun} {format_size(found.largest_reservation)} of memory, more than "
         f"any connected contributor offers (largest: {format_size(largest_offer)})"
     )
+
+
+def largest_placeable_offer(session: Session, offers: dict[str, int]) -> int | None:
+    """The largest offer among connected agents that may take work (ONLINE), or None.
+
+    A draining, suspect or quarantined agent's memory is no place for a waiting task;
+    when no connected agent may take work the clock stops, as in an outage.
+    """
+    if not offers:
+        return None
+    placeable = session.scalars(
+        select(Contributor.id).where(
+            Contributor.id.in_(list(offers)), Contributor.state == ContributorState.ONLINE
+        )
+    ).all()
+    return max((offers[c] for c in placeable), default=None)
 
 
 def check_placement(

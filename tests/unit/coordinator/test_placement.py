@@ -9,7 +9,8 @@ from runsurge.coordinator.dispatch import AgentSession, Dispatcher
 from runsurge.coordinator.events import JobEvents
 from runsurge.coordinator.placement import check_placement, fail_unplaceable
 from runsurge.coordinator.views import JobView
-from runsurge.store.states import JobState, TaskState
+from runsurge.store.models import Contributor
+from runsurge.store.states import ContributorState, JobState, TaskState
 from tests.unit.coordinator.scene import GiB, MiB, Scene
 
 
@@ -75,3 +76,27 @@ def test_dispatcher_fails_tasks_no_connected_agent_can_hold(scene: Scene) -> Non
 
     asyncio.run(body())
     assert scene.task(big, 0).state is TaskState.FAILED
+
+
+def test_a_draining_agents_offer_does_not_count_as_room_for_a_waiting_task(
+    scene: Scene,
+) -> None:
+    big = scene.submit(scene.consumer(), [b"big"], reservation=2 * GiB)
+    small = scene.contributor(memory=1 * GiB)
+    leaving = scene.contributor(memory=4 * GiB)
+    scene.db.call(
+        lambda s: setattr(s.get(Contributor, leaving), "state", ContributorState.DRAINING)
+    )
+
+    async def body() -> None:
+        dispatcher = Dispatcher(
+            scene.db, JobEvents(), 30.0, scene.blobs, scene.policy_defaults, 0.0
+        )
+        dispatcher.attach(AgentSession(small, cores=1, memory_bytes=1 * GiB))
+        dispatcher.attach(AgentSession(leaving, cores=1, memory_bytes=4 * GiB))
+        await dispatcher.check_placement()
+
+    asyncio.run(body())
+    task = scene.task(big, 0)
+    assert task.state is TaskState.FAILED, "the draining 4 GiB agent was counted"
+    assert "largest connected contributor offers 1.0 GiB" in task.error_message
