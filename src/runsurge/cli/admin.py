@@ -21,7 +21,7 @@ from runsurge.config import CoordinatorSettings, load_settings
 app = typer.Typer(
     name="admin",
     help="Manage consumers and contributor enrolment tokens (on the coordinator's database), "
-    "and make development TLS certificates.",
+    "release quarantined contributors, and make development TLS certificates.",
     no_args_is_help=True,
 )
 R = TypeVar("R")
@@ -102,6 +102,21 @@ def revoke(
 
     kind = _with_db(db_url, data_dir, accounts.revoke, account_id)
     print(f"revoked {kind} {account_id}")
+
+
+@app.command("release")
+def release(
+    contributor_id: Annotated[
+        str, typer.Argument(metavar="CONTRIBUTOR", help="A quarantined contributor's id.")
+    ],
+    db_url: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """End a contributor's quarantine now; a running coordinator places work on it again."""
+    from runsurge.coordinator import quarantine
+
+    reason = _with_db(db_url, data_dir, quarantine.release_now, contributor_id)
+    print(f"released contributor {contributor_id} (was: {reason})")
 
 
 @app.command("list")

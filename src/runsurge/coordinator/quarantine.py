@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from runsurge.coordinator.standing import set_state
+from runsurge.errors import Conflict, NotFound
 from runsurge.kinds import OutcomeKind
 from runsurge.store.models import Attempt, Contributor, utcnow
 from runsurge.store.states import ContributorState
@@ -130,3 +131,22 @@ def release_expired(session: Session, connected: Collection[str]) -> list[str]:
         target = ContributorState.ONLINE if connected_now else ContributorState.OFFLINE
         set_state(contributor, target, "released from quarantine", now)
     return [c.id for c in due]
+
+
+def release_now(session: Session, contributor_id: str) -> str:
+    """End a contributor's quarantine at once (`runsurge admin release`); its reason.
+
+    Only the release time changes: the coordinator's periodic `release_expired` then
+    makes it ONLINE or OFFLINE, since only the coordinator knows whether it is
+    connected. Failures before now never count again.
+    """
+    contributor = session.get(Contributor, contributor_id, with_for_update=True)
+    if contributor is None:
+        raise NotFound(f"no contributor with id {contributor_id!r}")
+    if contributor.state is not ContributorState.QUARANTINED:
+        raise Conflict(
+            f"contributor {contributor_id} is {contributor.state.value}, not quarantined"
+        )
+    contributor.quarantined_until = utcnow()
+    log.warning("contributor %s released from quarantine by an operator", contributor_id)
+    return contributor.state_reason

@@ -13,8 +13,10 @@ from runsurge.coordinator.quarantine import (
     QuarantineRules,
     count_failures,
     release_expired,
+    release_now,
     span,
 )
+from runsurge.errors import Conflict, NotFound
 from runsurge.kinds import OutcomeKind
 from runsurge.store.models import Attempt, Contributor, utcnow
 from runsurge.store.states import ContributorState
@@ -164,3 +166,26 @@ def test_unexpired_quarantine_is_not_released(scene: Scene) -> None:
 
     assert scene.db.call(release_expired, {machine}) == []
     assert scene.contributor_row(machine).state is ContributorState.QUARANTINED
+
+
+def test_an_operator_release_ends_the_quarantine_at_the_next_release_round(
+    scene: Scene,
+) -> None:
+    machine = scene.contributor()
+    _fail_on(scene, machine, OutcomeKind.INFRASTRUCTURE, RULES.failures)
+    assert scene.db.call(release_expired, {machine}) == []  # an hour to go
+
+    reason = scene.db.call(release_now, machine)
+
+    assert reason.startswith("3 infrastructure failures in 10 min")
+    assert scene.db.call(release_expired, {machine}) == [machine]
+    assert scene.contributor_row(machine).state is ContributorState.ONLINE
+    assert _fail_on(scene, machine, OutcomeKind.INFRASTRUCTURE, 1) == [False]
+
+
+def test_releasing_a_contributor_that_is_not_quarantined_says_why(scene: Scene) -> None:
+    machine = scene.contributor()
+    with pytest.raises(Conflict, match="is ONLINE, not quarantined"):
+        scene.db.call(release_now, machine)
+    with pytest.raises(NotFound, match="no contributor with id 'nope'"):
+        scene.db.call(release_now, "nope")
