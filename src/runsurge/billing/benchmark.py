@@ -76,6 +76,7 @@ INTEGER_UNIT = 5_000
 FLOAT_UNIT = 5_000
 MEMORY_BYTES = 32 * 1024 * 1024  # larger than the last-level cache of most machines
 DISK_BYTES = 8 * 1024 * 1024
+ROUNDS = 3  # interleaved rounds of the single-core and memory parts
 _MASK = 0xFFFFFFFF
 
 
@@ -174,16 +175,15 @@ def _multicore(cores: int, budget: float) -> float:
     return sum(rates) / len(rates)
 
 
-def _memory(budget: float) -> float:
-    """Bytes per second copying one large buffer into another."""
+def _memory_unit() -> tuple[Callable[[], object], float]:
+    """Copying one large buffer into another, and the bytes that moves."""
     source = bytes(MEMORY_BYTES)
-    target = bytearray(MEMORY_BYTES)
-    view = memoryview(target)
+    view = memoryview(bytearray(MEMORY_BYTES))
 
     def copy() -> None:
         view[:] = source
 
-    return _best_rate(copy, MEMORY_BYTES, budget)
+    return copy, MEMORY_BYTES
 
 
 def _disk(directory: Path, budget: float) -> float:
@@ -214,20 +214,35 @@ def _disk(directory: Path, budget: float) -> float:
         path.unlink(missing_ok=True)
 
 
+def _single_core_parts(seconds: float) -> dict[str, float]:
+    """The integer, floating and memory parts, measured in interleaved rounds.
+
+    A burst of other work on the machine (a VM's neighbour, another build) that lasts
+    about a second then spoils one round of each part, not a whole part: each keeps
+    its best round.
+    """
+    units: dict[str, tuple[Callable[[], object], float]] = {
+        "integer": (lambda: integer_kernel(INTEGER_UNIT), INTEGER_UNIT),
+        "floating": (lambda: float_kernel(FLOAT_UNIT), FLOAT_UNIT),
+        "memory": _memory_unit(),
+    }
+    best = dict.fromkeys(units, 0.0)
+    for _ in range(ROUNDS):
+        for name, (unit, work) in units.items():
+            rate = _best_rate(unit, work, seconds * _SHARES[name] / ROUNDS)
+            best[name] = max(best[name], rate)
+    return best
+
+
 def run_benchmark(seconds: float, cores: int, work_dir: Path) -> BenchmarkResult:
     """Measure every part within about `seconds` in total, using up to `cores` cores."""
     if seconds <= 0 or cores < 1:
         raise BenchmarkError(f"a benchmark needs time and a core (got {seconds} s, {cores})")
     began = time.perf_counter()
+    single = _single_core_parts(seconds)
     parts = {
-        "integer": _best_rate(
-            lambda: integer_kernel(INTEGER_UNIT), INTEGER_UNIT, seconds * _SHARES["integer"]
-        ),
-        "floating": _best_rate(
-            lambda: float_kernel(FLOAT_UNIT), FLOAT_UNIT, seconds * _SHARES["floating"]
-        ),
+        **single,
         "multicore": _multicore(cores, seconds * _SHARES["multicore"]),
-        "memory": _memory(seconds * _SHARES["memory"]),
         "disk": _disk(work_dir, seconds * _SHARES["disk"]),
     }
     return BenchmarkResult(parts, cores, time.perf_counter() - began)
