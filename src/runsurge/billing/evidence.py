@@ -15,7 +15,7 @@ import statistics
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from runsurge.kinds import TaskKind
@@ -73,7 +73,7 @@ def observed_speed(
     return statistics.median(ratios), len(ratios)
 
 
-def _successes(rules: FactorRules):  # type: ignore[no-untyped-def]
+def _successes(rules: FactorRules) -> Select[float, int, str]:
     """Successful input-task attempts long enough to time: wall seconds, size, script."""
     return (
         select(Attempt.wall_seconds, Task.input_size, Job.script_sha256)
