@@ -239,6 +239,29 @@ class CoordinatorSettings(BaseSettings):
     sample_prune_seconds: float = Field(
         default=60.0, gt=0, description="Interval of the loop that enforces the sample retention."
     )
+    factor_unverified_cap: float = Field(
+        default=2.0,
+        gt=0,
+        description="Highest machine factor paid before a contributor's tasks confirm its claim.",
+    )
+    factor_tolerance: float = Field(
+        default=1.5,
+        ge=1,
+        description="A claim up to this times the observed speed ratio is paid as claimed; "
+        "a higher one is flagged and paid at the observed ratio.",
+    )
+    factor_min_evidence: int = Field(
+        default=5,
+        ge=1,
+        description="Comparable tasks (same script, similar input size, other nodes) before "
+        "the observed speed decides a contributor's factor.",
+    )
+    factor_similar_size: float = Field(
+        default=1.25, ge=1, description="Inputs within this size ratio count as comparable."
+    )
+    factor_verify_seconds: float = Field(
+        default=60.0, gt=0, description="Interval of the loop that re-verifies machine factors."
+    )
 
     @field_validator("listen", "metrics_listen", "contributor_listen")
     @classmethod
@@ -329,6 +352,16 @@ class ContributorSettings(BaseSettings):
         default=1.0,
         gt=0,
         description="Interval of running tasks' CPU and memory samples (one batch each time).",
+    )
+    benchmark_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Time budget of the machine benchmark run at start-up (billing/benchmark.py).",
+    )
+    benchmark_interval_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="Run the benchmark again this often and report it; 0: only at start-up.",
     )
 
 

@@ -24,7 +24,17 @@ ROW: dict[str, Any] = {
     "disk_free_bytes": 77 << 30,
     "isolation_level": "bubblewrap+cgroup-v1+rlimits+seccomp",
     "insecure": False,
+    "claimed_factor": "1.000000",
+    "machine_factor": "1.000000",
+    "factor_flagged": False,
+    "factor_note": "",
 }
+FLAGGED = dict(
+    ROW,
+    claimed_factor="10.000000",
+    factor_flagged=True,
+    factor_note="claims 10.00x but its tasks run at 1.00x (6 tasks): paid 1.00x",
+)
 
 
 def _render(monkeypatch: pytest.MonkeyPatch, width: int, rows: list[dict[str, Any]]) -> str:
@@ -49,3 +59,19 @@ def test_wide_terminals_show_cpu_disk_isolation_and_reasons(
     text = _render(monkeypatch, 200, [ROW, quarantined])
     for cell in ("cpu %", "free disk", "full sandbox", "5 infrastructure failures"):
         assert cell in text, (cell, text)
+
+
+def test_a_flagged_factor_is_marked_whole_in_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = _render(monkeypatch, 80, [ROW, FLAGGED])
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "ONLINE FLAG" in text, text
+    assert "…" not in text
+
+
+def test_wide_terminals_show_the_paid_factor_and_why_it_is_flagged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = _render(monkeypatch, 200, [ROW, FLAGGED])
+    flat = " ".join(text.split())
+    assert "factor" in text and "1.00 !" in text, text
+    assert "factor flagged: claims 10.00x but its tasks run at 1.00x" in flat, text

@@ -76,15 +76,27 @@ _FULL_ISOLATION = "bubblewrap+cgroup-v1+rlimits+seccomp", "bubblewrap+cgroup-v2+
 _WIDE = 130  # below this many columns the table drops CPU %, free disk and the isolation
 
 
+def _reason(row: dict[str, Any], wide: bool) -> str:
+    """Why the contributor is in its state, and (when wide) why its factor is flagged.
+
+    A narrow table marks a flagged factor FLAG by the state; `--json` and wide
+    terminals say why.
+    """
+    reasons = [row.get("state_reason") or ""]
+    if wide and row.get("factor_flagged"):
+        reasons.append(f"factor flagged: {row.get('factor_note', '')}")
+    return "; ".join(r for r in reasons if r)
+
+
 def print_contributors(rows: list[dict[str, Any]]) -> None:
     """The contributors table; narrow terminals get the columns that matter most."""
     wide = out.width >= _WIDE
-    with_reason = any(row.get("state_reason") for row in rows)
+    with_reason = any(_reason(row, wide) for row in rows)
     table = Table(box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
     table.add_column("id", no_wrap=True)
     columns = ["name", "state", "cores", "memory", "tasks", "load", "free mem"]
     if wide:
-        columns += ["cpu %", "free disk", "isolation"]
+        columns += ["cpu %", "free disk", "factor", "isolation"]
     if with_reason:
         columns.append("reason")
     for name in columns:
@@ -95,7 +107,8 @@ def print_contributors(rows: list[dict[str, Any]]) -> None:
             row["id"],
             escape(row["name"]),
             f"[{_STATE_STYLE.get(state, 'dim')}]{state}[/]"
-            + (" [bold red]INSECURE[/]" if row["insecure"] else ""),
+            + (" [bold red]INSECURE[/]" if row["insecure"] else "")
+            + (" [bold red]FLAG[/]" if row.get("factor_flagged") else ""),
             str(row["cores"]),
             format_size(row["memory_bytes"]),
             str(row["running_tasks"]),
@@ -107,9 +120,11 @@ def print_contributors(rows: list[dict[str, Any]]) -> None:
             cells += [
                 f"{row['cpu_percent']:.0f}",
                 format_size(row["disk_free_bytes"]) if row["disk_free_bytes"] else "-",
+                f"{float(row.get('machine_factor') or 1):.2f}"
+                + (" [bold red]![/]" if row.get("factor_flagged") else ""),
                 "full sandbox" if level in _FULL_ISOLATION else escape(level),
             ]
         if with_reason:
-            cells.append(escape(row.get("state_reason", "")))
+            cells.append(escape(_reason(row, wide)))
         table.add_row(*cells)
     out.print(table)

@@ -9,6 +9,7 @@ the coordinator.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -24,10 +25,18 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from runsurge.cli import output
 from runsurge.client import Client
-from runsurge.config import ClientSettings, default_home, write_client_config
+from runsurge.config import (
+    ClientSettings,
+    ContributorSettings,
+    default_home,
+    env_var,
+    write_client_config,
+)
 from runsurge.errors import RunSurgeError
 
 START_TIMEOUT = 60.0
+# The benchmark budget of `up`'s agents (a real contributor takes 5 s).
+LOCAL_BENCHMARK_SECONDS = "1"
 
 
 def free_port() -> int:
@@ -65,7 +74,9 @@ class LocalCluster:
     contributors: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[IO[bytes]] = field(default_factory=list)
 
-    def spawn(self, args: list[str], log_name: str) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, args: list[str], log_name: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log_file = open(self.data_dir / log_name, "ab")  # noqa: SIM115 - closed in stop()
         self.logs.append(log_file)
         return subprocess.Popen(
@@ -73,6 +84,7 @@ class LocalCluster:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env={**(env or {}), **os.environ},  # the caller's own environment wins
         )
 
     def stop(self) -> None:
@@ -184,7 +196,10 @@ def _start(
         ]
         if insecure_dev:
             agent_args.append("--insecure-dev")
-        cluster.contributors.append(cluster.spawn(agent_args, f"contributor-{i + 1}.log"))
+        # Local agents share one machine: a short benchmark each, unless the environment
+        # asks for another (its variables win in spawn).
+        env = {env_var(ContributorSettings, "benchmark_seconds"): LOCAL_BENCHMARK_SECONDS}
+        cluster.contributors.append(cluster.spawn(agent_args, f"contributor-{i + 1}.log", env))
     _wait_contributors(cluster, consumer_token, n)
     output.err.print(
         f"[green]ready[/]: coordinator on [bold]{cluster.address}[/], {n} contributor(s) "

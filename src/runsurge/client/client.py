@@ -211,6 +211,10 @@ class Client:
                 "running_tasks": c.running_tasks,
                 "state": c.state or ("ONLINE" if c.online else "OFFLINE"),
                 "state_reason": c.state_reason,
+                "claimed_factor": c.claimed_factor or "1.000000",
+                "machine_factor": c.machine_factor or "1.000000",
+                "factor_flagged": c.factor_flagged,
+                "factor_note": c.factor_note,
                 "last_seen": c.last_seen.ToDatetime().isoformat() + "Z"
                 if c.HasField("last_seen")
                 else None,

@@ -34,8 +34,10 @@ import grpc
 import psutil
 
 from runsurge import __version__
+from runsurge.billing.benchmark import BenchmarkResult
 from runsurge.config import ContributorSettings
 from runsurge.contributor import wire
+from runsurge.contributor.benchmarking import measure
 from runsurge.contributor.blobcache import BlobMismatch, ScriptCache, save_verified
 from runsurge.contributor.identity import Identity, load_identity, save_identity
 from runsurge.contributor.sampling import TaskSampler, read_node, start_node_readings
@@ -112,6 +114,8 @@ class Agent:
         self._tls = ClientTls(settings.tls_ca, settings.tls_cert, settings.tls_key)
         self._credentials: grpc.ChannelCredentials | None = None
         self.connected = asyncio.Event()
+        self._benchmark: BenchmarkResult | None = None  # the latest run, claimed at Register
+        self._benchmark_asked = asyncio.Event()  # benchmark_now(): run it again at once
 
     @property
     def running_attempts(self) -> list[int]:
@@ -127,6 +131,10 @@ class Agent:
     def contributor_id(self) -> str:
         """The identity the coordinator knows this agent by ("" before the first one)."""
         return self._contributor_id
+
+    def benchmark_now(self) -> None:
+        """Run the machine benchmark again now and report it (SIGUSR1)."""
+        self._benchmark_asked.set()
 
     def stop(self) -> None:
         """Ask the agent to finish now: running tasks are handed back (cancelled, reported)."""
@@ -159,15 +167,36 @@ class Agent:
         shutil.rmtree(self._tasks_dir, ignore_errors=True)
         self._tasks_dir.mkdir(parents=True, exist_ok=True)
         start_node_readings()
+        self._benchmark = await self._measure()
         janitor = asyncio.create_task(self._expire_warm())
         drainer = asyncio.create_task(self._drain_when_asked())
+        rebenchmark = asyncio.create_task(self._rebenchmark())
         try:
             await self._stay_connected()
         finally:
             janitor.cancel()
             drainer.cancel()
+            rebenchmark.cancel()
             await self._shutdown_running()
             await asyncio.to_thread(self._warm.close_all)
+
+    async def _measure(self) -> BenchmarkResult | None:
+        s = self._settings
+        return await measure(s.benchmark_seconds, self._cores, s.work_dir)
+
+    async def _rebenchmark(self) -> None:
+        """Every benchmark_interval_hours (and when asked), measure again and report it."""
+        hours = self._settings.benchmark_interval_hours
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._benchmark_asked.wait(), hours * 3600 if hours else None
+                )
+            self._benchmark_asked.clear()
+            result = await self._measure()
+            if result is not None:
+                self._benchmark = result
+                self._send(contributor_pb2.AgentMessage(benchmark=wire.benchmark_message(result)))
 
     async def _drain_when_asked(self) -> None:
         """After the first SIGTERM: stop once nothing runs and every report is recorded.
@@ -229,7 +258,8 @@ class Agent:
                     memory_bytes=self._memory,
                     isolation_level=self._runner.isolation_level,
                     insecure=self._insecure,
-                    benchmark_score=1.0,
+                    benchmark_score=self._benchmark.factor if self._benchmark else 1.0,
+                    benchmark=wire.benchmark_message(self._benchmark) if self._benchmark else None,
                     agent_version=__version__,
                     contributor_id=self._contributor_id,
                     contributor_secret=self._secret,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 from collections.abc import Callable
 
 import grpc
@@ -33,6 +36,8 @@ async def run_agent(
     agent = Agent(settings, runner, cores=cores, memory_bytes=memory_bytes, insecure=insecure)
     # The first SIGTERM drains, a second hands running tasks back (Agent.shutdown).
     install_signals(agent.shutdown)
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, agent.benchmark_now)
     try:
         await agent.run()
     except grpc.aio.AioRpcError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from runsurge.billing.benchmark import BenchmarkResult
 from runsurge.proto.v1 import common_pb2, contributor_pb2
 from runsurge.readings import NodeReading, TaskReading
 from runsurge.sandbox.outcome import Outcome
@@ -99,4 +100,11 @@ def task_samples_message(readings: list[TaskReading]) -> contributor_pb2.AgentMe
                 for r in readings
             ]
         )
+    )
+
+
+def benchmark_message(result: BenchmarkResult) -> contributor_pb2.BenchmarkResult:
+    """The wire form of a benchmark run: its parts, cores and duration."""
+    return contributor_pb2.BenchmarkResult(
+        **result.parts, cores=result.cores, seconds=result.seconds
     )

@@ -15,6 +15,8 @@ from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runsurge.billing import factor
+from runsurge.billing.benchmark import BenchmarkResult
 from runsurge.config import CoordinatorSettings
 from runsurge.coordinator import contributors, jobs, liveness, quarantine, submission_reaper
 from runsurge.coordinator.aggregation import Aggregator
@@ -120,6 +122,17 @@ class Coordinator:
         return min(quiet, s.lease_seconds / 2)
 
     @property
+    def factor_rules(self) -> factor.FactorRules:
+        """How far a contributor's benchmark claim is believed (billing/factor.py)."""
+        s = self.settings
+        return factor.FactorRules(
+            unverified_cap=s.factor_unverified_cap,
+            tolerance=s.factor_tolerance,
+            min_evidence=s.factor_min_evidence,
+            similar_size=s.factor_similar_size,
+        )
+
+    @property
     def submission_limits(self) -> SubmissionLimits:
         """Size limits for incoming jobs."""
         return SubmissionLimits(
@@ -160,11 +173,24 @@ class Coordinator:
         their leases (or for its heartbeats not to list them) would only delay them.
         """
         registered = await self.db.run(contributors.register, registration)
+        if registration.benchmark is not None:
+            await self.benchmark_reported(registered.contributor_id, registration.benchmark)
+        else:
+            await self.db.run(factor.verify, registered.contributor_id, self.factor_rules)
         if registration.restarted and registered.resumed:
             stale = await self.db.run(running_on, registered.contributor_id)
             for attempt_id in stale:
                 await self._lose(attempt_id, "its agent restarted", "restarted")
         return registered
+
+    async def benchmark_reported(self, contributor_id: str, result: BenchmarkResult) -> None:
+        """Store an agent's benchmark as its claim (and history), verified at once."""
+        await self.db.run(factor.record_claim, contributor_id, result, self.factor_rules)
+
+    async def verify_factors(self) -> None:
+        """Re-check the factor claims of connected contributors against their tasks."""
+        for contributor_id in list(self.dispatcher.sessions):
+            await self.db.run(factor.verify, contributor_id, self.factor_rules)
 
     async def _lose(self, attempt_id: int, why: str, metric: str) -> None:
         """Lose one attempt, stop it on any agent, and act on what that changed."""
@@ -317,7 +343,7 @@ class Coordinator:
 
     def start_background(self) -> None:
         """Start the dispatcher, the lease and contributor sweeps, the submission reaper,
-        the aggregator, and the sample writer and pruner."""
+        the aggregator, the sample writer and pruner, and the factor verifier."""
         self._tasks.append(asyncio.create_task(self.dispatcher.run(), name="dispatcher"))
         self._tasks.append(asyncio.create_task(self._sweep_leases(), name="lease-sweeper"))
         self._tasks.append(
@@ -329,6 +355,7 @@ class Coordinator:
         )
         self._tasks.append(asyncio.create_task(self._store_samples(), name="sample-writer"))
         self._tasks.append(asyncio.create_task(self._prune_samples(), name="sample-pruner"))
+        self._tasks.append(asyncio.create_task(self._verify_factors(), name="factor-verifier"))
 
     def _aggregated(self, job_ids: list[str]) -> None:
         self.events.notify(job_ids)
@@ -411,6 +438,14 @@ class Coordinator:
                 if deleted:
                     log.debug("pruned %d samples", deleted)
             await asyncio.sleep(self.settings.sample_prune_seconds)
+
+    async def _verify_factors(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.factor_verify_seconds)
+            try:
+                await self.verify_factors()
+            except Exception:
+                log.exception("machine factor verification failed")
 
 
 def build_coordinator(settings: CoordinatorSettings, gate: ScriptGate | None) -> Coordinator:

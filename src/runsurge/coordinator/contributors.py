@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from runsurge.billing.benchmark import BenchmarkResult
 from runsurge.coordinator.auth import new_id, new_token, token_hash
 from runsurge.coordinator.quarantine import QuarantineRules, count_flap
 from runsurge.coordinator.samples import latest_node_readings
@@ -49,6 +50,7 @@ class Registration:
     secret: str = ""  # the identity secret issued with contributor_id
     restarted: bool = False  # a new agent process: it runs none of its old attempts
     draining: bool = False  # it reconnects while draining: it must get no work meanwhile
+    benchmark: BenchmarkResult | None = None  # its parts; scored by billing/factor.py
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,6 @@ def register(session: Session, registration: Registration) -> Registered:
     contributor.memory_bytes = registration.memory_bytes
     contributor.isolation_level = registration.isolation_level[:200]
     contributor.insecure = registration.insecure
-    contributor.benchmark_score = registration.benchmark_score or 1.0
     contributor.agent_version = registration.agent_version[:50]
     contributor.session_token_sha256 = token_hash(token)
     contributor.last_seen = utcnow()
@@ -238,6 +239,10 @@ def list_contributors(session: Session) -> list[ContributorView]:
             free_memory_bytes=nodes.get(c.id, none).memory_free_bytes,
             cpu_percent=nodes.get(c.id, none).cpu_percent,
             disk_free_bytes=nodes.get(c.id, none).disk_free_bytes,
+            claimed_factor=c.claimed_factor,
+            machine_factor=c.machine_factor,
+            factor_flagged=c.factor_flagged,
+            factor_note=c.factor_note,
         )
         for c in rows
     ]

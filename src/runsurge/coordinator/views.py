@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 from runsurge.kinds import JobKind, OnError, OutcomeKind, TaskKind
 from runsurge.sandbox.policy import SandboxPolicy
@@ -105,6 +106,12 @@ class ContributorView:
     free_memory_bytes: int = 0
     cpu_percent: float = 0.0
     disk_free_bytes: int = 0
+    # Its benchmark's claim, the verified factor it is paid at, and whether (and why)
+    # the claim is out of line with its tasks (billing/factor.py).
+    claimed_factor: Decimal = Decimal(1)
+    machine_factor: Decimal = Decimal(1)
+    factor_flagged: bool = False
+    factor_note: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ kinds (`runsurge.kinds`) are stored as their enum values; only
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
@@ -61,6 +62,25 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value
+
+
+class Micros(TypeDecorator[Decimal]):
+    """An exact decimal with 6 places (a machine factor), stored as an integer of millionths.
+
+    SQLite has no exact decimal type; an integer is exact on both databases.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+    PLACES = Decimal("0.000001")
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        return int(Decimal(value).quantize(self.PLACES) * 1_000_000)
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
+        return None if value is None else (Decimal(value) / 1_000_000).quantize(self.PLACES)
 
 
 def _enum(enum_cls: type, length: int = 16) -> SAEnum:
@@ -139,6 +159,33 @@ class Contributor(Base):
     quarantined_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     registered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The factor its latest benchmark claims (recomputed from the parts), and the one it
+    # is paid at: the claim as far as its tasks' speed bears it out (billing/factor.py).
+    claimed_factor: Mapped[Decimal] = mapped_column(
+        Micros(), default=Decimal(1), server_default="1000000"
+    )
+    machine_factor: Mapped[Decimal] = mapped_column(
+        Micros(), default=Decimal(1), server_default="1000000"
+    )
+    # The claim is out of line with its tasks' speed; factor_note says how (or why the
+    # factor is capped while the evidence is too thin).
+    factor_flagged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    factor_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class MachineFactorClaim(Base):
+    """One benchmark an agent reported: its parts and the factor they claim (the history)."""
+
+    __tablename__ = "machine_factor_claims"
+    __table_args__ = (Index("ix_machine_factor_claims_contributor_id", "contributor_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    contributor_id: Mapped[str] = mapped_column(ForeignKey("contributors.id"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    parts_json: Mapped[str] = mapped_column(Text)  # {"integer": rate, ...} (billing/benchmark.py)
+    cores: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float)  # how long the benchmark ran
+    claimed_factor: Mapped[Decimal] = mapped_column(Micros())
 
 
 class Job(Base):

@@ -14,6 +14,7 @@ from runsurge.coordinator.dispatch import AgentSession, CancelOrder
 from runsurge.coordinator.interceptor import current_principal
 from runsurge.coordinator.servicers.convert import (
     assignment_message,
+    benchmark_from_message,
     blob_chunks,
     finished_from_message,
     registration_from_message,
@@ -98,6 +99,8 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):
                     self._c.samples.add_tasks(
                         session.contributor_id, task_readings(message.task_samples)
                     )
+                elif kind == "benchmark":
+                    await self._benchmark(session, message.benchmark)
                 elif kind == "node_sample":
                     self._c.samples.add_node(
                         session.contributor_id, node_reading(message.node_sample)
@@ -108,6 +111,14 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):
             log.exception("work stream of %s failed", session.contributor_id)
         finally:
             session.outbox.put_nowait(None)
+
+    async def _benchmark(self, session: AgentSession, msg: contributor_pb2.BenchmarkResult) -> None:
+        try:
+            result = benchmark_from_message(msg)
+        except InvalidRequest as exc:
+            log.warning("contributor %s: benchmark refused: %s", session.contributor_id, exc)
+            return
+        await self._c.benchmark_reported(session.contributor_id, result)
 
     async def _finished(self, session: AgentSession, msg: contributor_pb2.AttemptFinished) -> None:
         try:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from runsurge.billing.benchmark import PART_NAMES, BenchmarkError, BenchmarkResult, check_parts
 from runsurge.coordinator.contributors import Registration
 from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.submission import InputEnd, InputStart, JobSpecIn, SubmissionItem
@@ -163,6 +164,10 @@ def contributor_message(view: ContributorView) -> consumer_pb2.ContributorInfo:
         free_memory_bytes=view.free_memory_bytes,
         cpu_percent=view.cpu_percent,
         disk_free_bytes=view.disk_free_bytes,
+        claimed_factor=str(view.claimed_factor),
+        machine_factor=str(view.machine_factor),
+        factor_flagged=view.factor_flagged,
+        factor_note=view.factor_note,
     )
 
 
@@ -238,7 +243,18 @@ def registration_from_message(msg: contributor_pb2.RegisterRequest) -> Registrat
         secret=msg.contributor_secret,
         restarted=msg.restarted,
         draining=msg.draining,
+        benchmark=benchmark_from_message(msg.benchmark) if msg.HasField("benchmark") else None,
     )
+
+
+def benchmark_from_message(msg: contributor_pb2.BenchmarkResult) -> BenchmarkResult:
+    """An agent's benchmark as a domain object; InvalidRequest naming a bad part."""
+    parts = {name: getattr(msg, name) for name in PART_NAMES}
+    try:
+        check_parts(parts)
+    except BenchmarkError as exc:
+        raise InvalidRequest(str(exc)) from None
+    return BenchmarkResult(parts, max(msg.cores, 1), msg.seconds)
 
 
 async def upload_chunks(messages: AsyncIterator[common_pb2.Chunk]) -> AsyncIterator[UploadChunk]:

@@ -520,6 +520,10 @@ class ContributorInfo(_message.Message):
     FREE_MEMORY_BYTES_FIELD_NUMBER: _builtins.int
     CPU_PERCENT_FIELD_NUMBER: _builtins.int
     DISK_FREE_BYTES_FIELD_NUMBER: _builtins.int
+    CLAIMED_FACTOR_FIELD_NUMBER: _builtins.int
+    MACHINE_FACTOR_FIELD_NUMBER: _builtins.int
+    FACTOR_FLAGGED_FIELD_NUMBER: _builtins.int
+    FACTOR_NOTE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name: _builtins.str
     online: _builtins.bool
@@ -537,6 +541,16 @@ class ContributorInfo(_message.Message):
     free_memory_bytes: _builtins.int
     cpu_percent: _builtins.float
     disk_free_bytes: _builtins.int
+    claimed_factor: _builtins.str
+    """The factor its latest benchmark claims, and the verified one it is paid at
+    (decimal strings with 6 places, e.g. "1.000000").
+    """
+    machine_factor: _builtins.str
+    factor_flagged: _builtins.bool
+    """Its claim is out of line with its tasks' speed; factor_note says how, or why the
+    factor is capped while the evidence is thin.
+    """
+    factor_note: _builtins.str
     @_builtins.property
     def last_seen(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -557,10 +571,14 @@ class ContributorInfo(_message.Message):
         free_memory_bytes: _builtins.int = ...,
         cpu_percent: _builtins.float = ...,
         disk_free_bytes: _builtins.int = ...,
+        claimed_factor: _builtins.str = ...,
+        machine_factor: _builtins.str = ...,
+        factor_flagged: _builtins.bool = ...,
+        factor_note: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_seen", b"last_seen"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cores", b"cores", "cpu_percent", b"cpu_percent", "disk_free_bytes", b"disk_free_bytes", "free_memory_bytes", b"free_memory_bytes", "id", b"id", "insecure", b"insecure", "isolation_level", b"isolation_level", "last_seen", b"last_seen", "load_1m", b"load_1m", "memory_bytes", b"memory_bytes", "name", b"name", "online", b"online", "running_tasks", b"running_tasks", "state", b"state", "state_reason", b"state_reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claimed_factor", b"claimed_factor", "cores", b"cores", "cpu_percent", b"cpu_percent", "disk_free_bytes", b"disk_free_bytes", "factor_flagged", b"factor_flagged", "factor_note", b"factor_note", "free_memory_bytes", b"free_memory_bytes", "id", b"id", "insecure", b"insecure", "isolation_level", b"isolation_level", "last_seen", b"last_seen", "load_1m", b"load_1m", "machine_factor", b"machine_factor", "memory_bytes", b"memory_bytes", "name", b"name", "online", b"online", "running_tasks", b"running_tasks", "state", b"state", "state_reason", b"state_reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

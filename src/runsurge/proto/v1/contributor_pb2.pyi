@@ -35,6 +35,7 @@ class RegisterRequest(_message.Message):
     CONTRIBUTOR_SECRET_FIELD_NUMBER: _builtins.int
     RESTARTED_FIELD_NUMBER: _builtins.int
     DRAINING_FIELD_NUMBER: _builtins.int
+    BENCHMARK_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     cores: _builtins.int
     memory_bytes: _builtins.int
@@ -42,6 +43,9 @@ class RegisterRequest(_message.Message):
     insecure: _builtins.bool
     """True when the agent runs without the minimum sandbox (--insecure-dev)."""
     benchmark_score: _builtins.float
+    """The claimed machine factor (benchmark.score / BASELINE), kept for older
+    coordinators; this one recomputes it from `benchmark` and trusts neither.
+    """
     agent_version: _builtins.str
     contributor_id: _builtins.str
     """Set on reconnect, and by a new agent process from its identity file, so the
@@ -57,6 +61,10 @@ class RegisterRequest(_message.Message):
     """
     draining: _builtins.bool
     """The agent is draining (it reconnected after a SIGTERM): it stays DRAINING."""
+    @_builtins.property
+    def benchmark(self) -> Global___BenchmarkResult:
+        """The benchmark the agent ran before registering; unset: it claims no factor (1.0)."""
+
     def __init__(
         self,
         *,
@@ -71,14 +79,63 @@ class RegisterRequest(_message.Message):
         contributor_secret: _builtins.str = ...,
         restarted: _builtins.bool = ...,
         draining: _builtins.bool = ...,
+        benchmark: Global___BenchmarkResult | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["benchmark", b"benchmark"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_version", b"agent_version", "benchmark_score", b"benchmark_score", "contributor_id", b"contributor_id", "contributor_secret", b"contributor_secret", "cores", b"cores", "draining", b"draining", "insecure", b"insecure", "isolation_level", b"isolation_level", "memory_bytes", b"memory_bytes", "name", b"name", "restarted", b"restarted"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_version", b"agent_version", "benchmark", b"benchmark", "benchmark_score", b"benchmark_score", "contributor_id", b"contributor_id", "contributor_secret", b"contributor_secret", "cores", b"cores", "draining", b"draining", "insecure", b"insecure", "isolation_level", b"isolation_level", "memory_bytes", b"memory_bytes", "name", b"name", "restarted", b"restarted"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RegisterRequest: _TypeAlias = RegisterRequest  # noqa: Y015
+
+@_typing.final
+class BenchmarkResult(_message.Message):
+    """One run of the agent's machine benchmark (runsurge/billing/benchmark.py), its parts
+    in their own units; the coordinator scores them itself and checks the claim
+    against the speed of the contributor's tasks.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTEGER_FIELD_NUMBER: _builtins.int
+    FLOATING_FIELD_NUMBER: _builtins.int
+    MULTICORE_FIELD_NUMBER: _builtins.int
+    MEMORY_FIELD_NUMBER: _builtins.int
+    DISK_FIELD_NUMBER: _builtins.int
+    CORES_FIELD_NUMBER: _builtins.int
+    SECONDS_FIELD_NUMBER: _builtins.int
+    integer: _builtins.float
+    """Single-core integer kernel iterations per second."""
+    floating: _builtins.float
+    """Single-core floating-point kernel iterations per second."""
+    multicore: _builtins.float
+    """The integer kernel's iterations per second per core, all offered cores busy."""
+    memory: _builtins.float
+    """Bytes copied per second (a 32 MiB buffer)."""
+    disk: _builtins.float
+    """Bytes written (with fsync) and read back per second in the agent's work dir."""
+    cores: _builtins.int
+    """Cores the multicore part ran on, and how long the whole benchmark took."""
+    seconds: _builtins.float
+    def __init__(
+        self,
+        *,
+        integer: _builtins.float = ...,
+        floating: _builtins.float = ...,
+        multicore: _builtins.float = ...,
+        memory: _builtins.float = ...,
+        disk: _builtins.float = ...,
+        cores: _builtins.int = ...,
+        seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cores", b"cores", "disk", b"disk", "floating", b"floating", "integer", b"integer", "memory", b"memory", "multicore", b"multicore", "seconds", b"seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BenchmarkResult: _TypeAlias = BenchmarkResult  # noqa: Y015
 
 @_typing.final
 class RegisterResponse(_message.Message):
@@ -296,6 +353,7 @@ class AgentMessage(_message.Message):
     FINISHED_FIELD_NUMBER: _builtins.int
     TASK_SAMPLES_FIELD_NUMBER: _builtins.int
     NODE_SAMPLE_FIELD_NUMBER: _builtins.int
+    BENCHMARK_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def heartbeat(self) -> Global___Heartbeat: ...
     @_builtins.property
@@ -304,6 +362,10 @@ class AgentMessage(_message.Message):
     def task_samples(self) -> Global___TaskSamples: ...
     @_builtins.property
     def node_sample(self) -> Global___NodeSample: ...
+    @_builtins.property
+    def benchmark(self) -> Global___BenchmarkResult:
+        """A periodic re-run of the benchmark (ContributorSettings.benchmark_interval_hours)."""
+
     def __init__(
         self,
         *,
@@ -311,12 +373,13 @@ class AgentMessage(_message.Message):
         finished: Global___AttemptFinished | None = ...,
         task_samples: Global___TaskSamples | None = ...,
         node_sample: Global___NodeSample | None = ...,
+        benchmark: Global___BenchmarkResult | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["finished", b"finished", "heartbeat", b"heartbeat", "kind", b"kind", "node_sample", b"node_sample", "task_samples", b"task_samples"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["benchmark", b"benchmark", "finished", b"finished", "heartbeat", b"heartbeat", "kind", b"kind", "node_sample", b"node_sample", "task_samples", b"task_samples"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["finished", b"finished", "heartbeat", b"heartbeat", "kind", b"kind", "node_sample", b"node_sample", "task_samples", b"task_samples"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["benchmark", b"benchmark", "finished", b"finished", "heartbeat", b"heartbeat", "kind", b"kind", "node_sample", b"node_sample", "task_samples", b"task_samples"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["heartbeat", "finished", "task_samples", "node_sample"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["heartbeat", "finished", "task_samples", "node_sample", "benchmark"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 

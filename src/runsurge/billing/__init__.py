@@ -1,0 +1,1 @@
+"""Billing: pricing, machine factor and the ledger."""
