@@ -91,7 +91,8 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):
                         list(beat.running_attempt_ids),
                         list(beat.reported_attempt_ids),
                         beat.draining,
-                        beat.free_memory_bytes,
+                        # Unset by agents that do not measure it: place by the offer.
+                        beat.free_memory_bytes if beat.HasField("free_memory_bytes") else None,
                     )
                 elif kind == "finished":
                     await self._finished(session, message.finished)

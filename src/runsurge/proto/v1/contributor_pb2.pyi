@@ -178,7 +178,8 @@ class Heartbeat(_message.Message):
     REPORTED_ATTEMPT_IDS_FIELD_NUMBER: _builtins.int
     DRAINING_FIELD_NUMBER: _builtins.int
     free_memory_bytes: _builtins.int
-    """The largest reservation a new task could hold now: within the offer less what the
+    """The largest reservation a new task could hold now (unset: not measured, and the
+    coordinator places by the offer): within the offer less what the
     running attempts reserve, and within the machine's available memory less what
     those attempts may still grow into. The coordinator places no more than this.
     """
@@ -198,15 +199,17 @@ class Heartbeat(_message.Message):
         self,
         *,
         running_attempt_ids: _abc.Iterable[_builtins.int] | None = ...,
-        free_memory_bytes: _builtins.int = ...,
+        free_memory_bytes: _builtins.int | None = ...,
         reported_attempt_ids: _abc.Iterable[_builtins.int] | None = ...,
         draining: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_free_memory_bytes", b"_free_memory_bytes", "free_memory_bytes", b"free_memory_bytes"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["draining", b"draining", "free_memory_bytes", b"free_memory_bytes", "reported_attempt_ids", b"reported_attempt_ids", "running_attempt_ids", b"running_attempt_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_free_memory_bytes", b"_free_memory_bytes", "draining", b"draining", "free_memory_bytes", b"free_memory_bytes", "reported_attempt_ids", b"reported_attempt_ids", "running_attempt_ids", b"running_attempt_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__free_memory_bytes: _TypeAlias = _typing.Literal["free_memory_bytes"]  # noqa: Y015
+    _WhichOneofArgType__free_memory_bytes: _TypeAlias = _typing.Literal["_free_memory_bytes", b"_free_memory_bytes"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__free_memory_bytes) -> _WhichOneofReturnType__free_memory_bytes | None: ...
 
 Global___Heartbeat: _TypeAlias = Heartbeat  # noqa: Y015
 
