@@ -19,14 +19,13 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from runsurge.billing.charges import Billing
-from runsurge.billing.ledger import SpendingRules
 from runsurge.billing.pricing import (
     DEFAULT_PLATFORM_FEE_SHARE,
     DEFAULT_PRICE_PER_MB_SECOND,
     DEFAULT_QUOTE_TASK_SECONDS,
     Pricing,
 )
+from runsurge.billing.terms import Billing, SpendingRules
 from runsurge.errors import ConfigError
 from runsurge.sandbox.policy import SandboxPolicy
 

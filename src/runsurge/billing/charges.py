@@ -11,26 +11,15 @@ transaction that records the attempt's end, and never twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from runsurge.billing import ledger
 from runsurge.billing.factor import machine_factor_of
-from runsurge.billing.ledger import SpendingRules
-from runsurge.billing.pricing import Price, Pricing, Usage, price, to_micros
+from runsurge.billing.pricing import Price, Usage, price, to_micros
+from runsurge.billing.terms import Billing, SpendingRules
 from runsurge.kinds import OutcomeKind
 from runsurge.store.models import Attempt, Charge, Job, LedgerTransaction, Task
-
-
-@dataclass(frozen=True)
-class Billing:
-    """Prices and spending rules, from the coordinator's settings."""
-
-    pricing: Pricing = field(default_factory=Pricing)
-    rules: SpendingRules = field(default_factory=SpendingRules)
-
 
 # Every OutcomeKind, decided once; a test fails when a new kind is not listed here.
 # OUT_OF_MEMORY is charged only at the job's own memory limit (see `chargeable`).

@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from runsurge.billing.pricing import from_micros, to_micros
+from runsurge.billing.terms import SpendingRules
 from runsurge.errors import InvalidRequest, LimitExceeded, NotFound
 from runsurge.store.models import Account, Consumer, Job, LedgerEntry, LedgerTransaction
 from runsurge.store.states import JobState
@@ -44,14 +45,6 @@ _FINAL_JOBS = [state for state in JobState if state.final]
 
 class UnbalancedTransaction(ValueError):
     """A transaction's entries do not sum to zero: a bug, never the caller's input."""
-
-
-@dataclass(frozen=True)
-class SpendingRules:
-    """Whether balances limit consumers, and the spending limit they get by default."""
-
-    enforced: bool = False
-    default_limit: Decimal = Decimal(0)  # how far below zero a balance may go
 
 
 @dataclass(frozen=True)

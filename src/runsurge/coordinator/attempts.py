@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from runsurge.billing.charges import Billing, charge_attempt
+from runsurge.billing.charges import charge_attempt
+from runsurge.billing.terms import Billing
 from runsurge.coordinator import retries
 from runsurge.coordinator.fairness import SCHEDULABLE_JOBS, next_task
 from runsurge.coordinator.jobs import CancelList, lock_job, move_task, settle_job

@@ -17,8 +17,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from runsurge.billing import ledger
-from runsurge.billing.charges import Billing
 from runsurge.billing.pricing import quote_for
+from runsurge.billing.terms import Billing
 from runsurge.coordinator.auth import new_id
 from runsurge.coordinator.views import (
     ErrorView,

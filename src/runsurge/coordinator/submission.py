@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
 from runsurge.billing import ledger
-from runsurge.billing.charges import Billing
 from runsurge.billing.pricing import quote_for
+from runsurge.billing.terms import Billing
 from runsurge.config import format_size
 from runsurge.coordinator import jobs
 from runsurge.coordinator.jobs import GroupOptions
