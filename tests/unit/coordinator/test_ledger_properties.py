@@ -6,7 +6,7 @@ import contextlib
 from dataclasses import dataclass
 from decimal import Decimal
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -21,7 +21,6 @@ from tests.unit.coordinator.billing_checks import assert_ledger_consistent
 from tests.unit.coordinator.scene import Scene
 
 MB = 10**6
-
 OUTCOMES = [
     OutcomeKind.OK,
     OutcomeKind.SCRIPT_ERROR,
@@ -69,17 +68,23 @@ STEPS = st.lists(
         st.builds(
             Run,
             st.sampled_from(OUTCOMES),
-            st.floats(0, 120, allow_nan=False),
-            st.integers(0, 600_000_000),
+            # Sizes that matter, over what hypothesis would shrink towards: beyond the
+            # lease window and the memory limit too (the usage clamp applies).
+            st.sampled_from([0.0, 0.25, 3.0, 100.0]),
+            st.sampled_from([0, 1 * MB, 50 * MB, 500 * MB]),
         ),
         st.builds(Replay),
         st.builds(Cancel, st.integers(0, 20)),
     ),
-    max_size=14,
+    max_size=20,
 )
 BILLING = Billing(
-    Pricing(price_per_mb_second=Decimal("0.0001"), platform_fee_share=Decimal("0.15")),
-    SpendingRules(enforced=True, default_limit=Decimal("0.5")),
+    Pricing(
+        price_per_mb_second=Decimal("0.001"),
+        platform_fee_share=Decimal("0.15"),
+        quote_task_seconds=0.5,  # under-quotes on purpose: charges meet the limit
+    ),
+    SpendingRules(enforced=True, default_limit=Decimal("0.1")),
 )
 
 
@@ -139,11 +144,13 @@ class _World:
 
 
 @settings(
-    max_examples=12,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=STEPS)
+# An under-quoted job whose charge meets the spending limit, then its replay.
+@example(steps=[Submit(0, 1), Run(OutcomeKind.OK, 100.0, 500 * MB), Replay()])
 def test_every_ledger_state_balances_stays_within_limits_and_ignores_replays(
     scene: Scene, steps: list[Step]
 ) -> None:
