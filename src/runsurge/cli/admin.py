@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -17,11 +18,12 @@ import typer
 from runsurge.cli import output
 from runsurge.cli.settings_options import setting_option
 from runsurge.config import CoordinatorSettings, load_settings
+from runsurge.errors import InvalidRequest
 
 app = typer.Typer(
     name="admin",
-    help="Manage consumers and contributor enrolment tokens (on the coordinator's database), "
-    "and make development TLS certificates.",
+    help="Manage consumers, contributor enrolment tokens and credit, read earnings (on the "
+    "coordinator's database), and make development TLS certificates.",
     no_args_is_help=True,
 )
 R = TypeVar("R")
@@ -131,6 +133,59 @@ def list_accounts(
     for row in rows:
         expires = row["expires_at"] or "never"
         print(f"{row['id']}  {row['kind']:<10} {row['status']:<8} expires {expires}  {row['name']}")
+
+
+@app.command("credit")
+def credit(
+    consumer_id: Annotated[str, typer.Argument(metavar="CONSUMER", help="The consumer's id.")],
+    amount: Annotated[str, typer.Argument(help="Currency units, up to 6 decimals (e.g. 25.5).")],
+    db_url: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Add credit to a consumer's balance (a balanced transaction from the platform)."""
+    from runsurge.billing import ledger
+
+    balance = _with_db(db_url, data_dir, ledger.credit, consumer_id, _decimal(amount), "admin")
+    print(f"credited {amount} to consumer {consumer_id}; balance {balance:f}")
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text.strip())
+    except InvalidOperation:
+        raise InvalidRequest(f"not an amount: {text!r} (write e.g. 25 or 0.5)") from None
+
+
+@app.command("earnings")
+def earnings(
+    contributor_id: Annotated[
+        str | None, typer.Argument(metavar="[CONTRIBUTOR]", help="One contributor's id.")
+    ] = None,
+    json_output: JsonOption = False,
+    db_url: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """What contributors earned: balance, charged attempts and seconds of work."""
+    from runsurge.billing import invoices
+
+    rows = [
+        {
+            "contributor_id": e.contributor_id,
+            "name": e.name,
+            "balance": f"{e.balance:f}",
+            "charges": e.charges,
+            "seconds": f"{e.seconds:f}",
+        }
+        for e in _with_db(db_url, data_dir, invoices.earnings, contributor_id)
+    ]
+    if json_output:
+        output.print_json(rows)
+        return
+    for row in rows:
+        print(
+            f"{row['contributor_id']}  {row['balance']:>14}  {row['charges']:>6} attempts  "
+            f"{row['seconds']:>14} s  {row['name']}"
+        )
 
 
 @app.command("gen-certs")
