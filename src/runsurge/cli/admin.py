@@ -37,7 +37,7 @@ ExpiresOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def _with_db(db_url: str | None, data_dir: Path | None, fn: Callable[..., R], *args: Any) -> R:
+def with_db(db_url: str | None, data_dir: Path | None, fn: Callable[..., R], *args: Any) -> R:
     from runsurge.store.database import Database, sqlite_url
 
     settings = load_settings(CoordinatorSettings, {"db_url": db_url, "data_dir": data_dir})
@@ -69,7 +69,7 @@ def add_consumer(
     """Create a consumer and print its token (this once: only its hash is kept)."""
     from runsurge.coordinator import accounts
 
-    made = _with_db(db_url, data_dir, accounts.add_consumer, name, _lifetime(expires_in))
+    made = with_db(db_url, data_dir, accounts.add_consumer, name, _lifetime(expires_in))
     if json_output:
         output.print_json({"id": made.id, "token": made.token})
     else:
@@ -86,7 +86,7 @@ def add_contributor_token(
     """Create a contributor enrolment token and print it (this once)."""
     from runsurge.coordinator import accounts
 
-    made = _with_db(db_url, data_dir, accounts.add_enrolment_token, _lifetime(expires_in))
+    made = with_db(db_url, data_dir, accounts.add_enrolment_token, _lifetime(expires_in))
     if json_output:
         output.print_json({"id": made.id, "token": made.token})
     else:
@@ -102,7 +102,7 @@ def revoke(
     """Revoke a consumer or an enrolment token; effective on the coordinator's next RPC."""
     from runsurge.coordinator import accounts
 
-    kind = _with_db(db_url, data_dir, accounts.revoke, account_id)
+    kind = with_db(db_url, data_dir, accounts.revoke, account_id)
     print(f"revoked {kind} {account_id}")
 
 
@@ -115,7 +115,7 @@ def list_accounts(
     """List consumers and enrolment tokens with their status (never their tokens)."""
     from runsurge.coordinator import accounts
 
-    views = _with_db(db_url, data_dir, accounts.list_accounts)
+    views = with_db(db_url, data_dir, accounts.list_accounts)
     rows = [
         {
             "id": v.id,
@@ -145,7 +145,7 @@ def credit(
     """Add credit to a consumer's balance (a balanced transaction from the platform)."""
     from runsurge.billing import ledger
 
-    balance = _with_db(db_url, data_dir, ledger.credit, consumer_id, _decimal(amount), "admin")
+    balance = with_db(db_url, data_dir, ledger.credit, consumer_id, _decimal(amount), "admin")
     print(f"credited {amount} to consumer {consumer_id}; balance {balance:f}")
 
 
@@ -176,7 +176,7 @@ def earnings(
             "charges": e.charges,
             "seconds": f"{e.seconds:f}",
         }
-        for e in _with_db(db_url, data_dir, invoices.earnings, contributor_id)
+        for e in with_db(db_url, data_dir, invoices.earnings, contributor_id)
     ]
     if json_output:
         output.print_json(rows)
