@@ -124,6 +124,19 @@ def credit(session: Session, consumer_id: str, amount: Decimal, memo: str = "") 
     return from_micros(consumer.balance_micros)
 
 
+def set_limit(session: Session, consumer_id: str, limit: Decimal | None) -> None:
+    """Set how far below zero the consumer may go (None: back to the configured default)."""
+    if limit is not None and (not limit.is_finite() or limit < 0):
+        raise InvalidRequest(f"a spending limit must be 0 or more, not {limit}")
+    try:
+        micros = None if limit is None else to_micros(limit)
+    except ValueError as exc:
+        raise InvalidRequest(f"{exc} (amounts are kept to 0.000001)") from None
+    if session.get(Consumer, consumer_id) is None:
+        raise NotFound(f"no consumer with id {consumer_id!r}")
+    account(session, CONSUMER, consumer_id).limit_micros = micros
+
+
 def held_micros(session: Session, consumer_id: str, except_job: str | None = None) -> int:
     """The uncharged part of the quotes of the consumer's unfinished jobs."""
     remainder = case(

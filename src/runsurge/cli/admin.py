@@ -149,6 +149,23 @@ def credit(
     print(f"credited {amount} to consumer {consumer_id}; balance {balance:f}")
 
 
+@app.command("limit")
+def limit(
+    consumer_id: Annotated[str, typer.Argument(metavar="CONSUMER", help="The consumer's id.")],
+    amount: Annotated[
+        str, typer.Argument(help="How far below zero its balance may go, or 'default'.")
+    ],
+    db_url: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Set a consumer's spending limit (applies when billing is enforced)."""
+    from runsurge.billing import ledger
+
+    value = None if amount.strip() == "default" else _decimal(amount)
+    with_db(db_url, data_dir, ledger.set_limit, consumer_id, value)
+    print(f"spending limit of consumer {consumer_id}: {amount}")
+
+
 def _decimal(text: str) -> Decimal:
     try:
         return Decimal(text.strip())

@@ -250,3 +250,18 @@ def test_earnings_list_what_each_contributor_was_paid(scene: Scene) -> None:
     assert rows[idle].balance == 0 and rows[idle].charges == 0
     with pytest.raises(NotFound):
         scene.db.call(invoices.earnings, "nobody")
+
+
+def test_a_consumers_own_limit_lets_it_spend_below_zero_down_to_that_limit(
+    scene: Scene,
+) -> None:
+    scene.billing = ENFORCED
+    consumer = scene.consumer()
+    with pytest.raises(LimitExceeded):
+        scene.submit(consumer, reservation=100_000_000)  # quoted 6, nothing available
+    scene.db.call(ledger.set_limit, consumer, Decimal(10))
+    scene.submit(consumer, reservation=100_000_000)
+    view = scene.db.call(ledger.balance_of, consumer, ENFORCED.rules)
+    assert (view.limit, view.available) == (Decimal(10), Decimal(4))
+    with pytest.raises(InvalidRequest, match="0 or more"):
+        scene.db.call(ledger.set_limit, consumer, Decimal(-1))
