@@ -7,6 +7,7 @@ nothing else. Every charge records the factor it used.
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -17,8 +18,14 @@ from runsurge.store.models import Contributor
 
 
 def machine_factor_of(session: Session, contributor_id: str) -> Decimal:
-    """The factor `contributor_id`'s work is priced at, to 6 places (1.0 if unknown)."""
+    """The factor `contributor_id`'s work is priced at, to 6 places (1.0 if unknown).
+
+    A score that is no usable number (NaN, infinite, zero or negative: registration
+    stores what the agent sends) prices at 1.0 rather than failing the charge.
+    """
     score = session.scalar(
         select(Contributor.benchmark_score).where(Contributor.id == contributor_id)
     )
-    return quantize(Decimal(str(score if score is not None else 1.0)))
+    if score is None or not math.isfinite(score) or score <= 0:
+        score = 1.0
+    return quantize(Decimal(str(score)))

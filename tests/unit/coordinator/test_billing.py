@@ -16,7 +16,7 @@ from runsurge.coordinator import jobs
 from runsurge.coordinator.attempts import RetryLimits
 from runsurge.errors import InvalidRequest, LimitExceeded, NotFound
 from runsurge.kinds import OutcomeKind
-from runsurge.store.models import Account, Charge, LedgerTransaction
+from runsurge.store.models import Account, Charge, Contributor, LedgerTransaction
 from runsurge.store.states import JobState
 from tests.unit.coordinator.billing_checks import assert_ledger_consistent
 from tests.unit.coordinator.scene import GiB, MiB, Scene
@@ -265,3 +265,29 @@ def test_a_consumers_own_limit_lets_it_spend_below_zero_down_to_that_limit(
     assert (view.limit, view.available) == (Decimal(10), Decimal(4))
     with pytest.raises(InvalidRequest, match="0 or more"):
         scene.db.call(ledger.set_limit, consumer, Decimal(-1))
+
+
+@pytest.mark.parametrize(
+    ("score", "factor"), [(2.5, "2.500000"), (1 / 3, "0.333333"), 
+                          (-4.0, "1.000000"), (float("inf"), "1.000000")]
+)  # fmt: skip
+def test_the_charge_records_the_factor_it_used_and_a_bogus_score_prices_at_one(
+    scene: Scene, score: float, factor: str
+) -> None:
+    scene.billing = Billing(PRICING)
+    consumer, machine = scene.consumer(), scene.contributor()
+
+    def claim_score(session: Session) -> None:
+        row = session.get(Contributor, machine)
+        assert row is not None
+        row.benchmark_score = score
+
+    scene.db.call(claim_score)
+    job_id = scene.submit(consumer)
+    attempt = scene.claimed(machine)
+    scene.report(machine, attempt.attempt_id, wall_seconds=2.0, average_memory_bytes=50_000_000)
+    (charge,) = _charges(scene, job_id)
+    assert from_micros(charge.machine_factor_micros) == Decimal(factor)
+    assert from_micros(charge.cost_micros) == (Decimal("0.1") * Decimal(factor)).quantize(
+        Decimal("0.000001")
+    )
