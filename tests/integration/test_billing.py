@@ -104,7 +104,11 @@ def test_a_submission_beyond_the_balance_is_refused_until_credit_arrives(
         data.write_text("1")
         refused = cluster.cli("submit", str(script), str(data))
         assert refused.returncode != 0 and "balance is 0.000000" in refused.stderr
-        admin(cluster, "credit", _default_consumer(cluster), "1000")
+        consumer = _default_consumer(cluster)
+        bad = cluster.cli("admin", "credit", consumer, "0", "--db-url", cluster.db_url,
+                          "--data-dir", str(cluster.data_dir))  # fmt: skip
+        assert bad.returncode == 2 and "positive amount" in bad.stderr
+        admin(cluster, "credit", consumer, "1000")
         job = client.submit(SCRIPT, "1")  # no contributor: it stays queued
         held = client.balance()
         assert held.balance == Decimal(1000) and held.held > 0

@@ -138,7 +138,9 @@ def list_accounts(
 @app.command("credit")
 def credit(
     consumer_id: Annotated[str, typer.Argument(metavar="CONSUMER", help="The consumer's id.")],
-    amount: Annotated[str, typer.Argument(help="Currency units, up to 6 decimals (e.g. 25.5).")],
+    amount: Annotated[
+        str, typer.Argument(metavar="AMOUNT", help="Currency units, up to 6 decimals (e.g. 25.5).")
+    ],
     db_url: DbOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -153,7 +155,10 @@ def credit(
 def limit(
     consumer_id: Annotated[str, typer.Argument(metavar="CONSUMER", help="The consumer's id.")],
     amount: Annotated[
-        str, typer.Argument(help="How far below zero its balance may go, or 'default'.")
+        str,
+        typer.Argument(
+            metavar="AMOUNT", help="How far below zero its balance may go, or 'default'."
+        ),
     ],
     db_url: DbOption = None,
     data_dir: DataDirOption = None,

@@ -268,7 +268,7 @@ def test_a_consumers_own_limit_lets_it_spend_below_zero_down_to_that_limit(
 
 
 @pytest.mark.parametrize(
-    ("score", "factor"), [(2.5, "2.500000"), (1 / 3, "0.333333"), 
+    ("score", "factor"), [(2.5, "2.500000"), (1 / 3, "0.333333"),
                           (-4.0, "1.000000"), (float("inf"), "1.000000")]
 )  # fmt: skip
 def test_the_charge_records_the_factor_it_used_and_a_bogus_score_prices_at_one(
