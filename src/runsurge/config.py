@@ -12,12 +12,20 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from runsurge.billing.pricing import (
+    DEFAULT_PLATFORM_FEE_SHARE,
+    DEFAULT_PRICE_PER_MB_SECOND,
+    DEFAULT_QUOTE_TASK_SECONDS,
+    Pricing,
+)
+from runsurge.billing.terms import Billing, SpendingRules
 from runsurge.errors import ConfigError
 from runsurge.sandbox.policy import SandboxPolicy
 
@@ -200,6 +208,34 @@ class CoordinatorSettings(BaseSettings):
         ge=1,
         description="Most unfinished jobs (submitting, queued, running) one consumer may have.",
     )
+    price_per_mb_second: Decimal = Field(
+        default=DEFAULT_PRICE_PER_MB_SECOND,
+        ge=0,
+        description="Price of one MB (10^6 bytes) of average RAM for one second at "
+        "machine factor 1.0, in currency units (docs/billing.md).",
+    )
+    platform_fee_share: Decimal = Field(
+        default=DEFAULT_PLATFORM_FEE_SHARE,
+        ge=0,
+        le=1,
+        description="Share of each charge the platform keeps; the contributor gets the rest.",
+    )
+    quote_task_seconds: float = Field(
+        default=DEFAULT_QUOTE_TASK_SECONDS,
+        gt=0,
+        description="Seconds a task is assumed to run at its full reservation when a "
+        "submission is quoted and held.",
+    )
+    billing_enforced: bool = Field(
+        default=False,
+        description="Refuse submissions quoted beyond a consumer's balance plus spending "
+        "limit; off: every job is charged, none refused.",
+    )
+    default_spending_limit: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        description="How far below zero a consumer's balance may go, unless set per account.",
+    )
     rate_limit_per_second: float = Field(
         default=100.0,
         ge=0,
@@ -282,6 +318,14 @@ class CoordinatorSettings(BaseSettings):
                 "certificate from every caller of a port, so contributors get their own"
             )
         return self
+
+    @property
+    def billing(self) -> Billing:
+        """Prices and spending rules (billing/charges.py)."""
+        return Billing(
+            Pricing(self.price_per_mb_second, self.platform_fee_share, self.quote_task_seconds),
+            SpendingRules(self.billing_enforced, self.default_spending_limit),
+        )
 
     def default_policy(self, memory_bytes: int | None = None) -> SandboxPolicy:
         """The limits a task gets unless the estimator says otherwise."""

@@ -37,6 +37,7 @@ def _other_consumers_calls(jobs: consumer_pb2_grpc.ConsumerServiceStub, job_id: 
         "GetTaskLogs": lambda: jobs.GetTaskLogs(
             consumer_pb2.GetTaskLogsRequest(job_id=job_id, task_index=0), metadata=md
         ),
+        "GetInvoice": lambda: jobs.GetInvoice(get, metadata=md),
         "CancelJob": lambda: jobs.CancelJob(get, metadata=md),
     }
 
@@ -62,7 +63,8 @@ def test_another_consumer_cannot_read_watch_fetch_or_cancel_a_job(
         # A still sees everything of its own job.
         own = _other_consumers_calls(jobs, job.id, cluster.consumer_token)
         assert {n: code_of(c) for n, c in own.items() if n != "CancelJob"} == dict.fromkeys(
-            ["GetJob", "WatchJob", "ListTaskResults", "FetchResult", "GetTaskLogs"], OK
+            ["GetJob", "WatchJob", "ListTaskResults", "FetchResult", "GetTaskLogs", "GetInvoice"],
+            OK,
         )
         assert a.job(job.id).status().state == "SUCCEEDED"
 

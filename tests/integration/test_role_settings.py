@@ -8,9 +8,11 @@ import os
 import signal
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import grpc
+import pytest
 import sqlalchemy as sa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -126,12 +128,16 @@ def test_client_takes_the_flag_then_the_environment_then_the_config_file(
     assert by_path.returncode == 0, by_path.stderr
 
 
+@pytest.mark.parametrize("billing_enforced", [False, True])
 def test_up_passes_the_environment_on_and_later_commands_use_its_config(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, db_url: str, billing_enforced: bool
 ) -> None:
+    """With billing enforced, `up` credits its local consumer, so the demo still runs."""
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSURGE_")}
     env |= {"RUNSURGE_HOME": str(home), "RUNSURGE_COORDINATOR_DB_URL": db_url, "COLUMNS": "200"}
+    if billing_enforced:
+        env["RUNSURGE_COORDINATOR_BILLING_ENFORCED"] = "true"
     with open(tmp_path / "up.log", "wb") as log:
         up = subprocess.Popen(
             [sys.executable, "-m", "runsurge", "up", "--contributors", "1", "--port", "0",
@@ -151,6 +157,15 @@ def test_up_passes_the_environment_on_and_later_commands_use_its_config(
         assert json.loads(run.stdout) == {"lines": 3, "words": 17}
         # `up` gives no --db, so RUNSURGE_COORDINATOR_DB_URL reached its coordinator.
         assert _contributor_names(db_url) == {"local-1"}
+        shown = subprocess.run(
+            [sys.executable, "-m", "runsurge", "balance", "--json"],
+            capture_output=True, text=True, env=env, timeout=60,
+        )  # fmt: skip
+        balance = json.loads(shown.stdout)["balance"]
+        if billing_enforced:
+            assert 999 < Decimal(balance["balance"]) <= 1000  # credited 1000, one job charged
+        else:
+            assert balance["limit"] is None and Decimal(balance["balance"]) <= 0
     finally:
         up.send_signal(signal.SIGTERM)
         up.wait(60)

@@ -9,8 +9,11 @@ import runsurge.client
 
 # Changing this list is an API change: update docs and say so in the changelog.
 CLIENT_API = [
+    "Balance",
     "Client",
     "InputResult",
+    "Invoice",
+    "InvoiceLine",
     "Job",
     "JobStatus",
     "TaskCounts",

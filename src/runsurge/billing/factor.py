@@ -23,17 +23,17 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from runsurge.billing import pricing
 from runsurge.billing.benchmark import BASELINE_SCORE, BenchmarkResult, score
 from runsurge.billing.evidence import observed_speed
 from runsurge.store.models import Contributor, MachineFactorClaim
 
 log = logging.getLogger(__name__)
-PLACES = Decimal("0.000001")
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,8 @@ class ClaimRecord:
 
 
 def quantize(value: float | Decimal) -> Decimal:
-    """A factor as an exact decimal with 6 places (half-even)."""
-    return Decimal(str(value)).quantize(PLACES, rounding=ROUND_HALF_EVEN)
+    """A factor as an exact decimal with 6 places, by billing's one rounding rule."""
+    return pricing.quantize(Decimal(str(value)))
 
 
 def claimed_factor(result: BenchmarkResult) -> Decimal:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -17,11 +18,13 @@ import typer
 from runsurge.cli import output
 from runsurge.cli.settings_options import setting_option
 from runsurge.config import CoordinatorSettings, load_settings
+from runsurge.errors import InvalidRequest
 
 app = typer.Typer(
     name="admin",
-    help="Manage consumers and contributor enrolment tokens (on the coordinator's database), "
-    "release quarantined contributors, and make development TLS certificates.",
+    help="Manage consumers, contributor enrolment tokens and credit, read earnings, release "
+    "quarantined contributors (on the coordinator's database), and make development TLS "
+    "certificates.",
     no_args_is_help=True,
 )
 R = TypeVar("R")
@@ -35,7 +38,7 @@ ExpiresOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def _with_db(db_url: str | None, data_dir: Path | None, fn: Callable[..., R], *args: Any) -> R:
+def with_db(db_url: str | None, data_dir: Path | None, fn: Callable[..., R], *args: Any) -> R:
     from runsurge.store.database import Database, sqlite_url
 
     settings = load_settings(CoordinatorSettings, {"db_url": db_url, "data_dir": data_dir})
@@ -67,7 +70,7 @@ def add_consumer(
     """Create a consumer and print its token (this once: only its hash is kept)."""
     from runsurge.coordinator import accounts
 
-    made = _with_db(db_url, data_dir, accounts.add_consumer, name, _lifetime(expires_in))
+    made = with_db(db_url, data_dir, accounts.add_consumer, name, _lifetime(expires_in))
     if json_output:
         output.print_json({"id": made.id, "token": made.token})
     else:
@@ -84,7 +87,7 @@ def add_contributor_token(
     """Create a contributor enrolment token and print it (this once)."""
     from runsurge.coordinator import accounts
 
-    made = _with_db(db_url, data_dir, accounts.add_enrolment_token, _lifetime(expires_in))
+    made = with_db(db_url, data_dir, accounts.add_enrolment_token, _lifetime(expires_in))
     if json_output:
         output.print_json({"id": made.id, "token": made.token})
     else:
@@ -100,7 +103,7 @@ def revoke(
     """Revoke a consumer or an enrolment token; effective on the coordinator's next RPC."""
     from runsurge.coordinator import accounts
 
-    kind = _with_db(db_url, data_dir, accounts.revoke, account_id)
+    kind = with_db(db_url, data_dir, accounts.revoke, account_id)
     print(f"revoked {kind} {account_id}")
 
 
@@ -115,7 +118,7 @@ def release(
     """End a contributor's quarantine now; a running coordinator places work on it again."""
     from runsurge.coordinator import quarantine
 
-    reason = _with_db(db_url, data_dir, quarantine.release_now, contributor_id)
+    reason = with_db(db_url, data_dir, quarantine.release_now, contributor_id)
     print(f"released contributor {contributor_id} (was: {reason})")
 
 
@@ -128,7 +131,7 @@ def list_accounts(
     """List consumers and enrolment tokens with their status (never their tokens)."""
     from runsurge.coordinator import accounts
 
-    views = _with_db(db_url, data_dir, accounts.list_accounts)
+    views = with_db(db_url, data_dir, accounts.list_accounts)
     rows = [
         {
             "id": v.id,
@@ -146,6 +149,81 @@ def list_accounts(
     for row in rows:
         expires = row["expires_at"] or "never"
         print(f"{row['id']}  {row['kind']:<10} {row['status']:<8} expires {expires}  {row['name']}")
+
+
+@app.command("credit")
+def credit(
+    consumer_id: Annotated[str, typer.Argument(metavar="CONSUMER", help="The consumer's id.")],
+    amount: Annotated[
+        str, typer.Argument(metavar="AMOUNT", help="Currency units, up to 6 decimals (e.g. 25.5).")
+    ],
+    db_url: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Add credit to a consumer's balance (a balanced transaction from the platform)."""
+    from runsurge.billing import ledger
+
+    balance = with_db(db_url, data_dir, ledger.credit, consumer_id, _decimal(amount), "admin")
+    print(f"credited {amount} to consumer {consumer_id}; balance {balance:f}")
+
+
+@app.command("limit")
+def limit(
+    consumer_id: Annotated[str, typer.Argument(metavar="CONSUMER", help="The consumer's id.")],
+    amount: Annotated[
+        str,
+        typer.Argument(
+            metavar="AMOUNT", help="How far below zero its balance may go, or 'default'."
+        ),
+    ],
+    db_url: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Set a consumer's spending limit (applies when billing is enforced)."""
+    from runsurge.billing import ledger
+
+    value = None if amount.strip() == "default" else _decimal(amount)
+    with_db(db_url, data_dir, ledger.set_limit, consumer_id, value)
+    print(f"spending limit of consumer {consumer_id}: {amount}")
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text.strip())
+    except InvalidOperation:
+        raise InvalidRequest(f"not an amount: {text!r} (write e.g. 25 or 0.5)") from None
+
+
+@app.command("earnings")
+def earnings(
+    contributor_id: Annotated[
+        str | None, typer.Argument(metavar="[CONTRIBUTOR]", help="One contributor's id.")
+    ] = None,
+    json_output: JsonOption = False,
+    db_url: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """What contributors earned: balance, charged attempts and seconds of work."""
+    from runsurge.billing import invoices
+
+    rows = [
+        {
+            "contributor_id": e.contributor_id,
+            "name": e.name,
+            "balance": f"{e.balance:f}",
+            "charges": e.charges,
+            "seconds": f"{e.seconds:f}",
+        }
+        for e in with_db(db_url, data_dir, invoices.earnings, contributor_id)
+    ]
+    if json_output:
+        output.print_json(rows)
+        return
+    for row in rows:
+        print(
+            f"{row['contributor_id']}  {row['balance']:>14}  {row['charges']:>6} attempts  "
+            f"{row['seconds']:>14} s  {row['name']}"
+        )
 
 
 @app.command("gen-certs")

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from runsurge import __version__
-from runsurge.cli import admin, jobs, output, roles, scan_cmd, up, watch
+from runsurge.cli import admin, billing, jobs, output, roles, scan_cmd, up, watch
 from runsurge.errors import (
     ConfigError,
     CoordinatorUnreachable,
@@ -41,6 +41,8 @@ app.command(rich_help_panel="Jobs")(watch.watch)
 app.command(rich_help_panel="Jobs")(jobs.cancel)
 app.command(rich_help_panel="Jobs")(jobs.jobs)
 app.command(rich_help_panel="Jobs")(jobs.contributors)
+app.command(rich_help_panel="Billing")(billing.balance)
+app.command(rich_help_panel="Billing")(billing.invoice)
 scan_cmd.register(app)
 app.add_typer(admin.app, rich_help_panel="Operate")
 

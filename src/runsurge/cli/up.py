@@ -2,7 +2,8 @@
 
 The children are real processes talking gRPC over loopback, exactly as on a cluster.
 `up` waits until the coordinator answers health checks and every contributor has
-registered, writes the client config so other commands find the coordinator, and on
+registered, writes the client config so other commands find the coordinator (and,
+when billing is enforced, credits the local consumer so the demo runs), and on
 Ctrl-C (or SIGTERM) stops the contributors (handing their running tasks back), then
 the coordinator.
 """
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Annotated
 
@@ -37,6 +39,8 @@ from runsurge.errors import RunSurgeError
 START_TIMEOUT = 60.0
 # The benchmark budget of `up`'s agents (a real contributor takes 5 s).
 LOCAL_BENCHMARK_SECONDS = "1"
+# The local consumer's available money `up` tops up to when billing is enforced.
+UP_CREDIT = Decimal(1000)
 
 
 def free_port() -> int:
@@ -178,6 +182,7 @@ def _start(
     consumer_token = (coordinator_dir / "consumer.token").read_text().strip()
     config_path = ClientSettings().config
     write_client_config(config_path, cluster.address, consumer_token)
+    _credit_local_consumer(cluster, coordinator_dir, db, consumer_token)
     for i in range(n):
         agent_args = [
             "contributor",
@@ -209,6 +214,19 @@ def _start(
         "  try: runsurge submit SCRIPT INPUT --wait    (Ctrl-C here stops everything)"
     )
     print(f"READY {cluster.address}", flush=True)
+
+
+def _credit_local_consumer(cluster: LocalCluster, data_dir: Path, db: str, token: str) -> None:
+    """Top the local consumer up to UP_CREDIT when billing is enforced (else: no need)."""
+    from runsurge.cli.admin import with_db
+    from runsurge.coordinator.accounts import credit_by_token
+
+    with Client(cluster.address, token) as client:
+        available = client.balance().available
+    if available is None or available >= UP_CREDIT:
+        return
+    with_db(db or None, data_dir, credit_by_token, token, UP_CREDIT - available)
+    output.err.print(f"credited the local consumer {UP_CREDIT - available:f} (runsurge up)")
 
 
 def _wait_contributors(cluster: LocalCluster, token: str, n: int) -> None:

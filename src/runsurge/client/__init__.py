@@ -7,6 +7,7 @@ with Client() as client:              # finds the coordinator `runsurge up` star
     print(job.result())               # {'lines': 2, 'words': 3}
 """
 
+from runsurge.client.billing import Balance, Invoice, InvoiceLine
 from runsurge.client.client import Client
 from runsurge.client.job import (
     InputResult,
@@ -19,8 +20,11 @@ from runsurge.client.job import (
 from runsurge.client.monitoring import TaskOutput, TaskSample
 
 __all__ = [
+    "Balance",
     "Client",
     "InputResult",
+    "Invoice",
+    "InvoiceLine",
     "Job",
     "JobStatus",
     "TaskCounts",

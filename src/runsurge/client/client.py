@@ -15,6 +15,7 @@ import grpc
 from runsurge.client import _upload, _wire
 from runsurge.client._errors import translate, translated
 from runsurge.client._upload import InputSource, check_inputs, open_input
+from runsurge.client.billing import Balance, Invoice, balance_from, invoice_from
 from runsurge.client.job import InputResult, Job, JobStatus, TaskLogs
 from runsurge.client.monitoring import TaskOutput, TaskSample
 from runsurge.config import ClientSettings, parse_size
@@ -265,7 +266,24 @@ class Client:
                 )
             ]
 
+    def balance(self) -> Balance:
+        """Your balance, spending limit and what unfinished jobs hold (docs/billing.md)."""
+        with translated(self.address, self.tls):
+            reply = self._stub.GetBalance(
+                consumer_pb2.GetBalanceRequest(), metadata=self._metadata, timeout=self._timeout
+            )
+        return balance_from(reply)
+
     # -- used by Job ---------------------------------------------------------------
+
+    def _invoice(self, job_id: str) -> Invoice:
+        with translated(self.address, self.tls):
+            reply = self._stub.GetInvoice(
+                consumer_pb2.GetJobRequest(job_id=job_id),
+                metadata=self._metadata,
+                timeout=self._timeout,
+            )
+        return invoice_from(reply)
 
     def _get_job(self, job_id: str) -> JobStatus:
         with translated(self.address, self.tls):

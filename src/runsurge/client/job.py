@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from runsurge.client import monitoring
+from runsurge.client.billing import Invoice
 from runsurge.client.monitoring import TaskOutput, TaskSample
 from runsurge.errors import JobFailed, RunSurgeError
 
@@ -251,6 +252,10 @@ class Job:
             if isinstance(event, JobStatus):
                 self._last = event
             yield event
+
+    def invoice(self) -> Invoice:
+        """What the job's attempts were charged so far: per task and in total."""
+        return self._client._invoice(self.id)
 
     def cancel(self) -> JobStatus:
         """Stop the job: queued tasks never run, running ones are killed."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from runsurge.billing import ledger
 from runsurge.coordinator.auth import CONSUMER, ENROLMENT, new_id, new_token, token_hash
 from runsurge.errors import ConfigError, InvalidRequest, NotFound
 from runsurge.store.models import Consumer, EnrolmentToken, utcnow
@@ -82,6 +84,16 @@ def add_enrolment_token(session: Session, expires_in: dt.timedelta | None) -> Ne
     )
     session.add(row)
     return NewAccount(row.id, token)
+
+
+def credit_by_token(session: Session, token: str, amount: Decimal) -> Decimal:
+    """Credit the consumer holding `token` (`runsurge up`'s local one); its new balance."""
+    consumer_id = session.scalar(
+        select(Consumer.id).where(Consumer.token_sha256 == token_hash(token))
+    )
+    if consumer_id is None:
+        raise NotFound("no consumer holds that token")
+    return ledger.credit(session, consumer_id, amount, "runsurge up")
 
 
 def revoke(session: Session, account_id: str) -> str:

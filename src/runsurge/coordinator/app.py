@@ -142,6 +142,7 @@ class Coordinator:
             max_active_jobs=self.settings.max_active_jobs,
             memory_reservation_bytes=self.settings.task_memory_bytes,
             activity_seconds=min(60.0, self.settings.submission_timeout_seconds / 4),
+            billing=self.settings.billing,
         )
 
     def settled(self, settlement: Settlement) -> None:
@@ -280,7 +281,12 @@ class Coordinator:
         try:
             result = await asyncio.to_thread(store_result, report, self.blobs)
             settlement = await self.db.run(
-                finish_attempt, contributor_id, report, result, self.retry_limits
+                finish_attempt,
+                contributor_id,
+                report,
+                result,
+                self.retry_limits,
+                self.settings.billing,
             )
         except RunSurgeError as exc:
             self.report_refused(contributor_id, report.attempt_id, exc)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from runsurge.billing.charges import charge_attempt
+from runsurge.billing.terms import Billing
 from runsurge.coordinator import retries
 from runsurge.coordinator.fairness import SCHEDULABLE_JOBS, next_task
 from runsurge.coordinator.jobs import CancelList, lock_job, move_task, settle_job
@@ -230,11 +232,14 @@ def finish_attempt(
     report: FinishedAttempt,
     result: StoredResult | None,
     limits: RetryLimits,
+    billing: Billing | None = None,
 ) -> Settlement:
-    """Record a contributor's report about one of its attempts.
+    """Record a contributor's report about one of its attempts, and bill it.
 
     An OK report's result was checked and stored before this transaction
     (results.py): it holds the job's lock, so it reads no blob and parses nothing.
+    The charge (billing/charges.py) is written in this same transaction, from the
+    usage just recorded; only the report that settles the attempt gets that far.
     """
     found = session.execute(
         select(Attempt.contributor_id, Task.job_id, Task.index.label("task_index"))
@@ -264,6 +269,7 @@ def finish_attempt(
         _succeed(job, attempt, task, result)
     else:
         requeued = int(_fail(job, attempt, task, report, limits))
+    charge_attempt(session, job, task, attempt, billing or Billing())
     cancel = settle_job(session, job)
     failed_on = contributor_id if report.outcome in INFRASTRUCTURE_OUTCOMES else ""
     return Settlement(

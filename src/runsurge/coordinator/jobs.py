@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from runsurge.billing import ledger
+from runsurge.billing.pricing import quote_for
+from runsurge.billing.terms import Billing
 from runsurge.coordinator.auth import new_id
 from runsurge.coordinator.views import (
     ErrorView,
@@ -170,9 +173,20 @@ def _require_submitting(job: Job) -> None:
         raise Conflict(f"job {job.id} is no longer receiving inputs ({job.state.value}){detail}")
 
 
-def seal_job(session: Session, job_id: str, task_count: int) -> None:
-    """All inputs arrived: the job becomes schedulable."""
+def seal_job(
+    session: Session, job_id: str, task_count: int, billing: Billing | None = None
+) -> None:
+    """All inputs arrived: the job is quoted, its hold placed, and it becomes schedulable.
+
+    LimitExceeded when the consumer cannot cover the quote (billing/ledger.py).
+    """
+    billing = billing or Billing()
     job = lock_job(session, job_id)
+    reservation = session.scalar(
+        select(func.max(Task.memory_reservation_bytes)).where(Task.job_id == job_id)
+    )
+    quote = quote_for(task_count, reservation or 0, billing.pricing)
+    ledger.place_hold(session, job, quote, billing.rules)
     job.task_count = task_count
     job.state = transition(job.state, JobState.QUEUED, f"job {job_id}")
     settle_job(session, job)

@@ -17,6 +17,9 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
+from runsurge.billing import ledger
+from runsurge.billing.pricing import quote_for
+from runsurge.billing.terms import Billing
 from runsurge.config import format_size
 from runsurge.coordinator import jobs
 from runsurge.coordinator.jobs import GroupOptions
@@ -53,6 +56,7 @@ class SubmissionLimits:
     # How often a flowing upload records that it is alive, so the reaper (which
     # fails uploads silent for the submission timeout) leaves it alone.
     activity_seconds: float = 60.0
+    billing: Billing = field(default_factory=Billing)  # quotes and holds (billing/ledger.py)
 
 
 @dataclass(frozen=True)
@@ -219,6 +223,10 @@ class Submission:
         check_script(spec.script, spec.script_name, required)
         if self._gate is not None:
             await asyncio.to_thread(self._gate.enforce, spec.script)
+        reservation = initial_reservation(
+            self._limits.memory_reservation_bytes, spec.memory_limit_bytes
+        )
+        await self._check_funds(reservation)
         ref = self._blobs.put(spec.script)
         self._kind = spec.kind
         self.job_id = await self._db.run(
@@ -234,9 +242,16 @@ class Submission:
                 memory_limit_bytes=spec.memory_limit_bytes,
             )
         )
-        self._reservation = initial_reservation(
-            self._limits.memory_reservation_bytes, spec.memory_limit_bytes
-        )
+        self._reservation = reservation
+
+    async def _check_funds(self, reservation: int) -> None:
+        """Refuse a consumer who cannot pay even one task before any input is uploaded.
+
+        The whole job's quote is held when it is sealed (jobs.seal_job).
+        """
+        billing = self._limits.billing
+        quote = quote_for(1, reservation, billing.pricing)
+        await self._db.run(ledger.check_funds, self._consumer_id, quote, billing.rules)
 
     def begin_input(self, declared_size: int) -> None:
         """A new input starts."""
@@ -284,7 +299,7 @@ class Submission:
         if self._kind is JobKind.SINGLE and self._count != 1:
             raise InvalidRequest("a single job needs exactly one input")
         await self._flush()
-        await self._db.run(jobs.seal_job, job_id, self._count)
+        await self._db.run(jobs.seal_job, job_id, self._count, self._limits.billing)
         log.info("job %s queued with %d task(s)", job_id, self._count)
         return job_id
 

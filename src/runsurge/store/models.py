@@ -230,6 +230,11 @@ class Job(Base):
     unplaceable_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # The consumer's per-task memory limit (`--memory`); no reservation exceeds it. 0: none.
     memory_limit_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Billing (micro-units): the quote held when the job was sealed, and what its
+    # attempts were charged so far. While the job is unfinished, max(0, quote - charged)
+    # stays held against the consumer's balance (billing/ledger.py).
+    quote_micros: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    charged_micros: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -367,3 +372,82 @@ class TaskSample(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     cpu_percent: Mapped[float] = mapped_column(Float)
     memory_bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class Account(Base):
+    """A ledger account: one per consumer, per contributor, and the platform's.
+
+    `balance_micros` is the sum of the account's entries, kept in the same transaction
+    as each entry (billing/ledger.py); integer micro-units, never floats.
+    """
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("kind", "owner_id", name="uq_accounts_kind_owner"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # consumer | contributor | platform
+    owner_id: Mapped[str] = mapped_column(String(32), default="")  # "" for the platform
+    balance_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    # How far below zero a consumer's balance may go; None: the configured default.
+    limit_micros: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LedgerTransaction(Base):
+    """One balanced movement of money: its entries sum to zero.
+
+    A charge is keyed by its attempt: the unique (attempt_id, kind) makes a second
+    charge for the same attempt impossible, whatever replays a report.
+    """
+
+    __tablename__ = "ledger_transactions"
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "kind", name="uq_ledger_transactions_attempt_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # charge | credit
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"), nullable=True)
+    memo: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LedgerEntry(Base):
+    """One leg of a transaction: `amount_micros` added to one account (negative: taken)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_entries_account_id", "account_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    amount_micros: Mapped[int] = mapped_column(BigInteger)
+
+
+class Charge(Base):
+    """What one charged attempt was priced from, for invoices and earnings.
+
+    Figures are the exact inputs of the formula: the factor and the seconds kept to
+    1e-6 (as micro-units), the average memory in bytes as stored on the attempt.
+    """
+
+    __tablename__ = "charges"
+    __table_args__ = (
+        Index("ix_charges_job_id", "job_id", "task_index"),
+        Index("ix_charges_contributor_id", "contributor_id", "attempt_id"),
+    )
+
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"), primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), unique=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
+    task_index: Mapped[int] = mapped_column(Integer)
+    contributor_id: Mapped[str] = mapped_column(ForeignKey("contributors.id"))
+    outcome: Mapped[str] = mapped_column(String(32))
+    machine_factor_micros: Mapped[int] = mapped_column(BigInteger)
+    average_memory_bytes: Mapped[int] = mapped_column(BigInteger)
+    seconds_micros: Mapped[int] = mapped_column(BigInteger)
+    cost_micros: Mapped[int] = mapped_column(BigInteger)
+    fee_micros: Mapped[int] = mapped_column(BigInteger)
+    # Part of the cost the consumer's spending limit could not cover; the platform paid it.
+    written_off_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from runsurge.billing.terms import Billing
 from runsurge.coordinator import jobs
 from runsurge.coordinator.attempts import (
     RetryLimits,
@@ -48,6 +49,7 @@ class Scene:
     limits: RetryLimits = field(default_factory=lambda: RetryLimits(3, 4 * GiB))
     lease_seconds: float = 30.0
     policy_defaults: SandboxPolicy = field(default_factory=SandboxPolicy)
+    billing: Billing = field(default_factory=Billing)
 
     # -- populating ------------------------------------------------------------------
 
@@ -84,6 +86,7 @@ class Scene:
         reservation: int = 512 * MiB,
         options: GroupOptions | None = None,
         script: bytes = SCRIPT,
+        memory_limit: int = 0,
     ) -> str:
         """A sealed (queued) job with one task per input; returns its id."""
         if kind is None:
@@ -98,12 +101,13 @@ class Scene:
                 script_sha256=script_ref.sha256,
                 script_name="script.py",
                 options=options,
+                memory_limit_bytes=memory_limit,
             )
         )
         refs = [self.blobs.put(data) for data in inputs]
         if refs:
             self.db.call(jobs.add_tasks, job_id, 0, refs, reservation)
-        self.db.call(jobs.seal_job, job_id, len(refs))
+        self.db.call(jobs.seal_job, job_id, len(refs), self.billing)
         return job_id
 
     # -- driving ---------------------------------------------------------------------
@@ -130,6 +134,8 @@ class Scene:
         result: bytes | None = RESULT,
         result_sha256: str = "",
         error: ErrorView | None = None,
+        wall_seconds: float = 1.5,
+        average_memory_bytes: int = 5 * MiB,
     ) -> Settlement:
         """A contributor's AttemptFinished report."""
         report = FinishedAttempt(
@@ -138,15 +144,17 @@ class Scene:
             result_json=result if outcome is OutcomeKind.OK and not result_sha256 else None,
             result_sha256=result_sha256,
             error=error,
-            wall_seconds=1.5,
+            wall_seconds=wall_seconds,
             cpu_seconds=1.0,
-            peak_memory_bytes=10 * MiB,
-            average_memory_bytes=5 * MiB,
+            peak_memory_bytes=max(10 * MiB, average_memory_bytes),
+            average_memory_bytes=average_memory_bytes,
             memory_source="cgroup",
             logs=b"log line\n",
         )
         result = store_result(report, self.blobs)  # before the transaction, as the app does
-        return self.db.call(finish_attempt, contributor_id, report, result, self.limits)
+        return self.db.call(
+            finish_attempt, contributor_id, report, result, self.limits, self.billing
+        )
 
     def backdate(self, attempt_id: int, seconds: float) -> None:
         """Move an attempt's start and lease `seconds` into the past."""

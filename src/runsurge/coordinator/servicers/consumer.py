@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
+from runsurge.billing import invoices, ledger
 from runsurge.coordinator import contributors, jobs, outputs, samples
 from runsurge.coordinator.app import Coordinator
 from runsurge.coordinator.attempts import MAX_LOG_BYTES_KEPT
@@ -17,6 +18,7 @@ from runsurge.coordinator.servicers.convert import (
     submission_items,
     task_result_message,
 )
+from runsurge.coordinator.servicers.convert_billing import balance_message, invoice_message
 from runsurge.coordinator.servicers.convert_samples import (
     outputs_cursor,
     task_output_message,
@@ -189,3 +191,21 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
         )
         for view in views:
             yield task_output_message(view)
+
+    @unary
+    async def GetBalance(
+        self, request: consumer_pb2.GetBalanceRequest, context: Context
+    ) -> consumer_pb2.Balance:
+        principal = current_principal()
+        rules = self._c.settings.billing.rules
+        return balance_message(await self._c.db.run(ledger.balance_of, principal.id, rules))
+
+    @unary
+    async def GetInvoice(
+        self, request: consumer_pb2.GetJobRequest, context: Context
+    ) -> consumer_pb2.Invoice:
+        principal = current_principal()
+        if not request.job_id:
+            raise InvalidRequest("job_id is required")
+        found = await self._c.db.run(invoices.invoice, principal.id, request.job_id)
+        return invoice_message(found)

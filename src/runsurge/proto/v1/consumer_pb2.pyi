@@ -806,3 +806,130 @@ class TaskOutput(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TaskOutput: _TypeAlias = TaskOutput  # noqa: Y015
+
+@_typing.final
+class GetBalanceRequest(_message.Message):
+    """Money travels as decimal strings with 6 places ("12.345600"): exact, never floats."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBalanceRequest: _TypeAlias = GetBalanceRequest  # noqa: Y015
+
+@_typing.final
+class Balance(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BALANCE_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    HELD_FIELD_NUMBER: _builtins.int
+    AVAILABLE_FIELD_NUMBER: _builtins.int
+    balance: _builtins.str
+    limit: _builtins.str
+    """How far below zero the balance may go; empty when billing is not enforced."""
+    held: _builtins.str
+    """The uncharged part of the quotes of unfinished jobs."""
+    available: _builtins.str
+    """balance + limit - held; empty when billing is not enforced."""
+    def __init__(
+        self,
+        *,
+        balance: _builtins.str = ...,
+        limit: _builtins.str = ...,
+        held: _builtins.str = ...,
+        available: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "balance", b"balance", "held", b"held", "limit", b"limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Balance: _TypeAlias = Balance  # noqa: Y015
+
+@_typing.final
+class InvoiceLine(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_INDEX_FIELD_NUMBER: _builtins.int
+    ATTEMPT_ID_FIELD_NUMBER: _builtins.int
+    CONTRIBUTOR_ID_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    MACHINE_FACTOR_FIELD_NUMBER: _builtins.int
+    AVG_RAM_MB_FIELD_NUMBER: _builtins.int
+    SECONDS_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
+    FEE_FIELD_NUMBER: _builtins.int
+    task_index: _builtins.int
+    attempt_id: _builtins.int
+    contributor_id: _builtins.str
+    outcome: _builtins.str
+    """How the attempt ended (OK, SCRIPT_ERROR, ...): only chargeable outcomes appear."""
+    machine_factor: _builtins.str
+    avg_ram_mb: _builtins.str
+    """Average RAM in MB of 10^6 bytes."""
+    seconds: _builtins.str
+    cost: _builtins.str
+    fee: _builtins.str
+    """The platform's share of cost."""
+    def __init__(
+        self,
+        *,
+        task_index: _builtins.int = ...,
+        attempt_id: _builtins.int = ...,
+        contributor_id: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+        machine_factor: _builtins.str = ...,
+        avg_ram_mb: _builtins.str = ...,
+        seconds: _builtins.str = ...,
+        cost: _builtins.str = ...,
+        fee: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt_id", b"attempt_id", "avg_ram_mb", b"avg_ram_mb", "contributor_id", b"contributor_id", "cost", b"cost", "fee", b"fee", "machine_factor", b"machine_factor", "outcome", b"outcome", "seconds", b"seconds", "task_index", b"task_index"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InvoiceLine: _TypeAlias = InvoiceLine  # noqa: Y015
+
+@_typing.final
+class Invoice(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    LINES_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    TOTAL_FEE_FIELD_NUMBER: _builtins.int
+    QUOTE_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    total: _builtins.str
+    total_fee: _builtins.str
+    quote: _builtins.str
+    """What was held for the job when it was submitted."""
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___InvoiceLine]: ...
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        lines: _abc.Iterable[Global___InvoiceLine] | None = ...,
+        total: _builtins.str = ...,
+        total_fee: _builtins.str = ...,
+        quote: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job_id", b"job_id", "lines", b"lines", "quote", b"quote", "total", b"total", "total_fee", b"total_fee"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Invoice: _TypeAlias = Invoice  # noqa: Y015

@@ -92,6 +92,16 @@ class ConsumerServiceStub:
                 request_serializer=runsurge_dot_v1_dot_consumer__pb2.ListTaskOutputsRequest.SerializeToString,
                 response_deserializer=runsurge_dot_v1_dot_consumer__pb2.TaskOutput.FromString,
                 _registered_method=True)
+        self.GetBalance = channel.unary_unary(
+                '/runsurge.v1.ConsumerService/GetBalance',
+                request_serializer=runsurge_dot_v1_dot_consumer__pb2.GetBalanceRequest.SerializeToString,
+                response_deserializer=runsurge_dot_v1_dot_consumer__pb2.Balance.FromString,
+                _registered_method=True)
+        self.GetInvoice = channel.unary_unary(
+                '/runsurge.v1.ConsumerService/GetInvoice',
+                request_serializer=runsurge_dot_v1_dot_consumer__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=runsurge_dot_v1_dot_consumer__pb2.Invoice.FromString,
+                _registered_method=True)
 
 
 class ConsumerServiceServicer:
@@ -182,6 +192,21 @@ class ConsumerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetBalance(self, request, context):
+        """The caller's balance, spending limit and holds (docs/billing.md).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetInvoice(self, request, context):
+        """What a job's attempts were charged, one line per charged attempt, and totals.
+        NOT_FOUND for an unknown job or another consumer's job.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsumerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -239,6 +264,16 @@ def add_ConsumerServiceServicer_to_server(servicer, server):
                     servicer.ListTaskOutputs,
                     request_deserializer=runsurge_dot_v1_dot_consumer__pb2.ListTaskOutputsRequest.FromString,
                     response_serializer=runsurge_dot_v1_dot_consumer__pb2.TaskOutput.SerializeToString,
+            ),
+            'GetBalance': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBalance,
+                    request_deserializer=runsurge_dot_v1_dot_consumer__pb2.GetBalanceRequest.FromString,
+                    response_serializer=runsurge_dot_v1_dot_consumer__pb2.Balance.SerializeToString,
+            ),
+            'GetInvoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInvoice,
+                    request_deserializer=runsurge_dot_v1_dot_consumer__pb2.GetJobRequest.FromString,
+                    response_serializer=runsurge_dot_v1_dot_consumer__pb2.Invoice.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -539,6 +574,60 @@ class ConsumerService:
             '/runsurge.v1.ConsumerService/ListTaskOutputs',
             runsurge_dot_v1_dot_consumer__pb2.ListTaskOutputsRequest.SerializeToString,
             runsurge_dot_v1_dot_consumer__pb2.TaskOutput.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBalance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runsurge.v1.ConsumerService/GetBalance',
+            runsurge_dot_v1_dot_consumer__pb2.GetBalanceRequest.SerializeToString,
+            runsurge_dot_v1_dot_consumer__pb2.Balance.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInvoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runsurge.v1.ConsumerService/GetInvoice',
+            runsurge_dot_v1_dot_consumer__pb2.GetJobRequest.SerializeToString,
+            runsurge_dot_v1_dot_consumer__pb2.Invoice.FromString,
             options,
             channel_credentials,
             insecure,

@@ -70,6 +70,12 @@ class ConsumerServiceStub:
     (`since`, `after_index`), in the order they finished (at most `limit`, default
     100); for watch and logs --follow. NOT_FOUND for another consumer's job.
     """
+    GetBalance: _grpc.UnaryUnaryMultiCallable[_consumer_pb2.GetBalanceRequest, _consumer_pb2.Balance]
+    """The caller's balance, spending limit and holds (docs/billing.md)."""
+    GetInvoice: _grpc.UnaryUnaryMultiCallable[_consumer_pb2.GetJobRequest, _consumer_pb2.Invoice]
+    """What a job's attempts were charged, one line per charged attempt, and totals.
+    NOT_FOUND for an unknown job or another consumer's job.
+    """
 
 @_typing.type_check_only
 class ConsumerServiceAsyncStub(ConsumerServiceStub):
@@ -110,6 +116,12 @@ class ConsumerServiceAsyncStub(ConsumerServiceStub):
     """The captured output of the job's inputs that finished after the cursor
     (`since`, `after_index`), in the order they finished (at most `limit`, default
     100); for watch and logs --follow. NOT_FOUND for another consumer's job.
+    """
+    GetBalance: _aio.UnaryUnaryMultiCallable[_consumer_pb2.GetBalanceRequest, _consumer_pb2.Balance]  # type: ignore[assignment]
+    """The caller's balance, spending limit and holds (docs/billing.md)."""
+    GetInvoice: _aio.UnaryUnaryMultiCallable[_consumer_pb2.GetJobRequest, _consumer_pb2.Invoice]  # type: ignore[assignment]
+    """What a job's attempts were charged, one line per charged attempt, and totals.
+    NOT_FOUND for an unknown job or another consumer's job.
     """
 
 class ConsumerServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -214,6 +226,24 @@ class ConsumerServiceServicer(metaclass=_abc_1.ABCMeta):
         """The captured output of the job's inputs that finished after the cursor
         (`since`, `after_index`), in the order they finished (at most `limit`, default
         100); for watch and logs --follow. NOT_FOUND for another consumer's job.
+        """
+
+    @_abc_1.abstractmethod
+    def GetBalance(
+        self,
+        request: _consumer_pb2.GetBalanceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consumer_pb2.Balance, _abc.Awaitable[_consumer_pb2.Balance]]:
+        """The caller's balance, spending limit and holds (docs/billing.md)."""
+
+    @_abc_1.abstractmethod
+    def GetInvoice(
+        self,
+        request: _consumer_pb2.GetJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consumer_pb2.Invoice, _abc.Awaitable[_consumer_pb2.Invoice]]:
+        """What a job's attempts were charged, one line per charged attempt, and totals.
+        NOT_FOUND for an unknown job or another consumer's job.
         """
 
 def add_ConsumerServiceServicer_to_server(servicer: ConsumerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,7 +1,7 @@
 """machine factor: each contributor's claimed and verified factor, and its claim history
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-01
 
 Existing contributors get factor 1.0 (the BASELINE) claimed and verified, unflagged,
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
