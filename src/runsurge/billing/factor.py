@@ -155,11 +155,17 @@ def _apply(session: Session, contributor: Contributor, rules: FactorRules) -> Ve
 
 
 def machine_factor_of(session: Session, contributor_id: str) -> Decimal:
-    """The verified factor a contributor is paid at now (1 for an unknown contributor)."""
+    """The verified factor a contributor is paid at now (1 for an unknown contributor).
+
+    A stored factor that is no usable number (zero or negative) prices at 1.0 rather
+    than failing the charge or paying nothing.
+    """
     value = session.scalar(
         select(Contributor.machine_factor).where(Contributor.id == contributor_id)
     )
-    return quantize(value if value is not None else Decimal(1))
+    if value is None or not value.is_finite() or value <= 0:
+        value = Decimal(1)
+    return quantize(value)
 
 
 def claims_of(session: Session, contributor_id: str, limit: int = 100) -> list[ClaimRecord]:

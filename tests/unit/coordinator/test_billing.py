@@ -268,11 +268,11 @@ def test_a_consumers_own_limit_lets_it_spend_below_zero_down_to_that_limit(
 
 
 @pytest.mark.parametrize(
-    ("score", "factor"), [(2.5, "2.500000"), (1 / 3, "0.333333"),
-                          (-4.0, "1.000000"), (float("inf"), "1.000000")]
+    ("verified", "factor"), [(Decimal("2.5"), "2.500000"), (Decimal("0.333333"), "0.333333"),
+                             (Decimal(0), "1.000000")]
 )  # fmt: skip
-def test_the_charge_records_the_factor_it_used_and_a_bogus_score_prices_at_one(
-    scene: Scene, score: float, factor: str
+def test_the_charge_records_the_verified_factor_it_used_and_a_zero_one_prices_at_one(
+    scene: Scene, verified: Decimal, factor: str
 ) -> None:
     scene.billing = Billing(PRICING)
     consumer, machine = scene.consumer(), scene.contributor()
@@ -280,7 +280,7 @@ def test_the_charge_records_the_factor_it_used_and_a_bogus_score_prices_at_one(
     def claim_score(session: Session) -> None:
         row = session.get(Contributor, machine)
         assert row is not None
-        row.benchmark_score = score
+        row.machine_factor = verified  # what billing/factor.py verified, not the claim
 
     scene.db.call(claim_score)
     job_id = scene.submit(consumer)
