@@ -5,10 +5,10 @@ Points are (input size, peak above the harness baseline).  Each candidate shape 
 n log n and quadratic, fitted by least squares weighted to relative error (probe sizes
 grow geometrically, so absolute errors would let the largest point decide alone).  The
 shape is chosen by held-out error — refit without the largest point, predict it — since
-extrapolation is what the fit is for.  The upper bound is the largest prediction of every
-shape that predicted the held-out point nearly as well as the best one, widened by the
-chosen fit's worst in-sample residual: where the data cannot tell shapes apart the bound
-takes the steeper one.
+extrapolation is what the fit is for.  The upper bound is the larger prediction of the
+chosen shape and of the next steeper one when that predicted the held-out point nearly
+as well, each widened by its worst in-sample residual or held-out error: where the data
+cannot tell two shapes apart the bound takes the steeper one.
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ class GrowthFit:
     residual: float  # worst relative in-sample residual of the chosen curve
     max_x: float
     max_y: float
+    # Per plausible curve: how much to widen it (its worst residual or held-out error).
+    widening: tuple[float, ...] = ()
 
     def predict(self, x: float) -> float:
         """The chosen curve's prediction (not a bound)."""
@@ -70,8 +72,13 @@ class GrowthFit:
 
     def upper_bound(self, x: float) -> float:
         """A conservative bound at `x`: the steepest plausible shape, widened by residuals."""
-        steepest = max(curve(x) for curve in self.plausible)
-        widened = steepest * (1.0 + min(self.residual, MAX_RESIDUAL_WIDENING)) + NOISE_BYTES
+        widenings = self.widening or (self.residual,) * len(self.plausible)
+        # Errors compound with distance: widen more the further beyond the points.
+        reach = max(1.0, math.log2(max(x, 1.0) / self.max_x) / 2) if self.max_x > 0 else 1.0
+        widened = NOISE_BYTES + max(
+            curve(x) * (1.0 + min(w * reach, MAX_RESIDUAL_WIDENING))
+            for curve, w in zip(self.plausible, widenings, strict=True)
+        )
         # Memory does not shrink as the input grows: never below what was seen below x.
         return max(widened, self.max_y + NOISE_BYTES if x >= self.max_x else 0.0)
 
@@ -91,17 +98,24 @@ def fit_growth(points: Sequence[tuple[float, float]]) -> GrowthFit:
         return _few_points_fit(clean, max_x, max_y)
     errors = {shape: _held_out_error(clean, shape) for shape in Shape}
     best = min(errors.values())
-    # Simplest shape within the slack of the best: noise must not buy a steeper law.
-    chosen = next(s for s in Shape if errors[s] <= best + PLAUSIBLE_SLACK / 3)
+    # Simplest shape within noise of the best: jitter must not buy a steeper law.
+    tolerance = NOISE_BYTES / max(clean[-1][1], NOISE_BYTES)
+    chosen = next(s for s in Shape if errors[s] <= best + tolerance)
     curves = {shape: _fit(clean, shape) for shape in Shape}
-    plausible = tuple(curves[s] for s in Shape if errors[s] <= best + PLAUSIBLE_SLACK)
+    # The chosen shape and the next steeper one if it predicted nearly as well: one step
+    # of doubt, not more (noise on small probes must not make linear data quadratic).
+    order = list(Shape)
+    steeper = order[min(order.index(chosen) + 1, len(order) - 1)]
+    kept = [s for s in (chosen, steeper) if errors[s] <= best + PLAUSIBLE_SLACK]
+    kept = list(dict.fromkeys(kept))
     return GrowthFit(
         curve=curves[chosen],
-        plausible=plausible,
+        plausible=tuple(curves[s] for s in kept),
         held_out_error=errors[chosen],
         residual=_worst_residual(clean, curves[chosen]),
         max_x=max_x,
         max_y=max_y,
+        widening=tuple(max(_worst_residual(clean, curves[s]), errors[s]) for s in kept),
     )
 
 
