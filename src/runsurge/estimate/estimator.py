@@ -32,7 +32,7 @@ class EstimatorConfig:
     budget: ProbeBudget = field(default_factory=ProbeBudget)
     history_reach: float = 2.0  # history alone decides up to this multiple of its largest x
     baseline_bytes: int = 8 * MiB  # the harness's own peak, when no probe runner measures it
-    min_step: int = 1 * MiB
+    min_step: int = MiB // 4  # with 8 steps per doubling: 512 KiB steps from 4 MiB
     steps_per_doubling: int = 8
 
 
@@ -44,6 +44,7 @@ class _Evidence:
     method: Method
     confidence: float
     details: dict[str, object]
+    absolute: bool = False  # `above_baseline` is a total peak (a whole-task probe)
 
 
 class Estimator:
@@ -89,7 +90,9 @@ class Estimator:
             or self._from_probes(script, data, script_hash, group, target, features)
             or self._from_static(features, target, declared_max)
         )
-        evidence = _with_conditional_allocation(evidence, features, data)
+        sizes = evidence.details.get("probe_sizes")
+        probed = data[: max(sizes)] if isinstance(sizes, list) and sizes else b""
+        evidence = _with_conditional_allocation(evidence, features, data, probed)
         return self._finish(evidence, declared_max)
 
     def observe(
@@ -109,7 +112,9 @@ class Estimator:
     ) -> _Evidence | None:
         if not script_hash:
             return None
-        history = self.history.points(script_hash, target, self.baseline_bytes, group)
+        # Finished tasks' peaks are fitted whole (the curve's intercept is their baseline):
+        # they ran as tasks, cold or warm, not under the probes' warm baseline.
+        history = self.history.points(script_hash, target, 0, group)
         if history is None:
             return None
         x = _x_of(target, history)
@@ -117,7 +122,7 @@ class Estimator:
         if abs(nearest - x) <= EXACT_MATCH * max(x, 1.0):
             peak = max(y for px, y in history.points if px == nearest)
             details = {"history_points": len(history.points), "axis": history.axis, "exact": True}
-            return _Evidence(peak + NOISE_BYTES, Method.HISTORY, 0.97, details)
+            return _Evidence(peak + NOISE_BYTES, Method.HISTORY, 0.97, details, absolute=True)
         if len({px for px, _ in history.points}) < 3:
             return None
         largest = max(px for px, _ in history.points)
@@ -132,7 +137,7 @@ class Estimator:
             "largest_point_bytes": fit.max_y,
         }
         confidence = 0.8 if fit.uncertain else 0.95
-        return _Evidence(fit.upper_bound(x), Method.HISTORY, confidence, details)
+        return _Evidence(fit.upper_bound(x), Method.HISTORY, confidence, details, absolute=True)
 
     def _from_probes(
         self,
@@ -155,14 +160,16 @@ class Estimator:
             "probe_seconds": probes.seconds,
             "baseline_bytes": self.baseline_bytes,
         }
-        points = probes.points(self.baseline_bytes)
         if plan.whole:
-            if not points:
-                details["probe_failed"] = probes.results[-1][1].error if probes.results else ""
+            result = probes.results[0][1]
+            if not result.ok:
+                details["probe_failed"] = result.error
                 return None
             details["probe_is_task"] = True
             # The same run again varies by about half the noise of unrelated runs.
-            return _Evidence(points[0][1] + NOISE_BYTES / 2, Method.PROBES, 0.95, details)
+            peak = result.peak_bytes + NOISE_BYTES / 2
+            return _Evidence(peak, Method.PROBES, 0.95, details, absolute=True)
+        points = probes.points(self.baseline_bytes)
         history = self.history.points(script_hash, target, self.baseline_bytes, group)
         if history is not None and history.axis == "size":
             points += list(history.points)  # finished tasks are points too, larger ones
@@ -195,7 +202,7 @@ class Estimator:
 
     def _finish(self, evidence: _Evidence, declared_max: int | None) -> Estimate:
         details = dict(evidence.details)
-        if evidence.method is Method.DECLARED:
+        if evidence.method is Method.DECLARED or evidence.absolute:
             raw = int(evidence.above_baseline)
         else:
             raw = int(self.baseline_bytes + evidence.above_baseline)
@@ -218,27 +225,32 @@ def _x_of(target: InputFeatures, history: HistoryPoints) -> float:
 
 
 def _with_conditional_allocation(
-    evidence: _Evidence, features: ScriptFeatures, data: bytes
+    evidence: _Evidence, features: ScriptFeatures, data: bytes, probed: bytes
 ) -> _Evidence:
-    """Add a big allocation made only under a condition, unless the evidence already shows it.
+    """Add a big allocation made only under a condition unless the evidence ran it.
 
-    A whole-input probe ran the real condition; otherwise the allocation is added unless
-    its guard looks for a literal that the input does not contain.
+    A whole-input probe ran the real condition; prefix probes ran it when the largest
+    prefix already contains the guard's literal.  Otherwise the allocation is added
+    unless its guard looks for a literal that the input does not contain.
     """
-    if not features.conditional_allocations:
+    if not features.conditional_allocations or evidence.method is Method.DECLARED:
         return evidence
-    extra = features.possible_conditional_bytes(data)
-    if evidence.method is Method.DECLARED or evidence.details.get("probe_is_task"):
+    if evidence.details.get("probe_is_task"):
         return evidence
-    seen = evidence.details.get("largest_point_bytes", 0)
-    if not extra or (isinstance(seen, float) and seen >= extra):
+    extra = features.possible_conditional_bytes(data) - features.possible_conditional_bytes(probed)
+    details = evidence.details | {"content_dependent": True}
+    if extra <= 0:
         return _Evidence(
             evidence.above_baseline,
             evidence.method,
             min(evidence.confidence, 0.7),
-            evidence.details | {"content_dependent": True, "guard_literals_absent": True},
+            details,
+            evidence.absolute,
         )
-    details = evidence.details | {"content_dependent": True, "conditional_bytes": extra}
     return _Evidence(
-        evidence.above_baseline + extra, evidence.method, min(evidence.confidence, 0.4), details
+        evidence.above_baseline + extra,
+        evidence.method,
+        min(evidence.confidence, 0.4),
+        details | {"conditional_bytes": extra},
+        evidence.absolute,
     )

@@ -106,8 +106,9 @@ def fit_growth(points: Sequence[tuple[float, float]]) -> GrowthFit:
     # of doubt, not more (noise on small probes must not make linear data quadratic).
     order = list(Shape)
     steeper = order[min(order.index(chosen) + 1, len(order) - 1)]
-    kept = [s for s in (chosen, steeper) if errors[s] <= best + PLAUSIBLE_SLACK]
-    kept = list(dict.fromkeys(kept))
+    kept = [chosen] + [steeper] * (
+        steeper is not chosen and errors[steeper] <= best + PLAUSIBLE_SLACK
+    )
     return GrowthFit(
         curve=curves[chosen],
         plausible=tuple(curves[s] for s in kept),

@@ -28,6 +28,8 @@ class ProbeResult:
     seconds: float
     ok: bool
     error: str = ""
+    # The task's result, when the probe was the whole task: the task need not run again.
+    result_json: bytes | None = None
 
 
 class ProbeRunner(Protocol):
@@ -38,20 +40,31 @@ class ProbeRunner(Protocol):
         """The peak of an empty script on an empty input: the harness's own cost."""
         ...
 
-    def run(self, script: str, input_bytes: bytes) -> ProbeResult:
-        """Run `script`'s process() on `input_bytes` under the probe budget's limits."""
+    def run(self, script: str, input_bytes: bytes, whole_task: bool = False) -> ProbeResult:
+        """Run `script`'s process() on `input_bytes` under the probe budget's limits.
+
+        `whole_task` says the input is the task's whole input: run it as the task would
+        run (its peak then needs no baseline); otherwise it is a prefix, which may reuse
+        a warm session of the same script.
+        """
         ...
 
 
 @dataclass(frozen=True)
 class ProbeBudget:
-    """What probing one task may cost."""
+    """What probing one task may cost, and how much signal it should seek."""
 
     whole_input_bytes: int = 1 * MiB  # inputs up to this are run whole
-    max_fraction: float = 1 / 64  # the largest prefix, as a share of the input
-    min_top_bytes: int = 2 * MiB  # ... but at least this, for a signal above noise
-    count: int = 3  # prefixes per input, each half the next
-    seconds: float = 10.0  # total probe wall time; later probes are skipped beyond it
+    pilot_bytes: int = 64 * KiB  # the first prefix: it measures time and memory per byte
+    max_fraction: float = 1 / 32  # the largest prefix, as a share of the input
+    min_top_bytes: int = 4 * MiB  # ... but it may reach this much, for a signal above noise
+    count: int = 3  # distinct prefix sizes probed at least, whatever the time allowance
+    growth: int = 2  # each rung of the ladder this many times the previous one
+    climb: int = 4  # each probe after the pilot this many times the previous one
+    # Probe time, as a share of the task time the pilot predicts, for long tasks; a
+    # task predicted shorter than a second may spend `short_task_seconds` on probes.
+    time_share: float = 0.05
+    short_task_seconds: float = 0.3
     memory_bytes: int = 1024 * MiB  # each probe's memory limit
 
     def __post_init__(self) -> None:
@@ -59,6 +72,14 @@ class ProbeBudget:
             raise ValueError("ProbeBudget.count must be >= 3 to choose a growth shape")
         if not 0 < self.max_fraction < 1:
             raise ValueError("ProbeBudget.max_fraction must be within (0, 1)")
+        if self.growth < 2:
+            raise ValueError("ProbeBudget.growth must be >= 2")
+
+    def allowance(self, predicted_task_seconds: float) -> float:
+        """Seconds the probes of a task predicted to take this long may spend."""
+        if predicted_task_seconds < 1.0:
+            return self.short_task_seconds
+        return self.time_share * predicted_task_seconds
 
 
 @dataclass(frozen=True)
@@ -84,7 +105,7 @@ class ProbeRun:
 
     @property
     def seconds(self) -> float:
-        """Wall time spent probing."""
+        """Wall time spent probing (sandbox start included)."""
         return sum(result.seconds for _, result in self.results)
 
     def points(self, baseline_bytes: int) -> list[tuple[float, float]]:
@@ -97,17 +118,25 @@ class ProbeRun:
 
 
 def plan_probes(data: bytes, features: InputFeatures, budget: ProbeBudget) -> ProbePlan:
-    """Choose the prefixes to probe for this input."""
+    """The ladder of prefixes that may be probed: the pilot, then doubling up to the top.
+
+    `run_probes` runs the pilot and then only the few largest rungs that its signal and
+    time allow.
+    """
     if features.size <= budget.whole_input_bytes:
         return ProbePlan((features.size,), whole=True)
     if not features.line_oriented:
         return ProbePlan((), reason="the input is not line-oriented: no prefix is a valid input")
     top = max(int(features.size * budget.max_fraction), budget.min_top_bytes)
     cuts: list[int] = []
-    for k in range(budget.count - 1, -1, -1):
-        cut = _line_boundary(data, top >> k)
-        if cut and cut < features.size and (not cuts or cut > cuts[-1]):
+    approx = budget.pilot_bytes
+    while approx <= top:
+        cut = _line_boundary(data, approx)
+        if cut >= features.size:
+            break
+        if not cuts or cut > cuts[-1]:
             cuts.append(cut)
+        approx *= budget.growth
     if len(cuts) < 3:
         return ProbePlan((), reason="the input has too few lines for three distinct prefixes")
     return ProbePlan(tuple(cuts))
@@ -116,18 +145,45 @@ def plan_probes(data: bytes, features: InputFeatures, budget: ProbeBudget) -> Pr
 def run_probes(
     runner: ProbeRunner, script: str, data: bytes, plan: ProbePlan, budget: ProbeBudget
 ) -> ProbeRun:
-    """Run the plan's prefixes smallest first; stop at a failure or when the budget is spent."""
-    results: list[tuple[int, ProbeResult]] = []
-    spent = 0.0
-    for size in plan.prefixes:
-        if spent >= budget.seconds:
+    """Run the pilot, then climb the ladder while the time allowance permits.
+
+    Larger prefixes show growth above the noise and extrapolate less, so probes climb
+    as high as the allowance (a share of the task time the latest probe predicts)
+    permits; at least three sizes are always probed, whatever the allowance: fewer
+    cannot choose a shape.
+    """
+    if not plan.prefixes:
+        return ProbeRun(plan)
+    pilot = plan.prefixes[0]
+    result = runner.run(script, data[:pilot], whole_task=plan.whole)
+    results = [(pilot, result)]
+    if plan.whole or not result.ok:
+        return ProbeRun(plan, tuple(results))
+    # The first run of a script pays for starting the sandbox and importing it.
+    spent = result.seconds
+    previous, distinct = pilot, 1
+    for size in _climb(plan.prefixes, max(budget.climb // budget.growth, 1)):
+        # The latest run's time per byte (an overestimate: it holds a run's fixed cost)
+        # predicts both the task's time and the next rung's.
+        seconds_per_byte = max(result.seconds, 1e-6) / previous
+        allowance = budget.allowance(seconds_per_byte * len(data))
+        if distinct >= budget.count and spent + seconds_per_byte * size > allowance:
             break
         result = runner.run(script, data[:size])
         results.append((size, result))
         spent += result.seconds
+        previous, distinct = size, distinct + 1
         if not result.ok:
             break  # a bigger prefix of the same input will not do better
     return ProbeRun(plan, tuple(results))
+
+
+def _climb(ladder: tuple[int, ...], step: int) -> list[int]:
+    """Every `step`-th rung after the pilot, and the top rung: fewer runs, wider spread."""
+    rungs = list(ladder[step::step])
+    if ladder[-1] not in rungs:
+        rungs.append(ladder[-1])
+    return rungs
 
 
 def _line_boundary(data: bytes, approx: int) -> int:

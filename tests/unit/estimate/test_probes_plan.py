@@ -14,12 +14,13 @@ def test_tiny_input_is_run_whole_the_probe_is_the_task() -> None:
     assert plan.whole and plan.prefixes == (len(data),)
 
 
-def test_prefixes_end_on_line_boundaries_and_grow() -> None:
+def test_ladder_starts_at_the_pilot_doubles_on_line_boundaries_up_to_the_top() -> None:
     data = b"".join(b"line %d of text\n" % i for i in range(2_000_000))
     plan = plan_probes(data, describe_input(data), BUDGET)
-    assert len(plan.prefixes) == BUDGET.count
-    assert list(plan.prefixes) == sorted(set(plan.prefixes))
     assert all(data[size - 1 : size] == b"\n" for size in plan.prefixes)
+    assert BUDGET.pilot_bytes <= plan.prefixes[0] < BUDGET.pilot_bytes + 64
+    pairs = zip(plan.prefixes, plan.prefixes[1:], strict=False)
+    assert all(2 * a - 64 <= b <= 2 * a + 64 for a, b in pairs)
     assert plan.prefixes[-1] <= max(len(data) * BUDGET.max_fraction, BUDGET.min_top_bytes) + 64
 
 
