@@ -137,12 +137,27 @@ def summarise(cases: list[Case]) -> None:
         )
         if missed:
             print(f"         under-estimated: {', '.join(missed)}")
+    _calibration(cases)
     long = [c for c in cases if c.actual_seconds > 1.0]
     if long:
         shares = [c.probe_seconds / c.actual_seconds for c in long]
         print(
             f"probes on the {len(long)} tasks > 1 s: median {statistics.median(shares):.1%}"
             f" of task time, max {max(shares):.1%}"
+        )
+
+
+def _calibration(cases: list[Case]) -> None:
+    """What the margins should be: quantiles of actual / raw (pre-margin) per evidence kind."""
+    by_key: dict[str, list[float]] = {}
+    for case in cases:
+        raw, key = case.cold.details.get("raw_bytes"), case.cold.details.get("margin_key")
+        if isinstance(raw, int) and isinstance(key, str):
+            by_key.setdefault(key, []).append(case.actual_peak / raw)
+    for key, ratios in sorted(by_key.items()):
+        print(
+            f"actual/raw for {key:14} n={len(ratios):3}  median {statistics.median(ratios):.2f}"
+            f"  p95 {_quantile(ratios, 0.95):.2f}  max {max(ratios):.2f}"
         )
 
 

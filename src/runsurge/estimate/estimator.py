@@ -85,9 +85,13 @@ class Estimator:
         if declared_max is not None and declared_max <= 0:
             raise ValueError(f"declared_max must be positive, got {declared_max}")
         features, target = read_script(script), describe_input(data)
+        # A tiny input is run whole first: the probe is the task, exact where history
+        # of other inputs only approximates (a flag in this input, say).
+        tiny = target.size <= self._config.budget.whole_input_bytes
         evidence = (
-            self._from_history(script_hash, group, target)
-            or self._from_probes(script, data, script_hash, group, target, features)
+            (self._from_probes(script, data, target, features) if tiny else None)
+            or self._from_history(script_hash, group, target)
+            or (None if tiny else self._from_probes(script, data, target, features))
             or self._from_static(features, target, declared_max)
         )
         sizes = evidence.details.get("probe_sizes")
@@ -123,30 +127,23 @@ class Estimator:
             peak = max(y for px, y in history.points if px == nearest)
             details = {"history_points": len(history.points), "axis": history.axis, "exact": True}
             return _Evidence(peak + NOISE_BYTES, Method.HISTORY, 0.97, details, absolute=True)
-        if len({px for px, _ in history.points}) < 3:
-            return None
+        details = {"history_points": len(history.points), "axis": history.axis}
+        inside = history.interpolate(x)
+        if inside is not None:
+            details["interpolated"] = True
+            return _Evidence(inside + NOISE_BYTES, Method.HISTORY, 0.9, details, absolute=True)
         largest = max(px for px, _ in history.points)
-        if x > self._config.history_reach * largest:
-            return None  # too far beyond what finished tasks showed; let probes speak
+        if len({px for px, _ in history.points}) < 3 or x > self._config.history_reach * largest:
+            return None  # too little, or too far beyond what finished tasks showed
         fit = fit_growth(history.points)
-        details = {
-            "history_points": len(history.points),
-            "axis": history.axis,
-            "shape": fit.curve.shape.value,
-            "plausible": [c.shape.value for c in fit.plausible],
-            "largest_point_bytes": fit.max_y,
-        }
+        details["shape"] = fit.curve.shape.value
+        details["plausible"] = [c.shape.value for c in fit.plausible]
+        details["largest_point_bytes"] = fit.max_y
         confidence = 0.8 if fit.uncertain else 0.95
         return _Evidence(fit.upper_bound(x), Method.HISTORY, confidence, details, absolute=True)
 
     def _from_probes(
-        self,
-        script: str,
-        data: bytes,
-        script_hash: str,
-        group: str,
-        target: InputFeatures,
-        features: ScriptFeatures,
+        self, script: str, data: bytes, target: InputFeatures, features: ScriptFeatures
     ) -> _Evidence | None:
         if self._runner is None or features.syntax_error:
             return None
@@ -170,10 +167,6 @@ class Estimator:
             peak = result.peak_bytes + NOISE_BYTES / 2
             return _Evidence(peak, Method.PROBES, 0.95, details, absolute=True)
         points = probes.points(self.baseline_bytes)
-        history = self.history.points(script_hash, target, self.baseline_bytes, group)
-        if history is not None and history.axis == "size":
-            points += list(history.points)  # finished tasks are points too, larger ones
-            details["history_points"] = len(history.points)
         if len({x for x, _ in points}) < 3:
             details["probe_failed"] = next((r.error for _, r in probes.results if not r.ok), "")
             return None

@@ -33,6 +33,30 @@ class HistoryPoints:
     axis: str
     points: tuple[tuple[float, float], ...]
 
+    def interpolate(self, x: float) -> float | None:
+        """A bound at `x` within the observed range, or None beyond the largest x.
+
+        Memory grows with input and, for the shapes seen in practice (linear, n log n,
+        quadratic), convexly: the chord between the neighbouring points lies above the
+        curve.  The lower end is the largest peak seen at or below `x` (the upper
+        envelope), so that a noisy dip does not lower the bound; below the smallest
+        observation the smallest observation's peak bounds it.
+        """
+        xs = sorted({px for px, _ in self.points})
+        if x > xs[-1]:
+            return None
+        above = min(px for px in xs if px >= x)
+        y_above = max(y for px, y in self.points if px == above)
+        below = [(px, y) for px, y in self.points if px <= x]
+        if not below:
+            return y_above
+        x_below = max(px for px, _ in below)
+        y_below = max(y for _, y in below)
+        if above == x_below:
+            return max(y_below, y_above)
+        chord = y_below + (y_above - y_below) * (x - x_below) / (above - x_below)
+        return max(chord, y_below)
+
     def nearest_x(self, x: float) -> float:
         """The observed x closest to `x` (log scale)."""
         return min((p[0] for p in self.points), key=lambda px: abs(px - x) / max(px, x, 1.0))

@@ -160,30 +160,32 @@ def run_probes(
     if plan.whole or not result.ok:
         return ProbeRun(plan, tuple(results))
     # The first run of a script pays for starting the sandbox and importing it.
-    spent = result.seconds
-    previous, distinct = pilot, 1
-    for size in _climb(plan.prefixes, max(budget.climb // budget.growth, 1)):
+    spent, previous = result.seconds, pilot
+    ladder = list(plan.prefixes[1:])
+    while ladder:
         # The latest run's time per byte (an overestimate: it holds a run's fixed cost)
-        # predicts both the task's time and the next rung's.
+        # predicts both the task's time and each rung's.
         seconds_per_byte = max(result.seconds, 1e-6) / previous
-        allowance = budget.allowance(seconds_per_byte * len(data))
-        if distinct >= budget.count and spent + seconds_per_byte * size > allowance:
+        left = budget.allowance(seconds_per_byte * len(data)) - spent
+        # Climb at most `climb` times per step, as high as the time left permits.
+        fitting = [
+            rung
+            for rung in ladder
+            if seconds_per_byte * rung <= left and rung <= previous * budget.climb + 64
+        ]
+        if fitting:
+            size = fitting[-1]
+        elif len({r[0] for r in results}) < budget.count:
+            size = ladder[0]  # over the allowance, but fewer sizes cannot choose a shape
+        else:
             break
         result = runner.run(script, data[:size])
         results.append((size, result))
-        spent += result.seconds
-        previous, distinct = size, distinct + 1
+        spent, previous = spent + result.seconds, size
+        ladder = [rung for rung in ladder if rung > size]
         if not result.ok:
             break  # a bigger prefix of the same input will not do better
     return ProbeRun(plan, tuple(results))
-
-
-def _climb(ladder: tuple[int, ...], step: int) -> list[int]:
-    """Every `step`-th rung after the pilot, and the top rung: fewer runs, wider spread."""
-    rungs = list(ladder[step::step])
-    if ladder[-1] not in rungs:
-        rungs.append(ladder[-1])
-    return rungs
 
 
 def _line_boundary(data: bytes, approx: int) -> int:
