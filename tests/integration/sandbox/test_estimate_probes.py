@@ -83,3 +83,22 @@ def test_flag_missed_by_prefixes_is_added_and_flagged_low_confidence(
     assert estimate.details.get("content_dependent") is True
     assert estimate.confidence <= 0.5
     assert _actual(probes, FLAGGED, data) <= estimate.peak_bytes
+
+
+SLOW = (
+    "def process(d):\n    total = 0\n    for ch in d:\n        total += ord(ch)\n"
+    "    return {'t': total}\n"
+)
+
+
+def test_probes_of_a_slow_long_task_stay_a_small_share_of_its_time(
+    probes: SandboxProbeRunner,
+) -> None:
+    data = _text(24 * MiB)
+    estimate = Estimator(probes).estimate(SLOW, data)
+    task = probes.run(SLOW, data, whole_task=True)
+    assert task.ok and task.seconds > 1.0
+    probe_seconds = estimate.details["probe_seconds"]
+    assert isinstance(probe_seconds, float)
+    assert probe_seconds <= 0.15 * task.seconds
+    assert task.peak_bytes <= estimate.peak_bytes

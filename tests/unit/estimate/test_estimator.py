@@ -70,3 +70,13 @@ def test_group_history_is_preferred_over_the_scripts() -> None:
     estimator.history.record_peak("h", _lines(10), 20 * MiB, group="g")
     estimate = estimator.estimate(LINEAR, _lines(10), script_hash="h", group="g")
     assert estimate.method is Method.HISTORY and estimate.peak_bytes < 40 * MiB
+
+
+def test_estimate_is_the_raw_bound_widened_by_the_calibrated_margin() -> None:
+    estimator = Estimator()
+    for _ in range(20):
+        estimator.margins["static"].observe(130, 100)  # tasks ran 30 % above raw
+    estimate = estimator.estimate(LINEAR, _lines(1000))
+    raw = estimate.details["raw_bytes"]
+    assert isinstance(raw, int)
+    assert estimate.peak_bytes >= 1.3 * raw
