@@ -18,7 +18,13 @@ from runsurge.estimate.margin import Margin
 from runsurge.estimate.model import Estimate, Method
 from runsurge.estimate.probes import ProbeBudget, ProbeRunner, plan_probes, run_probes
 from runsurge.estimate.rounding import round_up
-from runsurge.estimate.static import InputFeatures, ScriptFeatures, describe_input, read_script
+from runsurge.estimate.static import (
+    HARNESS_BYTES_PER_INPUT_BYTE,
+    InputFeatures,
+    ScriptFeatures,
+    describe_input,
+    read_script,
+)
 from runsurge.estimate.static import static_prior as _static_prior
 
 MiB = 1024 * 1024
@@ -62,7 +68,7 @@ class Estimator:
         # One margin per kind of evidence, each calibrated by its own outcomes.
         self.margins = {
             "history": Margin(prior=1.10),
-            "probes": Margin(prior=1.15),
+            "probes": Margin(prior=1.05),
             "probe-is-task": Margin(prior=1.05),
             "static": Margin(prior=1.5),
             "declared": Margin(prior=1.0, floor=1.0),
@@ -97,7 +103,7 @@ class Estimator:
         sizes = evidence.details.get("probe_sizes")
         probed = data[: max(sizes)] if isinstance(sizes, list) and sizes else b""
         evidence = _with_conditional_allocation(evidence, features, data, probed)
-        return self._finish(evidence, declared_max)
+        return self._finish(evidence, target.size, declared_max)
 
     def observe(
         self, script_hash: str, data: bytes, actual_peak: int, estimate: Estimate, group: str = ""
@@ -193,12 +199,21 @@ class Estimator:
             return _Evidence(float(declared_max), Method.DECLARED, 0.2, details)
         return _Evidence(float(_static_prior(features, target)), Method.STATIC, 0.3, details)
 
-    def _finish(self, evidence: _Evidence, declared_max: int | None) -> Estimate:
+    def _finish(self, evidence: _Evidence, input_size: int, declared_max: int | None) -> Estimate:
         details = dict(evidence.details)
         if evidence.method is Method.DECLARED or evidence.absolute:
-            raw = int(evidence.above_baseline)
+            raw = int(evidence.above_baseline)  # a total already: declared, run, or history
         else:
             raw = int(self.baseline_bytes + evidence.above_baseline)
+            # Whatever a fit of small prefixes says, the harness holds the rest of the
+            # input twice on top of what the largest prefix showed.
+            seen = evidence.details.get("largest_point_bytes", 0.0)
+            sizes = evidence.details.get("probe_sizes") or [0]
+            probed = max(sizes) if isinstance(sizes, list) else 0
+            rest = HARNESS_BYTES_PER_INPUT_BYTE * max(input_size - probed, 0)
+            floor = int(self.baseline_bytes + (seen if isinstance(seen, float) else 0) + rest)
+            if raw < floor:
+                raw, details["harness_floor"] = floor, True
         key = "probe-is-task" if details.get("probe_is_task") else evidence.method.value
         margin = self.margins[key]
         config = self._config

@@ -5,10 +5,12 @@ Points are (input size, peak above the harness baseline).  Each candidate shape 
 n log n and quadratic, fitted by least squares weighted to relative error (probe sizes
 grow geometrically, so absolute errors would let the largest point decide alone).  The
 shape is chosen by held-out error — refit without the largest point, predict it — since
-extrapolation is what the fit is for.  The upper bound is the larger prediction of the
-chosen shape and of the next steeper one when that predicted the held-out point nearly
-as well, each widened by its worst in-sample residual or held-out error: where the data
-cannot tell two shapes apart the bound takes the steeper one.
+extrapolation is what the fit is for; the simplest shape within the noise of the best
+wins.  The upper bound is the larger prediction of the chosen shape and of the next
+steeper one when that predicted the held-out point better, each widened by its worst
+in-sample residual or held-out error: where the data lean steeper but noise cannot
+confirm it, the bound takes the steeper shape.  When a constant is chosen from points only
+a few jitters above baseline, growth proportional to size stays plausible as well.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from dataclasses import dataclass
 
 MiB = 1024 * 1024
 NOISE_BYTES = 1 * MiB  # run-to-run jitter of a cgroup peak of the same run
-PLAUSIBLE_SLACK = 0.15  # held-out relative error within best + this keeps a shape plausible
+SIGNAL_FLOOR = 8 * NOISE_BYTES  # the largest point must rise this far for a shape choice
+RELATIVE_NOISE = 0.05  # ... and the proportional part (allocator and GC timing)
 MAX_RESIDUAL_WIDENING = 0.5
 
 
@@ -102,36 +105,46 @@ def fit_growth(points: Sequence[tuple[float, float]]) -> GrowthFit:
     tolerance = NOISE_BYTES / max(clean[-1][1], NOISE_BYTES)
     chosen = next(s for s in Shape if errors[s] <= best + tolerance)
     curves = {shape: _fit(clean, shape) for shape in Shape}
-    # The chosen shape and the next steeper one if it predicted nearly as well: one step
-    # of doubt, not more (noise on small probes must not make linear data quadratic).
+    # The chosen shape, and the next steeper one if it predicted the held-out point
+    # better: the data lean that way but noise cannot confirm it.  One step of doubt,
+    # not more (noise on small probes must not make linear data quadratic).
     order = list(Shape)
     steeper = order[min(order.index(chosen) + 1, len(order) - 1)]
-    kept = [chosen] + [steeper] * (
-        steeper is not chosen and errors[steeper] <= best + PLAUSIBLE_SLACK
-    )
+    kept = [chosen] + [steeper] * (steeper is not chosen and errors[steeper] < errors[chosen])
+    plausible = [curves[s] for s in kept]
+    widening = [max(_worst_residual(clean, curves[s]), errors[s]) for s in kept]
+    if chosen is Shape.CONSTANT and clean[-1][1] < SIGNAL_FLOOR:
+        # A flat fit of points a few jitters above zero cannot rule out growth that
+        # the jitter hid: growth proportional to size is plausible too.
+        proportional = _few_points_fit(clean, max_x, max_y)
+        plausible.append(proportional.curve)
+        widening.append(proportional.residual)
     return GrowthFit(
         curve=curves[chosen],
-        plausible=tuple(curves[s] for s in kept),
+        plausible=tuple(plausible),
         held_out_error=errors[chosen],
         residual=_worst_residual(clean, curves[chosen]),
         max_x=max_x,
         max_y=max_y,
-        widening=tuple(max(_worst_residual(clean, curves[s]), errors[s]) for s in kept),
+        widening=tuple(widening),
     )
 
 
 def _few_points_fit(points: list[tuple[float, float]], max_x: float, max_y: float) -> GrowthFit:
-    """One or two sizes cannot choose a shape: assume linear growth through the largest point."""
+    """Too few sizes or too little growth to choose a shape: proportional to size."""
     slope = max_y / max_x
     curve = Curve(Shape.LINEAR, 0.0, slope)
     if len({x for x, _ in points}) == 2:
         curve = _fit(points, Shape.LINEAR)
         curve = Curve(Shape.LINEAR, curve.intercept, max(curve.slope, slope))
-    return GrowthFit(curve, (curve,), math.inf, 0.0, max_x, max_y)
+    # The largest point may sit a jitter low: widen by that jitter, relative to it.
+    jitter = NOISE_BYTES / max(max_y, NOISE_BYTES)
+    return GrowthFit(curve, (curve,), math.inf, jitter, max_x, max_y, (jitter,))
 
 
 def _weight(y: float) -> float:
-    return 1.0 / max(y, NOISE_BYTES) ** 2
+    """Inverse variance of a peak: a proportional error plus the cgroup's absolute jitter."""
+    return 1.0 / ((RELATIVE_NOISE * y) ** 2 + NOISE_BYTES**2)
 
 
 def _fit(points: Sequence[tuple[float, float]], shape: Shape) -> Curve:

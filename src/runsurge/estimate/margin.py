@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 class Margin:
     """The factor a raw prediction is multiplied by; one per evidence method."""
 
-    prior: float = 1.15  # the benchmark corpus's p95 actual/raw ratio for probes
+    prior: float = 1.15  # overridden per evidence kind by the Estimator (docs/estimator.md)
     floor: float = 1.05  # cgroup accounting noise between two identical runs
     quantile: float = 0.95
     prior_weight: int = 10  # observations the prior counts as

@@ -94,7 +94,7 @@ SLOW = (
 def test_probes_of_a_slow_long_task_stay_a_small_share_of_its_time(
     probes: SandboxProbeRunner,
 ) -> None:
-    data = _text(24 * MiB)
+    data = _text(64 * MiB)
     estimate = Estimator(probes).estimate(SLOW, data)
     task = probes.run(SLOW, data, whole_task=True)
     assert task.ok and task.seconds > 1.0
