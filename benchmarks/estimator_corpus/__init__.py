@@ -1,0 +1,1 @@
+"""The estimator benchmark's corpus: consumer scripts, their input generators and sizes."""

@@ -1,0 +1,3 @@
+def process(input_data: str) -> dict:
+    words = input_data.split()
+    return {"words": len(words)}
