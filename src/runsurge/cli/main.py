@@ -7,7 +7,18 @@ import sys
 import typer
 
 from runsurge import __version__
-from runsurge.cli import admin, billing, estimate_cmd, jobs, output, roles, scan_cmd, up, watch
+from runsurge.cli import (
+    admin,
+    billing,
+    earnings_cmd,
+    estimate_cmd,
+    jobs,
+    output,
+    roles,
+    scan_cmd,
+    up,
+    watch,
+)
 from runsurge.errors import (
     ConfigError,
     CoordinatorUnreachable,
@@ -45,6 +56,7 @@ app.command(rich_help_panel="Billing")(billing.balance)
 app.command(rich_help_panel="Billing")(billing.invoice)
 scan_cmd.register(app)
 estimate_cmd.register(app)
+earnings_cmd.register(app)
 app.add_typer(admin.app, rich_help_panel="Operate")
 
 # Exit codes (docs/cli.md): 1 job failed or script rejected, 2 bad usage or input,

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from runsurge.billing import invoices
 from runsurge.billing.benchmark import BenchmarkResult
 from runsurge.coordinator.auth import new_id, new_token, token_hash
 from runsurge.coordinator.quarantine import QuarantineRules, count_flap
 from runsurge.coordinator.samples import latest_node_readings
 from runsurge.coordinator.standing import set_state
 from runsurge.coordinator.views import ContributorView
-from runsurge.errors import InvalidRequest, PermissionDenied
+from runsurge.errors import InvalidRequest, NotFound, PermissionDenied
 from runsurge.readings import NodeReading
 from runsurge.store.blobs import check_sha256
 from runsurge.store.models import Attempt, Contributor, Job, Task, utcnow
@@ -91,6 +92,30 @@ def _proven(session: Session, registration: Registration) -> Contributor | None:
             f"new contributor, delete {IDENTITY_FILE} in the agent's work dir and start it again"
         )
     return contributor
+
+
+def proven_identity(session: Session, contributor_id: str, secret: str) -> Contributor:
+    """The contributor `contributor_id`, if `secret` is its identity secret.
+
+    NotFound for an id nobody holds; PermissionDenied for a wrong secret (the same
+    check Register makes, without touching the contributor).
+    """
+    contributor = session.get(Contributor, contributor_id) if contributor_id else None
+    if contributor is None or not contributor.identity_secret_sha256:
+        raise NotFound(f"no contributor with id {contributor_id!r}")
+    if not hmac.compare_digest(token_hash(secret), contributor.identity_secret_sha256):
+        raise PermissionDenied(
+            f"contributor {contributor_id}: the identity secret does not match "
+            f"(read from the agent's {IDENTITY_FILE})"
+        )
+    return contributor
+
+
+def own_earnings(session: Session, contributor_id: str, secret: str) -> invoices.Earnings:
+    """A contributor's own earnings, once it proved its identity (`runsurge earnings`)."""
+    proven_identity(session, contributor_id, secret)
+    (mine,) = invoices.earnings(session, contributor_id)
+    return mine
 
 
 def register(session: Session, registration: Registration) -> Registered:

@@ -45,6 +45,10 @@ def current_principal() -> Principal:
         raise Unauthenticated("no authenticated caller") from None
 
 
+# ContributorService methods called before (or without) a session: the enrolment token.
+ENROLMENT_METHODS = frozenset({"Register", "GetEarnings"})
+
+
 def required_kinds() -> dict[str, str]:
     """The token kind each RunSurge method needs, by full method path."""
     kinds: dict[str, str] = {}
@@ -53,7 +57,7 @@ def required_kinds() -> dict[str, str]:
         kinds[f"/{consumer.full_name}/{method.name}"] = CONSUMER
     contributor = contributor_pb2.DESCRIPTOR.services_by_name["ContributorService"]
     for method in contributor.methods:
-        kind = ENROLMENT if method.name == "Register" else CONTRIBUTOR
+        kind = ENROLMENT if method.name in ENROLMENT_METHODS else CONTRIBUTOR
         kinds[f"/{contributor.full_name}/{method.name}"] = kind
     return kinds
 

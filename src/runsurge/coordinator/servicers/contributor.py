@@ -20,6 +20,7 @@ from runsurge.coordinator.servicers.convert import (
     registration_from_message,
     upload_chunks,
 )
+from runsurge.coordinator.servicers.convert_billing import earnings_message
 from runsurge.coordinator.servicers.convert_samples import node_reading, task_readings
 from runsurge.coordinator.status import streaming, unary
 from runsurge.coordinator.uploads import receive_result
@@ -36,6 +37,16 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):
 
     def __init__(self, coordinator: Coordinator) -> None:
         self._c = coordinator
+
+    @unary
+    async def GetEarnings(
+        self, request: contributor_pb2.GetEarningsRequest, context: Context
+    ) -> contributor_pb2.Earnings:
+        # The interceptor checked the enrolment token; the secret proves which contributor.
+        found = await self._c.db.run(
+            contributors.own_earnings, request.contributor_id, request.contributor_secret
+        )
+        return earnings_message(found)
 
     @unary
     async def Register(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from runsurge.billing.invoices import Invoice
+from runsurge.billing.invoices import Earnings, Invoice
 from runsurge.billing.ledger import BalanceView
-from runsurge.proto.v1 import consumer_pb2
+from runsurge.proto.v1 import consumer_pb2, contributor_pb2
 
 
 def _money(amount: Decimal | None) -> str:
@@ -44,4 +44,15 @@ def invoice_message(found: Invoice) -> consumer_pb2.Invoice:
         total=_money(found.total),
         total_fee=_money(found.total_fee),
         quote=_money(found.quote),
+    )
+
+
+def earnings_message(found: Earnings) -> contributor_pb2.Earnings:
+    """A contributor's own earnings on the wire (decimal strings)."""
+    return contributor_pb2.Earnings(
+        contributor_id=found.contributor_id,
+        name=found.name,
+        balance=_money(found.balance),
+        charges=found.charges,
+        seconds=_money(found.seconds),
     )

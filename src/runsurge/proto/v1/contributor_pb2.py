@@ -26,41 +26,45 @@ _sym_db = _symbol_database.Default()
 from runsurge.proto.v1 import common_pb2 as runsurge_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1drunsurge/v1/contributor.proto\x12\x0brunsurge.v1\x1a\x18runsurge/v1/common.proto\"\xa9\x02\n\x0fRegisterRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x63ores\x18\x02 \x01(\r\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x04\x12\x17\n\x0fisolation_level\x18\x04 \x01(\t\x12\x10\n\x08insecure\x18\x05 \x01(\x08\x12\x17\n\x0f\x62\x65nchmark_score\x18\x06 \x01(\x01\x12\x15\n\ragent_version\x18\x07 \x01(\t\x12\x16\n\x0e\x63ontributor_id\x18\x08 \x01(\t\x12\x1a\n\x12\x63ontributor_secret\x18\t \x01(\t\x12\x11\n\trestarted\x18\n \x01(\x08\x12\x10\n\x08\x64raining\x18\x0b \x01(\x08\x12/\n\tbenchmark\x18\x0c \x01(\x0b\x32\x1c.runsurge.v1.BenchmarkResult\"\x85\x01\n\x0f\x42\x65nchmarkResult\x12\x0f\n\x07integer\x18\x01 \x01(\x01\x12\x10\n\x08\x66loating\x18\x02 \x01(\x01\x12\x11\n\tmulticore\x18\x03 \x01(\x01\x12\x0e\n\x06memory\x18\x04 \x01(\x01\x12\x0c\n\x04\x64isk\x18\x05 \x01(\x01\x12\r\n\x05\x63ores\x18\x06 \x01(\r\x12\x0f\n\x07seconds\x18\x07 \x01(\x01\"\x98\x01\n\x10RegisterResponse\x12\x16\n\x0e\x63ontributor_id\x18\x01 \x01(\t\x12\x15\n\rsession_token\x18\x02 \x01(\t\x12\"\n\x1aheartbeat_interval_seconds\x18\x03 \x01(\x01\x12\x15\n\rlease_seconds\x18\x04 \x01(\x01\x12\x1a\n\x12\x63ontributor_secret\x18\x05 \x01(\t\"\x8e\x01\n\tHeartbeat\x12\x1b\n\x13running_attempt_ids\x18\x01 \x03(\x04\x12\x1e\n\x11\x66ree_memory_bytes\x18\x02 \x01(\x04H\x00\x88\x01\x01\x12\x1c\n\x14reported_attempt_ids\x18\x03 \x03(\x04\x12\x10\n\x08\x64raining\x18\x04 \x01(\x08\x42\x14\n\x12_free_memory_bytes\"\xd2\x01\n\x0f\x41ttemptFinished\x12\x12\n\nattempt_id\x18\x01 \x01(\x04\x12\x0f\n\x07outcome\x18\x02 \x01(\t\x12\x13\n\x0bresult_json\x18\x03 \x01(\x0c\x12\x15\n\rresult_sha256\x18\x04 \x01(\t\x12%\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x16.runsurge.v1.TaskError\x12!\n\x05usage\x18\x06 \x01(\x0b\x32\x12.runsurge.v1.Usage\x12\x0c\n\x04logs\x18\x07 \x01(\x0c\x12\x16\n\x0elogs_truncated\x18\x08 \x01(\x08\"\x81\x01\n\nNodeSample\x12\x13\n\x0b\x63pu_percent\x18\x01 \x01(\x01\x12\x19\n\x11memory_used_bytes\x18\x02 \x01(\x04\x12\x19\n\x11memory_free_bytes\x18\x03 \x01(\x04\x12\x0f\n\x07load_1m\x18\x04 \x01(\x01\x12\x17\n\x0f\x64isk_free_bytes\x18\x05 \x01(\x04\"K\n\nTaskSample\x12\x12\n\nattempt_id\x18\x01 \x01(\x04\x12\x13\n\x0b\x63pu_percent\x18\x02 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x04\"7\n\x0bTaskSamples\x12(\n\x07samples\x18\x01 \x03(\x0b\x32\x17.runsurge.v1.TaskSample\"\x8a\x02\n\x0c\x41gentMessage\x12+\n\theartbeat\x18\x01 \x01(\x0b\x32\x16.runsurge.v1.HeartbeatH\x00\x12\x30\n\x08\x66inished\x18\x02 \x01(\x0b\x32\x1c.runsurge.v1.AttemptFinishedH\x00\x12\x30\n\x0ctask_samples\x18\x04 \x01(\x0b\x32\x18.runsurge.v1.TaskSamplesH\x00\x12.\n\x0bnode_sample\x18\x05 \x01(\x0b\x32\x17.runsurge.v1.NodeSampleH\x00\x12\x31\n\tbenchmark\x18\x06 \x01(\x0b\x32\x1c.runsurge.v1.BenchmarkResultH\x00\x42\x06\n\x04kind\"\x8a\x02\n\nAssignment\x12\x12\n\nattempt_id\x18\x01 \x01(\x04\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x12\n\ntask_index\x18\x03 \x01(\x05\x12\x15\n\rscript_sha256\x18\x04 \x01(\t\x12\x14\n\x0cinput_sha256\x18\x05 \x01(\t\x12\x12\n\ninput_size\x18\x06 \x01(\x04\x12*\n\x06policy\x18\x07 \x01(\x0b\x32\x1a.runsurge.v1.SandboxPolicy\x12\x12\n\nentrypoint\x18\x08 \x01(\t\x12\x13\n\x0bscript_name\x18\t \x01(\t\x12\x14\n\x0cinput_inline\x18\n \x01(\x0c\x12\x18\n\x10has_input_inline\x18\x0b \x01(\x08\"3\n\rCancelAttempt\x12\x12\n\nattempt_id\x18\x01 \x01(\x04\x12\x0e\n\x06reason\x18\x02 \x01(\t\"y\n\x12\x43oordinatorMessage\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x17.runsurge.v1.AssignmentH\x00\x12,\n\x06\x63\x61ncel\x18\x02 \x01(\x0b\x32\x1a.runsurge.v1.CancelAttemptH\x00\x42\x06\n\x04kind\"\"\n\x10\x46\x65tchBlobRequest\x12\x0e\n\x06sha256\x18\x01 \x01(\t\"4\n\x14UploadResultResponse\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x32\xb0\x02\n\x12\x43ontributorService\x12G\n\x08Register\x12\x1c.runsurge.v1.RegisterRequest\x1a\x1d.runsurge.v1.RegisterResponse\x12\x46\n\x04Work\x12\x19.runsurge.v1.AgentMessage\x1a\x1f.runsurge.v1.CoordinatorMessage(\x01\x30\x01\x12@\n\tFetchBlob\x12\x1d.runsurge.v1.FetchBlobRequest\x1a\x12.runsurge.v1.Chunk0\x01\x12G\n\x0cUploadResult\x12\x12.runsurge.v1.Chunk\x1a!.runsurge.v1.UploadResultResponse(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1drunsurge/v1/contributor.proto\x12\x0brunsurge.v1\x1a\x18runsurge/v1/common.proto\"H\n\x12GetEarningsRequest\x12\x16\n\x0e\x63ontributor_id\x18\x01 \x01(\t\x12\x1a\n\x12\x63ontributor_secret\x18\x02 \x01(\t\"c\n\x08\x45\x61rnings\x12\x16\n\x0e\x63ontributor_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x62\x61lance\x18\x03 \x01(\t\x12\x0f\n\x07\x63harges\x18\x04 \x01(\x04\x12\x0f\n\x07seconds\x18\x05 \x01(\t\"\xa9\x02\n\x0fRegisterRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x63ores\x18\x02 \x01(\r\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x04\x12\x17\n\x0fisolation_level\x18\x04 \x01(\t\x12\x10\n\x08insecure\x18\x05 \x01(\x08\x12\x17\n\x0f\x62\x65nchmark_score\x18\x06 \x01(\x01\x12\x15\n\ragent_version\x18\x07 \x01(\t\x12\x16\n\x0e\x63ontributor_id\x18\x08 \x01(\t\x12\x1a\n\x12\x63ontributor_secret\x18\t \x01(\t\x12\x11\n\trestarted\x18\n \x01(\x08\x12\x10\n\x08\x64raining\x18\x0b \x01(\x08\x12/\n\tbenchmark\x18\x0c \x01(\x0b\x32\x1c.runsurge.v1.BenchmarkResult\"\x85\x01\n\x0f\x42\x65nchmarkResult\x12\x0f\n\x07integer\x18\x01 \x01(\x01\x12\x10\n\x08\x66loating\x18\x02 \x01(\x01\x12\x11\n\tmulticore\x18\x03 \x01(\x01\x12\x0e\n\x06memory\x18\x04 \x01(\x01\x12\x0c\n\x04\x64isk\x18\x05 \x01(\x01\x12\r\n\x05\x63ores\x18\x06 \x01(\r\x12\x0f\n\x07seconds\x18\x07 \x01(\x01\"\x98\x01\n\x10RegisterResponse\x12\x16\n\x0e\x63ontributor_id\x18\x01 \x01(\t\x12\x15\n\rsession_token\x18\x02 \x01(\t\x12\"\n\x1aheartbeat_interval_seconds\x18\x03 \x01(\x01\x12\x15\n\rlease_seconds\x18\x04 \x01(\x01\x12\x1a\n\x12\x63ontributor_secret\x18\x05 \x01(\t\"\x8e\x01\n\tHeartbeat\x12\x1b\n\x13running_attempt_ids\x18\x01 \x03(\x04\x12\x1e\n\x11\x66ree_memory_bytes\x18\x02 \x01(\x04H\x00\x88\x01\x01\x12\x1c\n\x14reported_attempt_ids\x18\x03 \x03(\x04\x12\x10\n\x08\x64raining\x18\x04 \x01(\x08\x42\x14\n\x12_free_memory_bytes\"\xd2\x01\n\x0f\x41ttemptFinished\x12\x12\n\nattempt_id\x18\x01 \x01(\x04\x12\x0f\n\x07outcome\x18\x02 \x01(\t\x12\x13\n\x0bresult_json\x18\x03 \x01(\x0c\x12\x15\n\rresult_sha256\x18\x04 \x01(\t\x12%\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x16.runsurge.v1.TaskError\x12!\n\x05usage\x18\x06 \x01(\x0b\x32\x12.runsurge.v1.Usage\x12\x0c\n\x04logs\x18\x07 \x01(\x0c\x12\x16\n\x0elogs_truncated\x18\x08 \x01(\x08\"\x81\x01\n\nNodeSample\x12\x13\n\x0b\x63pu_percent\x18\x01 \x01(\x01\x12\x19\n\x11memory_used_bytes\x18\x02 \x01(\x04\x12\x19\n\x11memory_free_bytes\x18\x03 \x01(\x04\x12\x0f\n\x07load_1m\x18\x04 \x01(\x01\x12\x17\n\x0f\x64isk_free_bytes\x18\x05 \x01(\x04\"K\n\nTaskSample\x12\x12\n\nattempt_id\x18\x01 \x01(\x04\x12\x13\n\x0b\x63pu_percent\x18\x02 \x01(\x01\x12\x14\n\x0cmemory_bytes\x18\x03 \x01(\x04\"7\n\x0bTaskSamples\x12(\n\x07samples\x18\x01 \x03(\x0b\x32\x17.runsurge.v1.TaskSample\"\x8a\x02\n\x0c\x41gentMessage\x12+\n\theartbeat\x18\x01 \x01(\x0b\x32\x16.runsurge.v1.HeartbeatH\x00\x12\x30\n\x08\x66inished\x18\x02 \x01(\x0b\x32\x1c.runsurge.v1.AttemptFinishedH\x00\x12\x30\n\x0ctask_samples\x18\x04 \x01(\x0b\x32\x18.runsurge.v1.TaskSamplesH\x00\x12.\n\x0bnode_sample\x18\x05 \x01(\x0b\x32\x17.runsurge.v1.NodeSampleH\x00\x12\x31\n\tbenchmark\x18\x06 \x01(\x0b\x32\x1c.runsurge.v1.BenchmarkResultH\x00\x42\x06\n\x04kind\"\x8a\x02\n\nAssignment\x12\x12\n\nattempt_id\x18\x01 \x01(\x04\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x12\n\ntask_index\x18\x03 \x01(\x05\x12\x15\n\rscript_sha256\x18\x04 \x01(\t\x12\x14\n\x0cinput_sha256\x18\x05 \x01(\t\x12\x12\n\ninput_size\x18\x06 \x01(\x04\x12*\n\x06policy\x18\x07 \x01(\x0b\x32\x1a.runsurge.v1.SandboxPolicy\x12\x12\n\nentrypoint\x18\x08 \x01(\t\x12\x13\n\x0bscript_name\x18\t \x01(\t\x12\x14\n\x0cinput_inline\x18\n \x01(\x0c\x12\x18\n\x10has_input_inline\x18\x0b \x01(\x08\"3\n\rCancelAttempt\x12\x12\n\nattempt_id\x18\x01 \x01(\x04\x12\x0e\n\x06reason\x18\x02 \x01(\t\"y\n\x12\x43oordinatorMessage\x12-\n\nassignment\x18\x01 \x01(\x0b\x32\x17.runsurge.v1.AssignmentH\x00\x12,\n\x06\x63\x61ncel\x18\x02 \x01(\x0b\x32\x1a.runsurge.v1.CancelAttemptH\x00\x42\x06\n\x04kind\"\"\n\x10\x46\x65tchBlobRequest\x12\x0e\n\x06sha256\x18\x01 \x01(\t\"4\n\x14UploadResultResponse\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x32\xf7\x02\n\x12\x43ontributorService\x12G\n\x08Register\x12\x1c.runsurge.v1.RegisterRequest\x1a\x1d.runsurge.v1.RegisterResponse\x12\x46\n\x04Work\x12\x19.runsurge.v1.AgentMessage\x1a\x1f.runsurge.v1.CoordinatorMessage(\x01\x30\x01\x12@\n\tFetchBlob\x12\x1d.runsurge.v1.FetchBlobRequest\x1a\x12.runsurge.v1.Chunk0\x01\x12G\n\x0cUploadResult\x12\x12.runsurge.v1.Chunk\x1a!.runsurge.v1.UploadResultResponse(\x01\x12\x45\n\x0bGetEarnings\x12\x1f.runsurge.v1.GetEarningsRequest\x1a\x15.runsurge.v1.Earningsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'runsurge.v1.contributor_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REGISTERREQUEST']._serialized_start=73
-  _globals['_REGISTERREQUEST']._serialized_end=370
-  _globals['_BENCHMARKRESULT']._serialized_start=373
-  _globals['_BENCHMARKRESULT']._serialized_end=506
-  _globals['_REGISTERRESPONSE']._serialized_start=509
-  _globals['_REGISTERRESPONSE']._serialized_end=661
-  _globals['_HEARTBEAT']._serialized_start=664
-  _globals['_HEARTBEAT']._serialized_end=806
-  _globals['_ATTEMPTFINISHED']._serialized_start=809
-  _globals['_ATTEMPTFINISHED']._serialized_end=1019
-  _globals['_NODESAMPLE']._serialized_start=1022
-  _globals['_NODESAMPLE']._serialized_end=1151
-  _globals['_TASKSAMPLE']._serialized_start=1153
-  _globals['_TASKSAMPLE']._serialized_end=1228
-  _globals['_TASKSAMPLES']._serialized_start=1230
-  _globals['_TASKSAMPLES']._serialized_end=1285
-  _globals['_AGENTMESSAGE']._serialized_start=1288
-  _globals['_AGENTMESSAGE']._serialized_end=1554
-  _globals['_ASSIGNMENT']._serialized_start=1557
-  _globals['_ASSIGNMENT']._serialized_end=1823
-  _globals['_CANCELATTEMPT']._serialized_start=1825
-  _globals['_CANCELATTEMPT']._serialized_end=1876
-  _globals['_COORDINATORMESSAGE']._serialized_start=1878
-  _globals['_COORDINATORMESSAGE']._serialized_end=1999
-  _globals['_FETCHBLOBREQUEST']._serialized_start=2001
-  _globals['_FETCHBLOBREQUEST']._serialized_end=2035
-  _globals['_UPLOADRESULTRESPONSE']._serialized_start=2037
-  _globals['_UPLOADRESULTRESPONSE']._serialized_end=2089
-  _globals['_CONTRIBUTORSERVICE']._serialized_start=2092
-  _globals['_CONTRIBUTORSERVICE']._serialized_end=2396
+  _globals['_GETEARNINGSREQUEST']._serialized_start=72
+  _globals['_GETEARNINGSREQUEST']._serialized_end=144
+  _globals['_EARNINGS']._serialized_start=146
+  _globals['_EARNINGS']._serialized_end=245
+  _globals['_REGISTERREQUEST']._serialized_start=248
+  _globals['_REGISTERREQUEST']._serialized_end=545
+  _globals['_BENCHMARKRESULT']._serialized_start=548
+  _globals['_BENCHMARKRESULT']._serialized_end=681
+  _globals['_REGISTERRESPONSE']._serialized_start=684
+  _globals['_REGISTERRESPONSE']._serialized_end=836
+  _globals['_HEARTBEAT']._serialized_start=839
+  _globals['_HEARTBEAT']._serialized_end=981
+  _globals['_ATTEMPTFINISHED']._serialized_start=984
+  _globals['_ATTEMPTFINISHED']._serialized_end=1194
+  _globals['_NODESAMPLE']._serialized_start=1197
+  _globals['_NODESAMPLE']._serialized_end=1326
+  _globals['_TASKSAMPLE']._serialized_start=1328
+  _globals['_TASKSAMPLE']._serialized_end=1403
+  _globals['_TASKSAMPLES']._serialized_start=1405
+  _globals['_TASKSAMPLES']._serialized_end=1460
+  _globals['_AGENTMESSAGE']._serialized_start=1463
+  _globals['_AGENTMESSAGE']._serialized_end=1729
+  _globals['_ASSIGNMENT']._serialized_start=1732
+  _globals['_ASSIGNMENT']._serialized_end=1998
+  _globals['_CANCELATTEMPT']._serialized_start=2000
+  _globals['_CANCELATTEMPT']._serialized_end=2051
+  _globals['_COORDINATORMESSAGE']._serialized_start=2053
+  _globals['_COORDINATORMESSAGE']._serialized_end=2174
+  _globals['_FETCHBLOBREQUEST']._serialized_start=2176
+  _globals['_FETCHBLOBREQUEST']._serialized_end=2210
+  _globals['_UPLOADRESULTRESPONSE']._serialized_start=2212
+  _globals['_UPLOADRESULTRESPONSE']._serialized_end=2264
+  _globals['_CONTRIBUTORSERVICE']._serialized_start=2267
+  _globals['_CONTRIBUTORSERVICE']._serialized_end=2642
 # @@protoc_insertion_point(module_scope)

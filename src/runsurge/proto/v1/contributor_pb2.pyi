@@ -21,6 +21,61 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class GetEarningsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTRIBUTOR_ID_FIELD_NUMBER: _builtins.int
+    CONTRIBUTOR_SECRET_FIELD_NUMBER: _builtins.int
+    contributor_id: _builtins.str
+    contributor_secret: _builtins.str
+    def __init__(
+        self,
+        *,
+        contributor_id: _builtins.str = ...,
+        contributor_secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contributor_id", b"contributor_id", "contributor_secret", b"contributor_secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetEarningsRequest: _TypeAlias = GetEarningsRequest  # noqa: Y015
+
+@_typing.final
+class Earnings(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTRIBUTOR_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    BALANCE_FIELD_NUMBER: _builtins.int
+    CHARGES_FIELD_NUMBER: _builtins.int
+    SECONDS_FIELD_NUMBER: _builtins.int
+    contributor_id: _builtins.str
+    name: _builtins.str
+    balance: _builtins.str
+    """Decimal strings, exact to 1e-6 currency units (docs/billing.md)."""
+    charges: _builtins.int
+    """Attempts paid for, and the seconds of work they measured."""
+    seconds: _builtins.str
+    def __init__(
+        self,
+        *,
+        contributor_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        balance: _builtins.str = ...,
+        charges: _builtins.int = ...,
+        seconds: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "charges", b"charges", "contributor_id", b"contributor_id", "name", b"name", "seconds", b"seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Earnings: _TypeAlias = Earnings  # noqa: Y015
+
+@_typing.final
 class RegisterRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -28,8 +28,8 @@ if _version_not_supported:
 
 
 class ContributorServiceStub:
-    """What contributor agents call. Register carries the enrolment token; every other
-    call carries `authorization: Bearer <session token>` from RegisterResponse.
+    """What contributor agents call. Register and GetEarnings carry the enrolment token;
+    every other call carries `authorization: Bearer <session token>` from RegisterResponse.
     """
 
     def __init__(self, channel):
@@ -58,11 +58,16 @@ class ContributorServiceStub:
                 request_serializer=runsurge_dot_v1_dot_common__pb2.Chunk.SerializeToString,
                 response_deserializer=runsurge_dot_v1_dot_contributor__pb2.UploadResultResponse.FromString,
                 _registered_method=True)
+        self.GetEarnings = channel.unary_unary(
+                '/runsurge.v1.ContributorService/GetEarnings',
+                request_serializer=runsurge_dot_v1_dot_contributor__pb2.GetEarningsRequest.SerializeToString,
+                response_deserializer=runsurge_dot_v1_dot_contributor__pb2.Earnings.FromString,
+                _registered_method=True)
 
 
 class ContributorServiceServicer:
-    """What contributor agents call. Register carries the enrolment token; every other
-    call carries `authorization: Bearer <session token>` from RegisterResponse.
+    """What contributor agents call. Register and GetEarnings carry the enrolment token;
+    every other call carries `authorization: Bearer <session token>` from RegisterResponse.
     """
 
     def Register(self, request, context):
@@ -93,6 +98,15 @@ class ContributorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetEarnings(self, request, context):
+        """What this contributor has earned (`runsurge earnings`). Like Register it carries
+        the enrolment token, and proves the identity with the secret from the agent's
+        identity file; it opens no session, so a running agent keeps its own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContributorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -116,6 +130,11 @@ def add_ContributorServiceServicer_to_server(servicer, server):
                     request_deserializer=runsurge_dot_v1_dot_common__pb2.Chunk.FromString,
                     response_serializer=runsurge_dot_v1_dot_contributor__pb2.UploadResultResponse.SerializeToString,
             ),
+            'GetEarnings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEarnings,
+                    request_deserializer=runsurge_dot_v1_dot_contributor__pb2.GetEarningsRequest.FromString,
+                    response_serializer=runsurge_dot_v1_dot_contributor__pb2.Earnings.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'runsurge.v1.ContributorService', rpc_method_handlers)
@@ -125,8 +144,8 @@ def add_ContributorServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ContributorService:
-    """What contributor agents call. Register carries the enrolment token; every other
-    call carries `authorization: Bearer <session token>` from RegisterResponse.
+    """What contributor agents call. Register and GetEarnings carry the enrolment token;
+    every other call carries `authorization: Bearer <session token>` from RegisterResponse.
     """
 
     @staticmethod
@@ -227,6 +246,33 @@ class ContributorService:
             '/runsurge.v1.ContributorService/UploadResult',
             runsurge_dot_v1_dot_common__pb2.Chunk.SerializeToString,
             runsurge_dot_v1_dot_contributor__pb2.UploadResultResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEarnings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/runsurge.v1.ContributorService/GetEarnings',
+            runsurge_dot_v1_dot_contributor__pb2.GetEarningsRequest.SerializeToString,
+            runsurge_dot_v1_dot_contributor__pb2.Earnings.FromString,
             options,
             channel_credentials,
             insecure,

@@ -29,8 +29,8 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ContributorServiceStub:
-    """What contributor agents call. Register carries the enrolment token; every other
-    call carries `authorization: Bearer <session token>` from RegisterResponse.
+    """What contributor agents call. Register and GetEarnings carry the enrolment token;
+    every other call carries `authorization: Bearer <session token>` from RegisterResponse.
     """
 
     @_typing.overload
@@ -46,11 +46,16 @@ class ContributorServiceStub:
     """Streams a script or input blob by hash."""
     UploadResult: _grpc.StreamUnaryMultiCallable[_common_pb2.Chunk, _contributor_pb2.UploadResultResponse]
     """Uploads a large result before the AttemptFinished that refers to it."""
+    GetEarnings: _grpc.UnaryUnaryMultiCallable[_contributor_pb2.GetEarningsRequest, _contributor_pb2.Earnings]
+    """What this contributor has earned (`runsurge earnings`). Like Register it carries
+    the enrolment token, and proves the identity with the secret from the agent's
+    identity file; it opens no session, so a running agent keeps its own.
+    """
 
 @_typing.type_check_only
 class ContributorServiceAsyncStub(ContributorServiceStub):
-    """What contributor agents call. Register carries the enrolment token; every other
-    call carries `authorization: Bearer <session token>` from RegisterResponse.
+    """What contributor agents call. Register and GetEarnings carry the enrolment token;
+    every other call carries `authorization: Bearer <session token>` from RegisterResponse.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -63,10 +68,15 @@ class ContributorServiceAsyncStub(ContributorServiceStub):
     """Streams a script or input blob by hash."""
     UploadResult: _aio.StreamUnaryMultiCallable[_common_pb2.Chunk, _contributor_pb2.UploadResultResponse]  # type: ignore[assignment]
     """Uploads a large result before the AttemptFinished that refers to it."""
+    GetEarnings: _aio.UnaryUnaryMultiCallable[_contributor_pb2.GetEarningsRequest, _contributor_pb2.Earnings]  # type: ignore[assignment]
+    """What this contributor has earned (`runsurge earnings`). Like Register it carries
+    the enrolment token, and proves the identity with the secret from the agent's
+    identity file; it opens no session, so a running agent keeps its own.
+    """
 
 class ContributorServiceServicer(metaclass=_abc_1.ABCMeta):
-    """What contributor agents call. Register carries the enrolment token; every other
-    call carries `authorization: Bearer <session token>` from RegisterResponse.
+    """What contributor agents call. Register and GetEarnings carry the enrolment token;
+    every other call carries `authorization: Bearer <session token>` from RegisterResponse.
     """
 
     @_abc_1.abstractmethod
@@ -101,5 +111,16 @@ class ContributorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_contributor_pb2.UploadResultResponse, _abc.Awaitable[_contributor_pb2.UploadResultResponse]]:
         """Uploads a large result before the AttemptFinished that refers to it."""
+
+    @_abc_1.abstractmethod
+    def GetEarnings(
+        self,
+        request: _contributor_pb2.GetEarningsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_contributor_pb2.Earnings, _abc.Awaitable[_contributor_pb2.Earnings]]:
+        """What this contributor has earned (`runsurge earnings`). Like Register it carries
+        the enrolment token, and proves the identity with the secret from the agent's
+        identity file; it opens no session, so a running agent keeps its own.
+        """
 
 def add_ContributorServiceServicer_to_server(servicer: ContributorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
