@@ -11,14 +11,22 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncIterable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runsurge.billing import factor
 from runsurge.billing.benchmark import BenchmarkResult
 from runsurge.config import CoordinatorSettings
-from runsurge.coordinator import contributors, jobs, liveness, quarantine, submission_reaper
+from runsurge.coordinator import (
+    contributors,
+    estimates,
+    jobs,
+    liveness,
+    quarantine,
+    submission_reaper,
+)
 from runsurge.coordinator.aggregation import Aggregator
 from runsurge.coordinator.attempts import RetryLimits, Settlement, finish_attempt, running_on
 from runsurge.coordinator.auth import (
@@ -46,6 +54,7 @@ from runsurge.coordinator.submission import (
 )
 from runsurge.coordinator.views import FinishedAttempt
 from runsurge.errors import RunSurgeError
+from runsurge.kinds import OutcomeKind
 from runsurge.store.blobs import DirectoryBlobStore
 from runsurge.store.database import Database, sqlite_url
 from runsurge.store.models import utcnow
@@ -75,6 +84,8 @@ class Coordinator:
     # Samples from the work streams, waiting for the sample loop to store them.
     samples: SampleBuffer = field(default_factory=SampleBuffer)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # One-off work started by an event (re-estimating a group), held so it is not lost.
+    _side_tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.dispatcher.on_settled = self.settled
@@ -297,6 +308,31 @@ class Coordinator:
         self.dispatcher.released(contributor_id, report.attempt_id)
         await self._count_failure(settlement)
         self.settled(settlement)
+        if report.outcome is OutcomeKind.OK and settlement.job_id is not None:
+            self._spawn(self._recalibrate(settlement.job_id))
+
+    async def _recalibrate(self, job_id: str) -> None:
+        """Re-estimate a group's unrun tasks from its first successes (estimates.py)."""
+        try:
+            job = await self.db.run(estimates.group_due, job_id)
+            if job is None:
+                return
+            finished = await self.db.run(estimates.finished_of_script, job.script_sha256)
+            queued = await self.db.run(estimates.queued_unrun, job_id)
+            planned = await asyncio.to_thread(estimates.plan, job, finished, queued, self.blobs)
+            changed = await self.db.run(estimates.apply, job_id, planned) if planned else 0
+        except Exception:  # an estimate is an optimisation: the defaults still hold
+            log.exception("re-estimating the tasks of job %s failed", job_id)
+            return
+        if changed:
+            log.info(
+                "job %s: %d queued tasks re-estimated from %d finished (after %d successes)",
+                job_id,
+                changed,
+                len(finished),
+                job.succeeded,
+            )
+            self.dispatcher.wake()
 
     def report_refused(self, contributor_id: str, attempt_id: int, why: RunSurgeError) -> None:
         """A report that cannot be recorded: the agent's slot is free all the same.
@@ -367,8 +403,16 @@ class Coordinator:
         self.events.notify(job_ids)
         self.dispatcher.wake()
 
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` beside the RPC that caused it; stop_background cancels it."""
+        task = asyncio.create_task(work)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
     async def stop_background(self) -> None:
-        """Stop the loops started by start_background."""
+        """Stop the loops started by start_background, and any one-off work."""
+        for task in [*self._side_tasks]:
+            task.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

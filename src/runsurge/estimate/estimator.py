@@ -105,6 +105,24 @@ class Estimator:
         evidence = _with_conditional_allocation(evidence, features, data, probed)
         return self._finish(evidence, target.size, declared_max)
 
+    def estimate_from_history(
+        self,
+        script_hash: str,
+        target: InputFeatures,
+        group: str = "",
+        declared_max: int | None = None,
+    ) -> Estimate | None:
+        """The history layer alone, for an input known by its features (size, number).
+
+        For a scheduler re-estimating queued tasks without reading their inputs: None
+        when the history of the group or script says nothing about an input like this
+        one (none yet, too few sizes, or the input far beyond the largest seen).
+        """
+        evidence = self._from_history(script_hash, group, target)
+        if evidence is None:
+            return None
+        return self._finish(evidence, target.size, declared_max)
+
     def observe(
         self, script_hash: str, data: bytes, actual_peak: int, estimate: Estimate, group: str = ""
     ) -> None:
