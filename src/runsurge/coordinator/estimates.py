@@ -53,6 +53,7 @@ class GroupFacts:
     """What re-estimating a group needs to know of it."""
 
     job_id: str
+    consumer_id: str
     script_sha256: str
     succeeded: int
     memory_limit_bytes: int
@@ -73,23 +74,34 @@ def due(successes: int) -> bool:
 def group_due(session: Session, job_id: str) -> GroupFacts | None:
     """The group's facts if its success count calls for re-estimating it now, else None."""
     row = session.execute(
-        select(Job.kind, Job.script_sha256, Job.succeeded_count, Job.memory_limit_bytes).where(
-            Job.id == job_id
-        )
+        select(
+            Job.kind,
+            Job.consumer_id,
+            Job.script_sha256,
+            Job.succeeded_count,
+            Job.memory_limit_bytes,
+        ).where(Job.id == job_id)
     ).first()
     if row is None or row.kind is not JobKind.GROUP or not due(row.succeeded_count):
         return None
-    return GroupFacts(job_id, row.script_sha256, row.succeeded_count, row.memory_limit_bytes)
+    return GroupFacts(
+        job_id, row.consumer_id, row.script_sha256, row.succeeded_count, row.memory_limit_bytes
+    )
 
 
-def finished_of_script(session: Session, script_sha256: str) -> list[_Finished]:
-    """The newest succeeded attempts of `script_sha256` with a measured peak."""
+def finished_of_script(session: Session, group: GroupFacts) -> list[_Finished]:
+    """The newest succeeded attempts of the group's script, by its own consumer.
+
+    Only the same consumer's jobs count: another tenant's peaks on the same script
+    would show, through this consumer's reservations, how big that tenant's inputs were.
+    """
     rows = session.execute(
         select(Task.job_id, Task.input_size, Task.input_sha256, Attempt.peak_memory_bytes)
         .join(Attempt, Attempt.task_id == Task.id)
         .join(Job, Job.id == Task.job_id)
         .where(
-            Job.script_sha256 == script_sha256,
+            Job.script_sha256 == group.script_sha256,
+            Job.consumer_id == group.consumer_id,
             Task.kind == TaskKind.PROCESS,
             Attempt.outcome == OutcomeKind.OK,
             Attempt.peak_memory_bytes > 0,
@@ -139,15 +151,24 @@ def plan(
     estimator = Estimator(history=history)
     limit = job.memory_limit_bytes or None
     planned: dict[int, int] = {}
+    known: dict[tuple[int, float | None], int | None] = {}  # inputs alike, estimated once
     for task in queued:
         number = _number(blobs, task.input_sha256, task.input_size)
-        target = InputFeatures(size=task.input_size, lines=2, numeric_value=number)
-        estimate = estimator.estimate_from_history(job.script_sha256, target, job.job_id, limit)
-        if estimate is None:
-            continue
-        reservation = max(MIN_TASK_MEMORY, round_up(estimate.peak_bytes))
-        planned[task.task_id] = min(reservation, limit) if limit else reservation
+        key = (task.input_size, number)
+        if key not in known:
+            target = InputFeatures(size=task.input_size, lines=2, numeric_value=number)
+            estimate = estimator.estimate_from_history(job.script_sha256, target, job.job_id, limit)
+            known[key] = None if estimate is None else _reservation(estimate.peak_bytes, limit)
+        reservation = known[key]
+        if reservation is not None:
+            planned[task.task_id] = reservation
     return planned
+
+
+def _reservation(peak_bytes: int, limit: int | None) -> int:
+    """An estimate as a reservation: whole steps, at least what a task needs to start."""
+    reservation = max(MIN_TASK_MEMORY, round_up(peak_bytes))
+    return min(reservation, limit) if limit else reservation
 
 
 def apply(session: Session, job_id: str, planned: dict[int, int]) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from runsurge.coordinator import estimates
 from tests.unit.coordinator.scene import MiB, Scene
 
@@ -26,9 +28,10 @@ def test_numbers_are_estimated_by_value_and_an_input_beyond_history_keeps_its_re
     facts = scene.db.call(estimates.group_due, job_id)
     assert facts is None  # 3 successes: not a power of two, nothing to do yet
 
-    finished = scene.db.call(estimates.finished_of_script, scene.job(job_id).script_sha256)
+    job = scene.job(job_id)
+    facts = estimates.GroupFacts(job_id, job.consumer_id, job.script_sha256, 4, 0)
+    finished = scene.db.call(estimates.finished_of_script, facts)
     queued = scene.db.call(estimates.queued_unrun, job_id)
-    facts = estimates.GroupFacts(job_id, scene.job(job_id).script_sha256, 4, 0)
     planned = estimates.plan(facts, finished, queued, scene.blobs)
     scene.db.call(estimates.apply, job_id, planned)
 
@@ -43,8 +46,8 @@ def test_a_jobs_memory_limit_caps_a_re_estimate(scene: Scene) -> None:
     _finish(scene, machine, [150])  # history: 150 MiB, plus margin: above 160 MiB
     facts = scene.db.call(estimates.group_due, job_id)
     assert facts is not None
-    limited = estimates.GroupFacts(job_id, facts.script_sha256, facts.succeeded, 160 * MiB)
-    finished = scene.db.call(estimates.finished_of_script, facts.script_sha256)
+    limited = dataclasses.replace(facts, memory_limit_bytes=160 * MiB)
+    finished = scene.db.call(estimates.finished_of_script, facts)
     queued = scene.db.call(estimates.queued_unrun, job_id)
     unlimited = estimates.plan(facts, finished, queued, scene.blobs)
     assert set(unlimited.values()) == {176 * MiB}
@@ -54,3 +57,17 @@ def test_a_jobs_memory_limit_caps_a_re_estimate(scene: Scene) -> None:
 
 def test_recalibration_is_due_at_powers_of_two_up_to_its_limit() -> None:
     assert [n for n in range(0, 70) if estimates.due(n)] == [1, 2, 4, 8, 16, 32, 64]
+
+
+def test_another_consumers_peaks_on_the_same_script_never_shape_a_reservation(
+    scene: Scene,
+) -> None:
+    other, mine = scene.consumer(), scene.consumer()
+    theirs = scene.submit(other, [b"x" * 10] * 2, reservation=DEFAULT)
+    machine = scene.contributor()
+    _finish(scene, machine, [300])  # their input used 300 MiB
+    ours = scene.submit(mine, [b"x" * 10] * 2, reservation=DEFAULT)  # the same script
+    job = scene.job(ours)
+    assert job.script_sha256 == scene.job(theirs).script_sha256
+    facts = estimates.GroupFacts(ours, mine, job.script_sha256, 1, 0)
+    assert scene.db.call(estimates.finished_of_script, facts) == []
