@@ -45,7 +45,7 @@ lint: install
 TEST_WORKERS ?= 2
 
 test: install
-	$(PY) -m pytest -q -n $(TEST_WORKERS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --durations=25
 
 test-fast: install
 	$(PY) -m pytest -q -n $(TEST_WORKERS) tests/unit

@@ -13,7 +13,7 @@ from runsurge.billing.pricing import Pricing, Usage, price
 from runsurge.errors import LimitExceeded
 from runsurge.proto.v1 import consumer_pb2, consumer_pb2_grpc
 from runsurge.store.database import Database
-from runsurge.store.models import Attempt
+from runsurge.store.models import Attempt, Contributor
 from tests.integration.cluster import Cluster
 from tests.integration.rpc import admin, admin_json, auth
 
@@ -50,6 +50,20 @@ def _stored_attempts(cluster: Cluster, attempt_ids: list[int]) -> dict[int, Atte
     return {row.id: row for row in rows}
 
 
+def _verified_factor(cluster: Cluster, contributor_id: str) -> Decimal:
+    db = Database(cluster.db_url)
+    try:
+        value = db.call(
+            lambda s: s.scalar(
+                select(Contributor.machine_factor).where(Contributor.id == contributor_id)
+            )
+        )
+    finally:
+        db.close()
+    assert value is not None
+    return Decimal(value).quantize(Decimal("0.000001"))
+
+
 def test_the_invoice_is_the_formula_applied_to_the_usage_stored_on_the_attempts(
     cluster_factory: type[Cluster],
 ) -> None:
@@ -71,7 +85,8 @@ def test_the_invoice_is_the_formula_applied_to_the_usage_stored_on_the_attempts(
             pricing,
         )
         assert (line.cost, line.fee) == (expected.cost, expected.fee)
-        assert line.machine_factor == Decimal("1.000000")
+        # The agent's verified benchmark factor (billing/factor.py), as the coordinator stored it.
+        assert line.machine_factor == _verified_factor(cluster, attempt.contributor_id)
         assert line.contributor_id == attempt.contributor_id
     assert bill.total == sum(line.cost for line in bill.lines) > 0
     shown = json.loads(cluster.cli("invoice", job.id, "--json").stdout)["invoice"]
