@@ -15,8 +15,9 @@ from typing import Annotated, Any
 import typer
 
 from runsurge.cli import output
+from runsurge.cli.roles import contributor_settings
 from runsurge.cli.settings_options import setting_option
-from runsurge.config import ContributorSettings, env_var, load_settings
+from runsurge.config import ContributorSettings
 from runsurge.errors import ConfigError
 
 
@@ -48,24 +49,15 @@ def earnings_command(
     from runsurge.proto.v1 import contributor_pb2, contributor_pb2_grpc
     from runsurge.tls import ClientTls, channel
 
-    if token_file is not None:
-        token = token_file.read_text().strip()
-    settings = load_settings(
-        ContributorSettings,
-        {
-            "coordinator": coordinator,
-            "token": token,
-            "work_dir": work_dir,
-            "tls_ca": tls_ca,
-            "tls_cert": tls_cert,
-            "tls_key": tls_key,
-        },
+    settings = contributor_settings(
+        token_file,
+        coordinator=coordinator,
+        token=token,
+        work_dir=work_dir,
+        tls_ca=tls_ca,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
-    if not settings.token:
-        raise ConfigError(
-            "the enrolment token is required: --token, --token-file or "
-            + env_var(ContributorSettings, "token")
-        )
     identity = load_identity(Path(settings.work_dir))
     if identity is None:
         raise ConfigError(

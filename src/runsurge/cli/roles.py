@@ -86,6 +86,22 @@ def coordinator(
     asyncio.run(serve(settings))
 
 
+def contributor_settings(token_file: Path | None, **flags: Any) -> ContributorSettings:
+    """A contributor's settings from its flags (None: not given); the token is required.
+
+    `--token-file` wins over `--token`; both win over RUNSURGE_CONTRIBUTOR_TOKEN.
+    """
+    if token_file is not None:
+        flags["token"] = token_file.read_text().strip()
+    settings = load_settings(ContributorSettings, flags)
+    if not settings.token:
+        raise ConfigError(
+            "an enrolment token is required: --token, --token-file or "
+            + env_var(ContributorSettings, "token")
+        )
+    return settings
+
+
 def contributor(
     coordinator: Annotated[str | None, _contributor_option("coordinator")] = None,
     token: Annotated[str | None, _contributor_option("token")] = None,
@@ -117,28 +133,19 @@ def contributor(
     from runsurge.contributor.resources import offered_cores, offered_memory
 
     setup_logging(verbose)
-    if token_file is not None:
-        token = token_file.read_text().strip()
-    settings = load_settings(
-        ContributorSettings,
-        {
-            "coordinator": coordinator,
-            "token": token,
-            "cores": cores,
-            "memory_bytes": memory,
-            "name": name,
-            "work_dir": work_dir,
-            "insecure_dev": insecure_dev,
-            "tls_ca": tls_ca,
-            "tls_cert": tls_cert,
-            "tls_key": tls_key,
-        },
+    settings = contributor_settings(
+        token_file,
+        coordinator=coordinator,
+        token=token,
+        cores=cores,
+        memory_bytes=memory,
+        name=name,
+        work_dir=work_dir,
+        insecure_dev=insecure_dev,
+        tls_ca=tls_ca,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
-    if not settings.token:
-        raise ConfigError(
-            "an enrolment token is required: --token, --token-file or "
-            + env_var(ContributorSettings, "token")
-        )
     n_cores = offered_cores(settings.cores)
     n_memory = offered_memory(settings.memory_bytes)
     if settings.insecure_dev:
