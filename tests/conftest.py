@@ -60,3 +60,23 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         path = tmp_path_factory.mktemp("sqlite") / "test.sqlite3"
         return f"sqlite:///{path}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run tests marked database_independent on SQLite only.
+
+    They test the sandbox, the agent or the wire through a real cluster; the storage
+    paths they touch are tested on both databases by their own tests, and running them
+    twice would only spend CI time (a full run must stay under 20 minutes on 2 cores).
+    """
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        twice = callspec is not None and callspec.params.get("db_url") == "postgres"
+        if twice and item.get_closest_marker("database_independent"):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -7,7 +7,12 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from tests.integration.cluster import Cluster
+
+# The ledger and its earnings view are tested on both databases (test_billing).
+pytestmark = pytest.mark.database_independent
 
 SLEEPER = "import time\ndef process(s):\n    time.sleep(0.5)\n    return {'ok': True}\n"
 

@@ -9,6 +9,8 @@ tasks really use (no OOM kill).
 
 from __future__ import annotations
 
+import pytest
+
 from tests.integration.cluster import Cluster
 from tests.integration.executions import runs
 
@@ -21,6 +23,9 @@ SMALL = (
     "    time.sleep(0.2)\n"
     "    return {'held': len(block)}\n"
 )
+
+# The history queries are unit-tested on both databases (test_estimates).
+pytestmark = pytest.mark.database_independent
 
 
 def test_the_first_finished_inputs_shrink_the_reservations_of_the_rest(

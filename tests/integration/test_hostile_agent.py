@@ -18,6 +18,9 @@ from runsurge.sandbox.outcome import OutcomeKind
 from tests.hostile.cases import CASES, HOSTILE_POLICY, SECRET_ENV, HostContext
 from tests.integration.cluster import Cluster
 
+# The sandbox holds the same whatever stores the coordinator's state.
+pytestmark = pytest.mark.database_independent
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # Through the coordinator, a task killed for memory is retried with more memory until the
 # largest reservation; the final word is still OUT_OF_MEMORY.

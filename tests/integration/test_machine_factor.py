@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import grpc
+import pytest
 from sqlalchemy import select
 
 from runsurge.billing.benchmark import BASELINE_PARTS
@@ -17,6 +18,9 @@ from runsurge.store.database import Database, sqlite_url
 from runsurge.store.models import MachineFactorClaim
 from tests.integration.cluster import Cluster, wait_until
 from tests.integration.rpc import auth, code_of
+
+# Verification over the database is unit-tested on both (test_factor).
+pytestmark = pytest.mark.database_independent
 
 
 def _claims(cluster: Cluster, contributor_id: str) -> list[MachineFactorClaim]:

@@ -26,6 +26,9 @@ NEEDS_150_MIB = (
     "    return {'held': len(block)}\n"
 )
 
+# The reservation rules are unit-tested on both databases (test_retries, test_attempts).
+pytestmark = pytest.mark.database_independent
+
 
 def _one_input_from_96_mib(
     cluster_factory: Callable[..., Cluster], memory: str | None = None
