@@ -399,8 +399,9 @@ class ContributorSettings(BaseSettings):
     )
     benchmark_seconds: float = Field(
         default=5.0,
-        gt=0,
-        description="Time budget of the machine benchmark run at start-up (billing/benchmark.py).",
+        ge=0,
+        description="Time budget of the machine benchmark run at start-up (billing/benchmark.py); "
+        "0: no benchmark, the agent claims nothing and is paid the BASELINE factor 1.0.",
     )
     benchmark_interval_hours: float = Field(
         default=24.0,

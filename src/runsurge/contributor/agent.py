@@ -181,7 +181,10 @@ class Agent:
             await asyncio.to_thread(self._warm.close_all)
 
     async def _measure(self) -> BenchmarkResult | None:
+        """The machine benchmark, or None when benchmark_seconds is 0 (nothing claimed)."""
         s = self._settings
+        if s.benchmark_seconds <= 0:
+            return None
         return await measure(s.benchmark_seconds, self._cores, s.work_dir)
 
     async def _rebenchmark(self) -> None:
