@@ -54,7 +54,6 @@ from runsurge.coordinator.submission import (
 )
 from runsurge.coordinator.views import FinishedAttempt
 from runsurge.errors import RunSurgeError
-from runsurge.kinds import OutcomeKind
 from runsurge.store.blobs import DirectoryBlobStore
 from runsurge.store.database import Database, sqlite_url
 from runsurge.store.models import utcnow
@@ -308,7 +307,7 @@ class Coordinator:
         self.dispatcher.released(contributor_id, report.attempt_id)
         await self._count_failure(settlement)
         self.settled(settlement)
-        if report.outcome is OutcomeKind.OK and settlement.job_id is not None:
+        if settlement.recalibrate and settlement.job_id is not None:
             self._spawn(self._recalibrate(settlement.job_id))
 
     async def _recalibrate(self, job_id: str) -> None:

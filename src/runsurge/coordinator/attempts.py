@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from runsurge.billing.charges import charge_attempt
 from runsurge.billing.terms import Billing
-from runsurge.coordinator import retries
+from runsurge.coordinator import estimates, retries
 from runsurge.coordinator.fairness import SCHEDULABLE_JOBS, next_task
 from runsurge.coordinator.jobs import CancelList, lock_job, move_task, settle_job
 from runsurge.coordinator.policy import policy_for, record_policy
@@ -31,7 +31,7 @@ from runsurge.coordinator.results import StoredResult
 from runsurge.coordinator.usage import record_usage
 from runsurge.coordinator.views import AssignmentView, FinishedAttempt
 from runsurge.errors import InvalidRequest, NotFound
-from runsurge.kinds import OutcomeKind
+from runsurge.kinds import JobKind, OutcomeKind
 from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import BlobStore
 from runsurge.store.models import Attempt, Contributor, Job, Task, utcnow
@@ -63,6 +63,8 @@ class Settlement:
     # The contributor an infrastructure failure was just recorded on (quarantine.py).
     failed_on: str = ""
     requeued: int = 0  # tasks queued again after a failed or lost attempt
+    # A group just reached a success count at which its queued tasks are re-estimated.
+    recalibrate: bool = False
 
 
 def claim_task(
@@ -272,8 +274,16 @@ def finish_attempt(
     charge_attempt(session, job, task, attempt, billing or Billing())
     cancel = settle_job(session, job)
     failed_on = contributor_id if report.outcome in INFRASTRUCTURE_OUTCOMES else ""
+    recalibrate = (
+        result is not None and job.kind is JobKind.GROUP and estimates.due(job.succeeded_count)
+    )
     return Settlement(
-        job.id, cancel, job.state is JobState.AGGREGATING, failed_on=failed_on, requeued=requeued
+        job.id,
+        cancel,
+        job.state is JobState.AGGREGATING,
+        failed_on=failed_on,
+        requeued=requeued,
+        recalibrate=recalibrate,
     )
 
 
