@@ -27,6 +27,21 @@ class OnError(enum.Enum):
     FAIL_FAST = "fail-fast"  # the group fails at once and its unfinished inputs are cancelled
 
 
+class EstimateSource(enum.Enum):
+    """What set a task's memory estimate (runsurge.estimate.Method, plus "no evidence").
+
+    The estimate and its reservation differ: a prior (static) may raise a reservation
+    above the coordinator's default but never lowers it; measured evidence (history of
+    finished tasks, probes on a contributor) sets it.
+    """
+
+    DEFAULT = "default"  # no evidence yet: the coordinator's default reservation
+    STATIC = "static"  # the script's features and the input's size, a prior
+    HISTORY = "history"  # measured peaks of the same consumer's earlier tasks of the script
+    PROBES = "probes"  # runs on prefixes of the input, in a contributor's sandbox
+    DECLARED = "declared"  # nothing predicts it: the consumer's --memory
+
+
 class TaskKind(enum.Enum):
     """Which function of the script a task calls (the sandbox's `Entrypoint`)."""
 

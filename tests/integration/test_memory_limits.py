@@ -19,10 +19,12 @@ from tests.integration.cluster import Cluster
 from tests.integration.executions import runs
 
 MiB = 1024 * 1024
-# Touches every page of 150 MiB at once (b"x" * n writes them), then returns.
-NEEDS_150_MIB = (
+# Touches every page of as many MiB as its input says (b"x" * n writes them), then
+# returns. The size comes from the input, so no static prior sees it coming: the
+# first attempt reserves the default and is killed there.
+NEEDS_INPUT_MIB = (
     "def process(input_data):\n"
-    "    block = b'x' * (150 * 1024 * 1024)\n"
+    "    block = b'x' * (int(input_data) * 1024 * 1024)\n"
     "    return {'held': len(block)}\n"
 )
 
@@ -33,11 +35,11 @@ pytestmark = pytest.mark.database_independent
 def _one_input_from_96_mib(
     cluster_factory: Callable[..., Cluster], memory: str | None = None
 ) -> tuple[Cluster, str, InputResult]:
-    """Run NEEDS_150_MIB on one input whose first attempt reserves 96 MiB."""
+    """Run NEEDS_INPUT_MIB on "150", whose first attempt reserves 96 MiB."""
     cluster = cluster_factory(coordinator_env={"RUNSURGE_COORDINATOR_TASK_MEMORY_BYTES": "96MiB"})
     cluster.add_contributor(memory="1GiB")
     with cluster.client() as client:
-        job = client.submit_group(NEEDS_150_MIB, ["a"], memory=memory)
+        job = client.submit_group(NEEDS_INPUT_MIB, ["150"], memory=memory)
         status = job.wait(timeout=90)
         assert status.state == "SUCCEEDED", status
         (item,) = list(job.results())
@@ -66,9 +68,9 @@ def test_a_task_above_its_jobs_memory_limit_fails_once_naming_the_limit(
     cluster: Cluster = cluster_factory()
     cluster.add_contributor(memory="1GiB")
     script = tmp_path / "big.py"
-    script.write_text(NEEDS_150_MIB)
+    script.write_text(NEEDS_INPUT_MIB)
     data = tmp_path / "in.txt"
-    data.write_text("a")
+    data.write_text("150")
     run = cluster.cli("submit", str(script), str(data), "--memory", "64MiB", "--wait", "--json")
     assert run.returncode == 1, run.stdout + run.stderr
     job = json.loads(run.stdout)["job"]
@@ -104,3 +106,29 @@ def test_an_unusable_memory_limit_is_refused_before_anything_runs(
         with pytest.raises(InvalidRequest, match=message):
             client.submit("def process(s):\n    return {}\n", "x", memory=memory)  # type: ignore[arg-type]
         assert client.jobs() == []
+
+
+def test_a_buffer_visible_in_the_script_is_reserved_up_front_and_never_killed(
+    cluster_factory,  # type: ignore[no-untyped-def]
+) -> None:
+    # The static prior sees the 150 MiB buffer: the first attempt reserves more than
+    # the 96 MiB default instead of being killed there and regrown.
+    visible = "def process(input_data):\n    block = b'x' * (150 * 1024 * 1024)\n    return {}\n"
+    cluster = cluster_factory(coordinator_env={"RUNSURGE_COORDINATOR_TASK_MEMORY_BYTES": "96MiB"})
+    cluster.add_contributor(memory="1GiB")
+    with cluster.client() as client:
+        job = client.submit(visible, "a")
+        assert job.result(timeout=90) == {}
+        (item,) = list(job.results())
+    assert runs(cluster, job.id) == {0: 1}
+    memory = item.memory
+    assert memory is not None and memory.out_of_memory_at_bytes == []
+    assert memory.estimate_method == "static"
+    assert 150 * MiB <= memory.peak_bytes <= memory.reservation_bytes
+    # `status --json` shows the same per task: estimate, what decided it, the peak.
+    shown = cluster.cli("status", job.id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    (task,) = json.loads(shown.stdout)["tasks"]
+    assert task["memory"]["estimate_method"] == "static"
+    assert task["memory"]["estimate_bytes"] >= 150 * MiB
+    assert task["memory"]["peak_bytes"] == memory.peak_bytes

@@ -169,13 +169,24 @@ def _submit_group(
 def status(
     job_id: Annotated[str, typer.Argument(help="The job's id.")],
     as_json: JsonOpt = False,
+    tasks: Annotated[
+        bool,
+        typer.Option(
+            "--tasks",
+            help="Also each input's memory: estimate (and what decided it), reservation, "
+            "peak. Always shown for a single job.",
+        ),
+    ] = False,
     coordinator: CoordinatorOpt = None,
     token: TokenOpt = None,
     tls_ca: TlsCaOpt = None,
 ) -> None:
-    """Show a job's state and task counts."""
+    """Show a job's state, task counts and (with --tasks) each input's memory."""
     with connect(coordinator, token, tls_ca) as client:
-        output.show_status(client.job(job_id).status(), as_json)
+        job = client.job(job_id)
+        current = job.status()
+        listed = list(job.results()) if tasks or current.kind == "single" else None
+        output.show_status(current, as_json, listed)
 
 
 def result(

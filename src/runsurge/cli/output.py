@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
@@ -12,7 +13,7 @@ __all__ = ["escape"]
 from rich import box
 from rich.table import Table
 
-from runsurge.client.job import JobStatus
+from runsurge.client.job import InputResult, JobStatus
 from runsurge.config import format_size
 
 out = Console()
@@ -49,12 +50,44 @@ def print_status(status: JobStatus) -> None:
         print_task_error(status.error.describe())
 
 
-def show_status(status: JobStatus, as_json: bool) -> None:
-    """A job's status as `{"job": …}` JSON or for a person."""
+def show_status(status: JobStatus, as_json: bool, tasks: list[InputResult] | None = None) -> None:
+    """A job's status as `{"job": …}` JSON (with `"tasks"` when listed) or for a person."""
     if as_json:
-        print_json({"job": status.to_json()})
-    else:
-        print_status(status)
+        shown: dict[str, Any] = {"job": status.to_json()}
+        if tasks is not None:
+            shown["tasks"] = [_task_json(item) for item in tasks]
+        print_json(shown)
+        return
+    print_status(status)
+    if tasks is not None:
+        print_task_memory(tasks)
+
+
+def _task_json(item: InputResult) -> dict[str, Any]:
+    """One input's state and memory for `status --json` (its result stays with `result`)."""
+    memory = asdict(item.memory) if item.memory is not None else None
+    return {"index": item.index, "state": item.state, "memory": memory}
+
+
+def print_task_memory(tasks: list[InputResult]) -> None:
+    """Each input's memory estimate, what decided it, its reservation and its peak."""
+    table = Table(box=None, header_style="bold")
+    for column in ("input", "state", "estimate", "method", "confidence", "reserved", "peak"):
+        table.add_column(column, justify="left" if column in ("state", "method") else "right")
+    for item in tasks:
+        m = item.memory
+        if m is None:
+            continue
+        table.add_row(
+            str(item.index),
+            item.state,
+            format_size(m.estimate_bytes) if m.estimate_bytes else "-",
+            m.estimate_method,
+            f"{m.estimate_confidence:.2f}" if m.estimate_bytes else "-",
+            format_size(m.reservation_bytes),
+            format_size(m.peak_bytes) if m.peak_bytes else "-",
+        )
+    out.print(table)
 
 
 def print_task_error(text: str) -> None:

@@ -68,6 +68,9 @@ def task_memory(msg: consumer_pb2.TaskResult) -> TaskMemory:
         peak_bytes=msg.peak_memory_bytes,
         out_of_memory_at_bytes=list(msg.out_of_memory_at_bytes),
         attempts=msg.attempts,
+        estimate_bytes=msg.estimate_bytes,
+        estimate_method=msg.estimate_method or "default",
+        estimate_confidence=msg.estimate_confidence,
     )
 
 

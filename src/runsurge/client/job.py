@@ -95,6 +95,12 @@ class TaskMemory:
     peak_bytes: int  # measured by the kernel in its latest finished attempt (0: none yet)
     out_of_memory_at_bytes: list[int]  # reservations at which earlier attempts were killed
     attempts: int
+    # The estimate behind the reservation (0: none), which evidence decided it
+    # ("default", "static", "history", "probes" or "declared"; docs/estimator.md),
+    # and how far the estimator trusts it (0..1).
+    estimate_bytes: int = 0
+    estimate_method: str = "default"
+    estimate_confidence: float = 0.0
 
 
 @dataclass(frozen=True)

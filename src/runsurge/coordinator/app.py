@@ -316,7 +316,9 @@ class Coordinator:
             job = await self.db.run(estimates.group_due, job_id)
             if job is None:
                 return
-            finished = await self.db.run(estimates.finished_of_script, job)
+            finished = await self.db.run(
+                estimates.finished_of_script, job.consumer_id, job.script_sha256
+            )
             queued = await self.db.run(estimates.queued_unrun, job_id)
             planned = await asyncio.to_thread(estimates.plan, job, finished, queued, self.blobs)
             changed = await self.db.run(estimates.apply, job_id, planned) if planned else 0

@@ -25,10 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from runsurge.coordinator.jobs import lock_job
-from runsurge.coordinator.reservations import MIN_TASK_MEMORY, round_up
+from runsurge.coordinator.reservations import reservation_for
 from runsurge.estimate import Estimator, History, InputFeatures, Observation
 from runsurge.estimate.static import NUMERIC_INPUT_LIMIT
-from runsurge.kinds import JobKind, OutcomeKind, TaskKind
+from runsurge.kinds import EstimateSource, JobKind, OutcomeKind, TaskKind
 from runsurge.store.blobs import BlobStore
 from runsurge.store.models import Attempt, Job, Task
 from runsurge.store.states import TaskState
@@ -57,6 +57,15 @@ class GroupFacts:
     script_sha256: str
     succeeded: int
     memory_limit_bytes: int
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A queued task's new reservation and the history estimate behind it."""
+
+    reservation_bytes: int
+    estimate_bytes: int
+    confidence: float
 
 
 @dataclass(frozen=True)
@@ -89,8 +98,8 @@ def group_due(session: Session, job_id: str) -> GroupFacts | None:
     )
 
 
-def finished_of_script(session: Session, group: GroupFacts) -> list[_Finished]:
-    """The newest succeeded attempts of the group's script, by its own consumer.
+def finished_of_script(session: Session, consumer_id: str, script_sha256: str) -> list[_Finished]:
+    """The newest succeeded attempts of a script, by one consumer's jobs.
 
     Only the same consumer's jobs count: another tenant's peaks on the same script
     would show, through this consumer's reservations, how big that tenant's inputs were.
@@ -100,8 +109,8 @@ def finished_of_script(session: Session, group: GroupFacts) -> list[_Finished]:
         .join(Attempt, Attempt.task_id == Task.id)
         .join(Job, Job.id == Task.job_id)
         .where(
-            Job.script_sha256 == group.script_sha256,
-            Job.consumer_id == group.consumer_id,
+            Job.script_sha256 == script_sha256,
+            Job.consumer_id == consumer_id,
             Task.kind == TaskKind.PROCESS,
             Attempt.outcome == OutcomeKind.OK,
             Attempt.peak_memory_bytes > 0,
@@ -139,39 +148,46 @@ def _number(blobs: BlobStore, sha256: str, size: int) -> float | None:
 
 def plan(
     job: GroupFacts, finished: list[_Finished], queued: list[_Queued], blobs: BlobStore
-) -> dict[int, int]:
-    """task id -> new reservation, for the queued tasks the history speaks for."""
-    history = History()
-    for done in reversed(finished):  # oldest first: History keeps the newest
-        number = _number(blobs, done.input_sha256, done.input_size)
-        group = job.job_id if done.job_id == job.job_id else ""
-        history.record(
-            job.script_sha256, Observation(done.input_size, number, done.peak_bytes), group
-        )
-    estimator = Estimator(history=history)
+) -> dict[int, Planned]:
+    """task id -> new estimate, for the queued tasks the history speaks for."""
+    estimator = Estimator(history=history_of(job.script_sha256, finished, blobs, job.job_id))
     limit = job.memory_limit_bytes or None
-    planned: dict[int, int] = {}
-    known: dict[tuple[int, float | None], int | None] = {}  # inputs alike, estimated once
+    planned: dict[int, Planned] = {}
+    known: dict[tuple[int, float | None], Planned | None] = {}  # inputs alike, estimated once
     for task in queued:
         number = _number(blobs, task.input_sha256, task.input_size)
         key = (task.input_size, number)
         if key not in known:
             target = InputFeatures(size=task.input_size, lines=2, numeric_value=number)
             estimate = estimator.estimate_from_history(job.script_sha256, target, job.job_id, limit)
-            known[key] = None if estimate is None else _reservation(estimate.peak_bytes, limit)
-        reservation = known[key]
-        if reservation is not None:
-            planned[task.task_id] = reservation
+            known[key] = (
+                None
+                if estimate is None
+                else Planned(
+                    reservation_for(estimate.peak_bytes, limit),
+                    estimate.peak_bytes,
+                    estimate.confidence,
+                )
+            )
+        found = known[key]
+        if found is not None:
+            planned[task.task_id] = found
     return planned
 
 
-def _reservation(peak_bytes: int, limit: int | None) -> int:
-    """An estimate as a reservation: whole steps, at least what a task needs to start."""
-    reservation = max(MIN_TASK_MEMORY, round_up(peak_bytes))
-    return min(reservation, limit) if limit else reservation
+def history_of(
+    script_sha256: str, finished: list[_Finished], blobs: BlobStore, job_id: str
+) -> History:
+    """The estimator's history of a script from its finished tasks (`job_id`'s as its group)."""
+    history = History()
+    for done in reversed(finished):  # oldest first: History keeps the newest
+        number = _number(blobs, done.input_sha256, done.input_size)
+        group = job_id if job_id and done.job_id == job_id else ""
+        history.record(script_sha256, Observation(done.input_size, number, done.peak_bytes), group)
+    return history
 
 
-def apply(session: Session, job_id: str, planned: dict[int, int]) -> int:
+def apply(session: Session, job_id: str, planned: dict[int, Planned]) -> int:
     """Set the planned reservations of tasks still queued and unrun; how many changed."""
     lock_job(session, job_id)
     tasks = session.scalars(
@@ -185,7 +201,10 @@ def apply(session: Session, job_id: str, planned: dict[int, int]) -> int:
     ).all()
     changed = 0
     for task in tasks:
-        if task.memory_reservation_bytes != planned[task.id]:
-            task.memory_reservation_bytes = planned[task.id]
+        new = planned[task.id]
+        task.estimate_bytes, task.estimate_confidence = new.estimate_bytes, new.confidence
+        task.estimate_method = EstimateSource.HISTORY
+        if task.memory_reservation_bytes != new.reservation_bytes:
+            task.memory_reservation_bytes = new.reservation_bytes
             changed += 1
     return changed

@@ -11,6 +11,7 @@ state is derived from those counters.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -20,6 +21,7 @@ from runsurge.billing import ledger
 from runsurge.billing.pricing import quote_for
 from runsurge.billing.terms import Billing
 from runsurge.coordinator.auth import new_id
+from runsurge.coordinator.reservations import StartingEstimate
 from runsurge.coordinator.views import (
     ErrorView,
     JobView,
@@ -139,22 +141,37 @@ def move_task(job: Job, task: Task, target: TaskState) -> None:
 
 
 def add_tasks(
-    session: Session, job_id: str, first_index: int, inputs: list[BlobRef], reservation: int
+    session: Session,
+    job_id: str,
+    first_index: int,
+    inputs: list[BlobRef],
+    reservation: int,
+    starts: Sequence[StartingEstimate] | None = None,
 ) -> None:
-    """Add one queued task per input, numbered from `first_index` in input order."""
+    """Add one queued task per input, numbered from `first_index` in input order.
+
+    Each task reserves its starting estimate's reservation when `starts` (one per
+    input) is given, else `reservation`.
+    """
     job = lock_job(session, job_id)
     _require_submitting(job)
     job.submission_activity_at = utcnow()
+    plans = list(starts) if starts is not None else [StartingEstimate(reservation)] * len(inputs)
+    if len(plans) != len(inputs):
+        raise ValueError(f"{len(plans)} starting estimates for {len(inputs)} inputs")
     session.add_all(
         Task(
             job_id=job_id,
             index=first_index + offset,
             input_sha256=ref.sha256,
             input_size=ref.size,
-            memory_reservation_bytes=reservation,
+            memory_reservation_bytes=start.reservation_bytes,
+            estimate_bytes=start.estimate_bytes,
+            estimate_method=start.source,
+            estimate_confidence=start.confidence,
             state=TaskState.QUEUED,
         )
-        for offset, ref in enumerate(inputs)
+        for offset, (ref, start) in enumerate(zip(inputs, plans, strict=True))
     )
     job.queued_count += len(inputs)
 
@@ -487,7 +504,13 @@ def task_results(
                 task.result_size,
                 error,
                 memory=TaskMemoryView(
-                    task.memory_reservation_bytes, peak, tuple(killed_at), task.attempt_count
+                    task.memory_reservation_bytes,
+                    peak,
+                    tuple(killed_at),
+                    task.attempt_count,
+                    task.estimate_bytes,
+                    task.estimate_method.value,
+                    task.estimate_confidence,
                 ),
             )
         )

@@ -6,8 +6,10 @@ sees (`runsurge status`), and `unplaceable_since`, when that began; once a job h
 such tasks for `unplaceable_timeout_seconds` without a break they fail, naming their
 reservation and the largest offer. The clock runs only while some agent is connected
 (no agent at all is an outage, not a task too big), and stops as soon as an agent
-that fits connects. Queued tasks above an offer are found through the
-`tasks(state, memory_reservation_bytes)` index, active jobs through `jobs.state`.
+that fits connects. A reservation that only a static prior raised above every offer is
+lowered to the largest offer instead (`lower_priors`). Queued tasks above an offer are
+found through the `tasks(state, memory_reservation_bytes)` index, active jobs through
+`jobs.state`.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from runsurge.config import format_size
 from runsurge.coordinator.attempts import Settlement
 from runsurge.coordinator.fairness import SCHEDULABLE_JOBS
 from runsurge.coordinator.jobs import lock_job, move_task, settle_job
+from runsurge.kinds import EstimateSource
 from runsurge.store.models import Contributor, Job, Task, utcnow
 from runsurge.store.states import ContributorState, JobState, TaskState
 from runsurge.tasklog import TaskIds
@@ -73,6 +76,8 @@ def check_placement(
     cleared, since an outage says nothing about whether a task fits.
     """
     now = utcnow()
+    if largest_offer is not None:
+        lower_priors(session, largest_offer)
     found = (
         {} if largest_offer is None else {u.job_id: u for u in _unplaceable(session, largest_offer)}
     )
@@ -92,6 +97,25 @@ def check_placement(
         if waiting.unplaceable_since <= now - dt.timedelta(seconds=timeout_seconds):
             overdue.append(job_id)
     return overdue
+
+
+def lower_priors(session: Session, largest_offer: int) -> int:
+    """Lower to `largest_offer` the queued reservations that only a prior raised above it.
+
+    A static prior is a guess (starting_estimates.py): it must not fail a task that
+    may well fit. The task runs at the largest offer, where a real out-of-memory kill,
+    measured by the kernel, is what ends it if the guess was right.
+    """
+    lowered = session.execute(
+        update(Task)
+        .where(
+            Task.state == TaskState.QUEUED,
+            Task.estimate_method == EstimateSource.STATIC,
+            Task.memory_reservation_bytes > largest_offer,
+        )
+        .values(memory_reservation_bytes=largest_offer)
+    )
+    return int(getattr(lowered, "rowcount", 0) or 0)
 
 
 def fail_unplaceable(session: Session, job_id: str, largest_offer: int) -> Settlement:

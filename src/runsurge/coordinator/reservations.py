@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runsurge.config import format_size
+from runsurge.kinds import EstimateSource
 
 MIB = 1024 * 1024
 RESERVATION_STEP = 16 * MIB
@@ -25,6 +26,22 @@ def round_up(size: int) -> int:
     """`size` rounded up to a whole number of reservation steps (at least one)."""
     steps = max(1, -(-size // RESERVATION_STEP))
     return steps * RESERVATION_STEP
+
+
+@dataclass(frozen=True)
+class StartingEstimate:
+    """A new task's reservation, and the estimate behind it (0 bytes: none)."""
+
+    reservation_bytes: int
+    estimate_bytes: int = 0
+    source: EstimateSource = EstimateSource.DEFAULT
+    confidence: float = 0.0
+
+
+def reservation_for(peak_bytes: int, job_limit_bytes: int | None) -> int:
+    """An estimated peak as a reservation: whole steps, enough to start, within the limit."""
+    reservation = max(MIN_TASK_MEMORY, round_up(peak_bytes))
+    return min(reservation, job_limit_bytes) if job_limit_bytes else reservation
 
 
 def initial_reservation(default_bytes: int, job_limit_bytes: int) -> int:

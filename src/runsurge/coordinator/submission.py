@@ -24,7 +24,12 @@ from runsurge.config import format_size
 from runsurge.coordinator import jobs
 from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.reducers import parse_specs
-from runsurge.coordinator.reservations import MIN_TASK_MEMORY, initial_reservation
+from runsurge.coordinator.reservations import (
+    MIN_TASK_MEMORY,
+    StartingEstimate,
+    initial_reservation,
+)
+from runsurge.coordinator.starting_estimates import InputSketch, StartingEstimator
 from runsurge.errors import InvalidInput, InvalidRequest, LimitExceeded
 from runsurge.kinds import JobKind
 from runsurge.scan.script_check import check_script
@@ -112,6 +117,7 @@ class _InputReceiver:
         self.declared_size = declared_size
         self.limit = limit
         self.size = 0
+        self.sketch = InputSketch()
         self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
         self._sha = hashlib.sha256()
 
@@ -130,6 +136,7 @@ class _InputReceiver:
             ) from None
         self._sha.update(data)
         self.writer.write(data)
+        self.sketch.feed(data)
         self.size += len(data)
 
     def finish(self, claimed_sha: str) -> BlobRef:
@@ -166,9 +173,9 @@ class Submission:
         self._limits = limits
         self.job_id: str | None = None
         self._kind = JobKind.SINGLE
-        self._reservation = limits.memory_reservation_bytes
+        self._starting: StartingEstimator | None = None
         self._current: _InputReceiver | None = None
-        self._pending: list[BlobRef] = []
+        self._pending: list[tuple[BlobRef, StartingEstimate]] = []
         self._count = 0
         self._touched = time.monotonic()
 
@@ -242,7 +249,15 @@ class Submission:
                 memory_limit_bytes=spec.memory_limit_bytes,
             )
         )
-        self._reservation = reservation
+        self._starting = await self._db.run(
+            StartingEstimator.load,
+            self._blobs,
+            self._consumer_id,
+            spec.script,
+            ref.sha256,
+            self._limits.memory_reservation_bytes,
+            spec.memory_limit_bytes,
+        )
 
     async def _check_funds(self, reservation: int) -> None:
         """Refuse a consumer who cannot pay even one task before any input is uploaded.
@@ -285,8 +300,10 @@ class Submission:
         if self._current is None:
             raise InvalidRequest("input_end without input_start")
         ref = self._current.finish(claimed_sha)
+        features = self._current.sketch.features()
         self._current = None
-        self._pending.append(ref)
+        assert self._starting is not None  # set with the job, before any input
+        self._pending.append((ref, self._starting.for_input(features)))
         self._count += 1
         if len(self._pending) >= TASK_BATCH:
             await self._flush()
@@ -317,7 +334,9 @@ class Submission:
         batch, self._pending = self._pending, []
         first = self._count - len(batch)
         job_id = self._require_started()
-        await self._db.run(jobs.add_tasks, job_id, first, batch, self._reservation)
+        refs = [ref for ref, _ in batch]
+        starts = [start for _, start in batch]
+        await self._db.run(jobs.add_tasks, job_id, first, refs, 0, starts)
         self._touched = time.monotonic()
 
     def _require_started(self) -> str:

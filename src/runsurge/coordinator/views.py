@@ -63,6 +63,9 @@ class TaskMemoryView:
     peak_bytes: int  # of its latest finished attempt; 0 before any finished
     out_of_memory_at_bytes: tuple[int, ...] = ()
     attempts: int = 0
+    estimate_bytes: int = 0  # the estimate behind the reservation; 0: none
+    estimate_method: str = "default"  # which evidence decided it (kinds.EstimateSource)
+    estimate_confidence: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,17 @@ class Estimator:
             return None
         return self._finish(evidence, target.size, declared_max)
 
+    def estimate_static(
+        self, features: ScriptFeatures, target: InputFeatures, declared_max: int | None = None
+    ) -> Estimate:
+        """The static prior alone (or the declared maximum), for an input known by its features.
+
+        For a coordinator that must not run the script: no probes, no history.
+        """
+        evidence = self._from_static(features, target, declared_max)
+        evidence = _with_conditional_allocation_features(evidence, features)
+        return self._finish(evidence, target.size, declared_max)
+
     def observe(
         self, script_hash: str, data: bytes, actual_peak: int, estimate: Estimate, group: str = ""
     ) -> None:
@@ -248,6 +259,21 @@ def _x_of(target: InputFeatures, history: HistoryPoints) -> float:
     if history.axis == "value" and target.numeric_value is not None:
         return target.numeric_value
     return float(target.size)
+
+
+def _with_conditional_allocation_features(
+    evidence: _Evidence, features: ScriptFeatures
+) -> _Evidence:
+    """A static prior already counts every conditional allocation: mark it content-dependent."""
+    if not features.conditional_allocations or evidence.method is Method.DECLARED:
+        return evidence
+    return _Evidence(
+        evidence.above_baseline,
+        evidence.method,
+        min(evidence.confidence, 0.4),
+        evidence.details | {"content_dependent": True},
+        evidence.absolute,
+    )
 
 
 def _with_conditional_allocation(

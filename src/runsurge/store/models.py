@@ -29,7 +29,7 @@ from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from runsurge.kinds import JobKind, OnError, OutcomeKind, TaskKind
+from runsurge.kinds import EstimateSource, JobKind, OnError, OutcomeKind, TaskKind
 from runsurge.store.states import AttemptState, ContributorState, JobState, TaskState
 
 # The stored index of a group's aggregate task: outside the inputs' numbering (from 0)
@@ -264,6 +264,12 @@ class Task(Base):
     input_sha256: Mapped[str] = mapped_column(String(64))
     input_size: Mapped[int] = mapped_column(BigInteger)
     memory_reservation_bytes: Mapped[int] = mapped_column(BigInteger)
+    # The memory estimate behind the reservation (0: none), shown to the consumer.
+    estimate_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    estimate_method: Mapped[EstimateSource] = mapped_column(
+        _enum(EstimateSource), default=EstimateSource.DEFAULT, server_default="default"
+    )
+    estimate_confidence: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
     result_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     result_size: Mapped[int] = mapped_column(BigInteger, default=0)

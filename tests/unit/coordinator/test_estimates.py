@@ -30,7 +30,7 @@ def test_numbers_are_estimated_by_value_and_an_input_beyond_history_keeps_its_re
 
     job = scene.job(job_id)
     facts = estimates.GroupFacts(job_id, job.consumer_id, job.script_sha256, 4, 0)
-    finished = scene.db.call(estimates.finished_of_script, facts)
+    finished = scene.db.call(estimates.finished_of_script, facts.consumer_id, facts.script_sha256)
     queued = scene.db.call(estimates.queued_unrun, job_id)
     planned = estimates.plan(facts, finished, queued, scene.blobs)
     scene.db.call(estimates.apply, job_id, planned)
@@ -47,12 +47,12 @@ def test_a_jobs_memory_limit_caps_a_re_estimate(scene: Scene) -> None:
     facts = scene.db.call(estimates.group_due, job_id)
     assert facts is not None
     limited = dataclasses.replace(facts, memory_limit_bytes=160 * MiB)
-    finished = scene.db.call(estimates.finished_of_script, facts)
+    finished = scene.db.call(estimates.finished_of_script, facts.consumer_id, facts.script_sha256)
     queued = scene.db.call(estimates.queued_unrun, job_id)
     unlimited = estimates.plan(facts, finished, queued, scene.blobs)
-    assert set(unlimited.values()) == {176 * MiB}
+    assert {p.reservation_bytes for p in unlimited.values()} == {176 * MiB}
     capped = estimates.plan(limited, finished, queued, scene.blobs)
-    assert set(capped.values()) == {160 * MiB}
+    assert {p.reservation_bytes for p in capped.values()} == {160 * MiB}
 
 
 def test_recalibration_is_due_at_powers_of_two_up_to_its_limit() -> None:
@@ -70,4 +70,4 @@ def test_another_consumers_peaks_on_the_same_script_never_shape_a_reservation(
     job = scene.job(ours)
     assert job.script_sha256 == scene.job(theirs).script_sha256
     facts = estimates.GroupFacts(ours, mine, job.script_sha256, 1, 0)
-    assert scene.db.call(estimates.finished_of_script, facts) == []
+    assert scene.db.call(estimates.finished_of_script, facts.consumer_id, facts.script_sha256) == []

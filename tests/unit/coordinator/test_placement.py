@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
 from runsurge.coordinator import jobs
 from runsurge.coordinator.dispatch import AgentSession, Dispatcher
 from runsurge.coordinator.events import JobEvents
 from runsurge.coordinator.placement import check_placement, fail_unplaceable
 from runsurge.coordinator.views import JobView
-from runsurge.store.models import Contributor
+from runsurge.kinds import EstimateSource
+from runsurge.store.models import Contributor, Task
 from runsurge.store.states import ContributorState, JobState, TaskState
 from tests.unit.coordinator.scene import GiB, MiB, Scene
 
@@ -100,3 +104,29 @@ def test_a_draining_agents_offer_does_not_count_as_room_for_a_waiting_task(
     task = scene.task(big, 0)
     assert task.state is TaskState.FAILED, "the draining 4 GiB agent was counted"
     assert "largest connected contributor offers 1.0 GiB" in task.error_message
+
+
+def _set_source(scene: Scene, job_id: str, source: EstimateSource) -> None:
+    def change(session: Session) -> None:
+        session.execute(update(Task).where(Task.job_id == job_id).values(estimate_method=source))
+
+    scene.db.call(change)
+
+
+def test_a_reservation_only_a_static_prior_raised_is_lowered_to_the_largest_offer(
+    scene: Scene,
+) -> None:
+    consumer = scene.consumer()
+    guessed = scene.submit(consumer, [b"guess"], reservation=3 * GiB)
+    measured = scene.submit(consumer, [b"measured"], reservation=3 * GiB)
+    _set_source(scene, guessed, EstimateSource.STATIC)
+    _set_source(scene, measured, EstimateSource.HISTORY)
+
+    scene.db.call(check_placement, 1 * GiB, 600.0)
+
+    # A guess never fails a task: it runs at the largest offer, where the kernel decides.
+    assert scene.task(guessed, 0).memory_reservation_bytes == 1 * GiB
+    assert _view(scene, consumer, guessed).waiting_reason == ""
+    # A measured need still waits for a contributor that can hold it.
+    assert scene.task(measured, 0).memory_reservation_bytes == 3 * GiB
+    assert "3.0 GiB" in _view(scene, consumer, measured).waiting_reason

@@ -143,6 +143,9 @@ def task_result_message(view: TaskResultView) -> consumer_pb2.TaskResult:
         message.peak_memory_bytes = view.memory.peak_bytes
         message.out_of_memory_at_bytes.extend(view.memory.out_of_memory_at_bytes)
         message.attempts = view.memory.attempts
+        message.estimate_bytes = view.memory.estimate_bytes
+        message.estimate_method = view.memory.estimate_method
+        message.estimate_confidence = view.memory.estimate_confidence
     return message
 
 

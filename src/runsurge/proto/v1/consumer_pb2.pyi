@@ -447,6 +447,9 @@ class TaskResult(_message.Message):
     PEAK_MEMORY_BYTES_FIELD_NUMBER: _builtins.int
     OUT_OF_MEMORY_AT_BYTES_FIELD_NUMBER: _builtins.int
     ATTEMPTS_FIELD_NUMBER: _builtins.int
+    ESTIMATE_BYTES_FIELD_NUMBER: _builtins.int
+    ESTIMATE_METHOD_FIELD_NUMBER: _builtins.int
+    ESTIMATE_CONFIDENCE_FIELD_NUMBER: _builtins.int
     index: _builtins.int
     state: _builtins.str
     """QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED."""
@@ -458,6 +461,13 @@ class TaskResult(_message.Message):
     peak_memory_bytes: _builtins.int
     """The peak memory of its latest finished attempt (0: none finished yet)."""
     attempts: _builtins.int
+    estimate_bytes: _builtins.int
+    """The memory estimate behind the reservation (0: none yet), which evidence decided
+    it (default, static, history, probes or declared; docs/estimator.md) and the
+    estimator's confidence (0..1) that the peak stays within it.
+    """
+    estimate_method: _builtins.str
+    estimate_confidence: _builtins.float
     @_builtins.property
     def error(self) -> _common_pb2.TaskError: ...
     @_builtins.property
@@ -477,10 +487,13 @@ class TaskResult(_message.Message):
         peak_memory_bytes: _builtins.int = ...,
         out_of_memory_at_bytes: _abc.Iterable[_builtins.int] | None = ...,
         attempts: _builtins.int = ...,
+        estimate_bytes: _builtins.int = ...,
+        estimate_method: _builtins.str = ...,
+        estimate_confidence: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "error", b"error", "index", b"index", "memory_reservation_bytes", b"memory_reservation_bytes", "out_of_memory_at_bytes", b"out_of_memory_at_bytes", "peak_memory_bytes", b"peak_memory_bytes", "result_inline", b"result_inline", "result_json", b"result_json", "result_size", b"result_size", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "error", b"error", "estimate_bytes", b"estimate_bytes", "estimate_confidence", b"estimate_confidence", "estimate_method", b"estimate_method", "index", b"index", "memory_reservation_bytes", b"memory_reservation_bytes", "out_of_memory_at_bytes", b"out_of_memory_at_bytes", "peak_memory_bytes", b"peak_memory_bytes", "result_inline", b"result_inline", "result_json", b"result_json", "result_size", b"result_size", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
