@@ -40,9 +40,11 @@ from runsurge.contributor import wire
 from runsurge.contributor.benchmarking import measure
 from runsurge.contributor.blobcache import BlobMismatch, ScriptCache, save_verified
 from runsurge.contributor.identity import Identity, load_identity, save_identity
+from runsurge.contributor.probing import Prober, estimate_message, predicted_out_of_memory
 from runsurge.contributor.sampling import TaskSampler, read_node, start_node_readings
 from runsurge.contributor.slots import Slots, free_for_new_tasks
 from runsurge.contributor.warm import WarmPool
+from runsurge.estimate import Estimate
 from runsurge.proto.v1 import contributor_pb2, contributor_pb2_grpc
 from runsurge.sandbox.live import LiveUsage
 from runsurge.sandbox.outcome import Outcome, OutcomeKind, ScriptError
@@ -101,6 +103,7 @@ class Agent:
         self._held: dict[int, contributor_pb2.AgentMessage] = {}
         self._running: dict[int, Execution] = {}  # assigned: running or waiting for a slot
         self._warm = WarmPool(max_idle=cores)
+        self._prober = Prober(runner)
         self._slots = Slots(cores, memory_bytes, idle=self._warm)
         self._contributor_id = ""
         self._secret = ""
@@ -429,6 +432,7 @@ class Agent:
         task_dir = self._tasks_dir / str(a.attempt_id)
         ids = execution.ids
         label = str(ids)
+        estimate: Estimate | None = None
         try:
             input_path = task_dir / "input"
             try:
@@ -465,13 +469,17 @@ class Agent:
                 )
                 warm_key = (a.job_id, a.script_sha256)
                 async with self._slots.hold(request.policy.memory_bytes, warm_key):
+                    if a.probe_memory and not execution.cancel.is_set():
+                        estimate = await self._probe(request, ids)
                     if execution.cancel.is_set():
                         outcome = Outcome(kind=OutcomeKind.CANCELLED)
+                    elif estimate is not None and estimate.peak_bytes > request.policy.memory_bytes:
+                        outcome = predicted_out_of_memory(estimate, request.policy.memory_bytes)
                     else:
                         log.info("running %s", label, extra=ids.extra)
                         outcome = await self._run(a, request, execution.cancel)
                 log.info("%s finished: %s", label, outcome.kind.value, extra=ids.extra)
-            await self._report(a.attempt_id, outcome)
+            await self._report(a.attempt_id, outcome, estimate)
         except asyncio.CancelledError:
             execution.cancel.set()
             raise
@@ -508,6 +516,21 @@ class Agent:
         finally:
             await asyncio.to_thread(self._warm.give_back, key, session, opened_with)
 
+    async def _probe(self, request: RunRequest, ids: TaskIds) -> Estimate | None:
+        """The probes' estimate of the task's peak, within the reservation it holds."""
+        estimate = await asyncio.to_thread(
+            self._prober.estimate, request.script, request.input, request.policy
+        )
+        if estimate is not None:
+            log.info(
+                "%s probes predict a peak of %d bytes (confidence %.2f)",
+                ids,
+                estimate.peak_bytes,
+                estimate.confidence,
+                extra=ids.extra,
+            )
+        return estimate
+
     async def _expire_warm(self) -> None:
         while True:
             await asyncio.sleep(1.0)
@@ -531,7 +554,9 @@ class Agent:
         async for chunk in call:
             yield chunk.data
 
-    async def _report(self, attempt_id: int, outcome: Outcome) -> None:
+    async def _report(
+        self, attempt_id: int, outcome: Outcome, estimate: Estimate | None = None
+    ) -> None:
         result_sha = ""
         result = outcome.result_json or b""
         if outcome.ok and len(result) > self._settings.inline_result_limit:
@@ -549,9 +574,10 @@ class Agent:
                 details = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else "timed out"
                 outcome = _infrastructure(f"result upload failed: {details}")
                 result = b""
-        report = contributor_pb2.AgentMessage(
-            finished=wire.finished_message(attempt_id, outcome, result, result_sha)
-        )
+        finished = wire.finished_message(attempt_id, outcome, result, result_sha)
+        if estimate is not None:
+            finished.estimate.CopyFrom(estimate_message(estimate))
+        report = contributor_pb2.AgentMessage(finished=finished)
         self._held[attempt_id] = report
         self._send(report)
 

@@ -25,13 +25,14 @@ from runsurge.billing.terms import Billing
 from runsurge.coordinator import estimates, retries
 from runsurge.coordinator.fairness import SCHEDULABLE_JOBS, next_task
 from runsurge.coordinator.jobs import CancelList, lock_job, move_task, settle_job
-from runsurge.coordinator.policy import policy_for, record_policy
+from runsurge.coordinator.policy import policy_for, record_policy, wants_probe
 from runsurge.coordinator.quarantine import INFRASTRUCTURE_OUTCOMES
+from runsurge.coordinator.reservations import MIN_TASK_MEMORY
 from runsurge.coordinator.results import StoredResult
 from runsurge.coordinator.usage import record_usage
 from runsurge.coordinator.views import AssignmentView, FinishedAttempt
 from runsurge.errors import InvalidRequest, NotFound
-from runsurge.kinds import JobKind, OutcomeKind
+from runsurge.kinds import EstimateSource, JobKind, OutcomeKind
 from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import BlobStore
 from runsurge.store.models import Attempt, Contributor, Job, Task, utcnow
@@ -39,6 +40,7 @@ from runsurge.store.states import AttemptState, JobState, TaskState, transition
 from runsurge.tasklog import TaskIds
 
 log = logging.getLogger(__name__)
+MAX_ESTIMATE_BYTES = 1 << 50  # 1 PiB: a reported estimate is clamped here
 
 MAX_LOG_BYTES_KEPT = 64 * 1024
 INPUT_INLINE_LIMIT = 64 * 1024
@@ -107,6 +109,7 @@ def claim_task(
     )
     policy = policy_for(task, job, defaults)
     record_policy(attempt, policy)
+    attempt.probe_requested = wants_probe(task)
     session.add(attempt)
     session.flush()
     if job.state is JobState.QUEUED:
@@ -124,6 +127,7 @@ def claim_task(
         entrypoint=task.kind,
         queued_seconds=max(0.0, (now - queued_since).total_seconds()),
         rerun=rerun,
+        probe_memory=attempt.probe_requested,
     )
 
 
@@ -267,10 +271,11 @@ def finish_attempt(
     assert task is not None
     task.logs = report.logs[-MAX_LOG_BYTES_KEPT:]
     requeued = 0
+    predicted = _take_estimate(attempt, task, report)
     if result is not None:
         _succeed(job, attempt, task, result)
     else:
-        requeued = int(_fail(job, attempt, task, report, limits))
+        requeued = int(_fail(job, attempt, task, report, limits, predicted))
     charge_attempt(session, job, task, attempt, billing or Billing())
     cancel = settle_job(session, job)
     failed_on = contributor_id if report.outcome in INFRASTRUCTURE_OUTCOMES else ""
@@ -297,7 +302,12 @@ def _succeed(job: Job, attempt: Attempt, task: Task, result: StoredResult) -> No
 
 
 def _fail(
-    job: Job, attempt: Attempt, task: Task, report: FinishedAttempt, limits: RetryLimits
+    job: Job,
+    attempt: Attempt,
+    task: Task,
+    report: FinishedAttempt,
+    limits: RetryLimits,
+    predicted_bytes: int,
 ) -> bool:
     now = utcnow()
     outcome = report.outcome
@@ -311,7 +321,29 @@ def _fail(
     task.error_type = error.type if error else ""
     task.error_message = error.message if error else ""
     task.error_traceback = error.traceback if error else ""
-    return requeue_or_fail(job, task, attempt.id, outcome, limits, attempt.peak_memory_bytes)
+    return requeue_or_fail(
+        job, task, attempt.id, outcome, limits, attempt.peak_memory_bytes, predicted_bytes
+    )
+
+
+def _take_estimate(attempt: Attempt, task: Task, report: FinishedAttempt) -> int:
+    """Keep a probe estimate the coordinator asked for; the peak if it stopped the run.
+
+    A contributor may lie: an estimate is taken only from an attempt that was asked
+    to probe (its first), bounded, and it can only move this task's reservation,
+    within the caps that bind every retry.
+    """
+    estimate = report.estimate
+    if estimate is None or not attempt.probe_requested:
+        return 0
+    peak = min(max(estimate.peak_bytes, MIN_TASK_MEMORY), MAX_ESTIMATE_BYTES)
+    confidence = estimate.confidence if 0.0 <= estimate.confidence <= 1.0 else 0.0
+    task.estimate_bytes, task.estimate_confidence = peak, confidence
+    task.estimate_method = EstimateSource.PROBES
+    ran = (
+        report.outcome is not OutcomeKind.OUT_OF_MEMORY or peak <= attempt.memory_reservation_bytes
+    )
+    return 0 if ran else peak
 
 
 def requeue_or_fail(
@@ -321,6 +353,7 @@ def requeue_or_fail(
     outcome: OutcomeKind,
     limits: RetryLimits,
     peak_bytes: int = 0,
+    predicted_bytes: int = 0,
 ) -> bool:
     """After a failed or lost attempt: queue the task again (True) or fail it for good.
 
@@ -337,6 +370,7 @@ def requeue_or_fail(
             peak_bytes=peak_bytes,
             growth_factor=limits.memory_growth_factor,
             job_limit_bytes=job.memory_limit_bytes,
+            predicted_bytes=predicted_bytes,
         ),
     )
     if decision.retry:

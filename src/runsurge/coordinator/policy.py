@@ -13,13 +13,34 @@ from __future__ import annotations
 
 import dataclasses
 
+from runsurge.estimate.probes import ProbeBudget
+from runsurge.kinds import EstimateSource, TaskKind
 from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.models import Attempt, Job, Task
+
+# Inputs up to this size are run whole rather than probed (runsurge.estimate.probes).
+PROBE_INPUT_OVER_BYTES = ProbeBudget().whole_input_bytes
 
 
 def policy_for(task: Task, job: Job, defaults: SandboxPolicy) -> SandboxPolicy:
     """The limits the next attempt at `task` (of `job`) runs under."""
     return dataclasses.replace(defaults, memory_bytes=task.memory_reservation_bytes)
+
+
+def wants_probe(task: Task) -> bool:
+    """Whether the agent should probe the task's peak before its first attempt runs.
+
+    Only where nothing measured stands behind the reservation (the default, or a
+    static prior), only for an input large enough to have prefixes worth probing
+    (a smaller one is run whole: the run is the probe), and only the first attempt:
+    a retry already grows from a measured peak.
+    """
+    return (
+        task.kind is TaskKind.PROCESS
+        and task.attempt_count == 1  # counted by the claim that is asking
+        and task.estimate_method in (EstimateSource.DEFAULT, EstimateSource.STATIC)
+        and task.input_size > PROBE_INPUT_OVER_BYTES
+    )
 
 
 def record_policy(attempt: Attempt, policy: SandboxPolicy) -> None:

@@ -20,6 +20,8 @@ RESERVATION_STEP = 16 * MIB
 # CPython and the harness need about 10 MiB before the script runs; below this a
 # task cannot start at all, so a smaller per-job limit is refused at submission.
 MIN_TASK_MEMORY = 32 * MIB
+# A task its probes predict above this many times a cap fails without being run.
+FAIL_FAST_OVER = 1.5
 
 
 def round_up(size: int) -> int:
@@ -66,8 +68,17 @@ def after_out_of_memory(
     growth_factor: float,
     largest_offer_bytes: int,
     job_limit_bytes: int,
+    predicted_bytes: int = 0,
 ) -> Growth:
-    """Grow a killed task's reservation from the peak it reached, within both caps."""
+    """Grow a killed task's reservation from the peak it reached, within both caps.
+
+    `predicted_bytes` is set when the task never ran: its contributor's probes predicted
+    that peak, above the reservation. The estimate already holds its margin, so the
+    task is requeued with it as it is; beyond a cap it fails at once, saying how much
+    it needs, rather than being killed at the cap first.
+    """
+    if predicted_bytes:
+        return _as_predicted(predicted_bytes, largest_offer_bytes, job_limit_bytes)
     killed_at = format_size(reservation_bytes)
     if job_limit_bytes and reservation_bytes >= job_limit_bytes:
         return Growth(
@@ -91,3 +102,24 @@ def after_out_of_memory(
         True,
         f"out of memory at {killed_at}; retrying with {format_size(grown)}",
     )
+
+
+def _as_predicted(predicted_bytes: int, largest_offer_bytes: int, job_limit_bytes: int) -> Growth:
+    """The next reservation of a task its probes said would outgrow its reservation.
+
+    An estimate is an upper bound with a margin, so a task predicted a little above a
+    cap may still fit under it: it runs at the cap, where the kernel decides. Only a
+    prediction beyond `FAIL_FAST_OVER` times the cap fails the task without a run.
+    """
+    needs = reservation_for(predicted_bytes, None)
+    said = f"probes predict a peak of {format_size(predicted_bytes)}"
+    if job_limit_bytes and job_limit_bytes <= largest_offer_bytes:
+        cap, which = job_limit_bytes, "the job's memory limit (--memory)"
+        advice = "; raise the limit to run this input"
+    else:
+        cap, which, advice = largest_offer_bytes, "what any connected contributor can hold", ""
+    if needs <= cap:
+        return Growth(needs, True, f"{said}; running it with {format_size(needs)}")
+    if predicted_bytes > FAIL_FAST_OVER * cap:
+        return Growth(needs, False, f"{said}, more than {which} ({format_size(cap)}){advice}")
+    return Growth(cap, True, f"{said}, a little above {which}; running it with {format_size(cap)}")

@@ -64,6 +64,7 @@ class MemoryContext:
     peak_bytes: int = 0  # the peak the killed attempt reached (0: not reported)
     growth_factor: float = 2.0
     job_limit_bytes: int = 0  # the consumer's per-job limit (0: none)
+    predicted_bytes: int = 0  # the task never ran: its probes predicted this peak
 
 
 def decide(
@@ -91,6 +92,7 @@ def decide(
             memory.growth_factor,
             memory.largest_offer_bytes,
             memory.job_limit_bytes,
+            memory.predicted_bytes,
         )
         return RetryDecision(growth.retry, growth.reservation_bytes, growth.reason)
     return RetryDecision(True, reservation_bytes, f"retry after {outcome.value}")

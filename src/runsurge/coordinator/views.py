@@ -134,6 +134,15 @@ class AssignmentView:
     input_inline: bytes | None = None
     queued_seconds: float = 0.0  # since the task was queued (created, or requeued)
     rerun: bool = False  # an earlier attempt reached its agent and was lost, or succeeded
+    probe_memory: bool = False  # estimate the peak by probes before running (policy.py)
+
+
+@dataclass(frozen=True)
+class ProbeEstimate:
+    """A contributor's probe estimate of a task's peak memory, as it reported it."""
+
+    peak_bytes: int
+    confidence: float
 
 
 @dataclass
@@ -151,3 +160,4 @@ class FinishedAttempt:
     average_memory_bytes: int = 0
     memory_source: str = ""
     logs: bytes = b""
+    estimate: ProbeEstimate | None = None  # from probes, when the assignment asked

@@ -20,6 +20,7 @@ from runsurge.estimate.probes import ProbeBudget, ProbeRunner, plan_probes, run_
 from runsurge.estimate.rounding import round_up
 from runsurge.estimate.static import (
     HARNESS_BYTES_PER_INPUT_BYTE,
+    InputBytes,
     InputFeatures,
     ScriptFeatures,
     describe_input,
@@ -82,7 +83,7 @@ class Estimator:
     def estimate(
         self,
         script: str,
-        data: bytes,
+        data: InputBytes,
         script_hash: str = "",
         group: str = "",
         declared_max: int | None = None,
@@ -135,7 +136,12 @@ class Estimator:
         return self._finish(evidence, target.size, declared_max)
 
     def observe(
-        self, script_hash: str, data: bytes, actual_peak: int, estimate: Estimate, group: str = ""
+        self,
+        script_hash: str,
+        data: InputBytes,
+        actual_peak: int,
+        estimate: Estimate,
+        group: str = "",
     ) -> None:
         """Learn from a finished task: its peak joins the history, its ratio the margin."""
         target = describe_input(data)
@@ -178,7 +184,7 @@ class Estimator:
         return _Evidence(fit.upper_bound(x), Method.HISTORY, confidence, details, absolute=True)
 
     def _from_probes(
-        self, script: str, data: bytes, target: InputFeatures, features: ScriptFeatures
+        self, script: str, data: InputBytes, target: InputFeatures, features: ScriptFeatures
     ) -> _Evidence | None:
         if self._runner is None or features.syntax_error:
             return None
@@ -277,7 +283,7 @@ def _with_conditional_allocation_features(
 
 
 def _with_conditional_allocation(
-    evidence: _Evidence, features: ScriptFeatures, data: bytes, probed: bytes
+    evidence: _Evidence, features: ScriptFeatures, data: InputBytes, probed: bytes
 ) -> _Evidence:
     """Add a big allocation made only under a condition unless the evidence ran it.
 

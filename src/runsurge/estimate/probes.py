@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from runsurge.estimate.static import InputFeatures
+from runsurge.estimate.static import InputBytes, InputFeatures
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -117,7 +117,7 @@ class ProbeRun:
         ]
 
 
-def plan_probes(data: bytes, features: InputFeatures, budget: ProbeBudget) -> ProbePlan:
+def plan_probes(data: InputBytes, features: InputFeatures, budget: ProbeBudget) -> ProbePlan:
     """The ladder of prefixes that may be probed: the pilot, then doubling up to the top.
 
     `run_probes` runs the pilot and then only the few largest rungs that its signal and
@@ -143,7 +143,7 @@ def plan_probes(data: bytes, features: InputFeatures, budget: ProbeBudget) -> Pr
 
 
 def run_probes(
-    runner: ProbeRunner, script: str, data: bytes, plan: ProbePlan, budget: ProbeBudget
+    runner: ProbeRunner, script: str, data: InputBytes, plan: ProbePlan, budget: ProbeBudget
 ) -> ProbeRun:
     """Run the pilot, then climb the ladder while the time allowance permits.
 
@@ -188,7 +188,7 @@ def run_probes(
     return ProbeRun(plan, tuple(results))
 
 
-def _line_boundary(data: bytes, approx: int) -> int:
+def _line_boundary(data: InputBytes, approx: int) -> int:
     """The end of the line that contains offset `approx` (a prefix of whole lines)."""
     if approx <= 0:
         return 0

@@ -26,12 +26,15 @@ BASELINE_RUNS = 3
 class SandboxProbeRunner:
     """Runs probes in the sandbox under a probe policy; the harness baseline measured once."""
 
-    def __init__(self, runner: TaskRunner, policy: SandboxPolicy) -> None:
+    def __init__(
+        self, runner: TaskRunner, policy: SandboxPolicy, baseline_bytes: int | None = None
+    ) -> None:
+        """`baseline_bytes`: the harness baseline measured earlier on this host, if any."""
         self._runner = runner
         self._policy = policy
         self._workdir = tempfile.TemporaryDirectory(prefix="runsurge-probes-")
         self._folder = Path(self._workdir.name)
-        self._baseline: int | None = None
+        self._baseline = baseline_bytes
         self._session: WarmSession | None = None
         self._session_script = ""
 

@@ -11,7 +11,9 @@ predicts nothing).  The prior is coarse: it decides only when nothing better exi
 from __future__ import annotations
 
 import ast
+import mmap
 from dataclasses import dataclass
+from typing import TypeAlias
 
 MiB = 1024 * 1024
 PYTHON_LIST_SLOT = 8
@@ -19,6 +21,10 @@ PER_ELEMENT_OBJECT = 40  # a small int or short str object beside its list slot
 # Measured import cost of common heavy modules (RSS growth on CPython 3.12).
 IMPORT_BYTES = {"numpy": 30 * MiB, "pandas": 120 * MiB, "scipy": 60 * MiB, "sklearn": 150 * MiB}
 WHOLE_INPUT_CALLS = frozenset({"split", "splitlines", "loads", "sorted", "list", "findall"})
+# An input as the estimator reads it: bytes, or a read-only map of the input's file (an
+# agent probing a large input maps it rather than reading it into its own memory).
+InputBytes: TypeAlias = bytes | mmap.mmap
+COUNT_CHUNK = 4 * 1024 * 1024
 NUMERIC_INPUT_LIMIT = 64  # bytes: a longer input is data, not "a number"
 # The harness reads the input as bytes and decodes it to str while holding both: every
 # task peaks at least this many bytes per input byte above the baseline (measured 2.0
@@ -39,9 +45,10 @@ class ConditionalAllocation:
     nbytes: int
     guards: tuple[frozenset[str], ...]
 
-    def possible(self, data: bytes) -> bool:
+    def possible(self, data: InputBytes) -> bool:
         """False only when some guard's literals all are absent from the input."""
-        return all(any(lit.encode() in data for lit in guard) for guard in self.guards)
+        # find(), not `in`: an mmap's `in` looks for a single byte value.
+        return all(any(data.find(lit.encode()) >= 0 for lit in guard) for guard in self.guards)
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ class ScriptFeatures:
         """All conditional allocations, whatever the input (content-dependent memory)."""
         return sum(a.nbytes for a in self.conditional_allocations)
 
-    def possible_conditional_bytes(self, data: bytes) -> int:
+    def possible_conditional_bytes(self, data: InputBytes) -> int:
         """The conditional allocations whose guards this input does not rule out."""
         return sum(a.nbytes for a in self.conditional_allocations if a.possible(data))
 
@@ -84,16 +91,19 @@ class InputFeatures:
         return self.lines > 1
 
 
-def describe_input(data: bytes) -> InputFeatures:
+def describe_input(data: InputBytes) -> InputFeatures:
     """Size, line count and numeric value (if any) of an input."""
+    size = len(data)
     value: float | None = None
-    if len(data) <= NUMERIC_INPUT_LIMIT:
+    if size <= NUMERIC_INPUT_LIMIT:
         try:
-            value = float(data.strip() or b"x")
+            value = float(data[:].strip() or b"x")
         except ValueError:
             value = None
-    lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-    return InputFeatures(size=len(data), lines=lines, numeric_value=value)
+    # Counted a slice at a time, so a mapped file is never copied whole.
+    newlines = sum(data[at : at + COUNT_CHUNK].count(b"\n") for at in range(0, size, COUNT_CHUNK))
+    lines = newlines + (1 if size and data[-1:] != b"\n" else 0)
+    return InputFeatures(size=size, lines=lines, numeric_value=value)
 
 
 def read_script(source: str) -> ScriptFeatures:

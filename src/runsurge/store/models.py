@@ -321,6 +321,9 @@ class Attempt(Base):
     # Its agent had it: a heartbeat listed it as running, or its report arrived. A task
     # claimed again after such an attempt was lost reruns work (metrics.py counts it).
     reached_agent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The agent was asked to probe the task's memory before running it (policy.py);
+    # only then does the coordinator take an estimate from its report.
+    probe_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     task: Mapped[Task] = relationship(back_populates="attempts")
 

@@ -26,7 +26,12 @@ from runsurge.coordinator.attempts import (
 from runsurge.coordinator.auth import new_id, token_hash
 from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.results import store_result
-from runsurge.coordinator.views import AssignmentView, ErrorView, FinishedAttempt
+from runsurge.coordinator.views import (
+    AssignmentView,
+    ErrorView,
+    FinishedAttempt,
+    ProbeEstimate,
+)
 from runsurge.kinds import JobKind, OutcomeKind
 from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.blobs import DirectoryBlobStore
@@ -136,6 +141,7 @@ class Scene:
         error: ErrorView | None = None,
         wall_seconds: float = 1.5,
         average_memory_bytes: int = 5 * MiB,
+        estimate: ProbeEstimate | None = None,
     ) -> Settlement:
         """A contributor's AttemptFinished report."""
         report = FinishedAttempt(
@@ -150,6 +156,7 @@ class Scene:
             average_memory_bytes=average_memory_bytes,
             memory_source="cgroup",
             logs=b"log line\n",
+            estimate=estimate,
         )
         result = store_result(report, self.blobs)  # before the transaction, as the app does
         return self.db.call(

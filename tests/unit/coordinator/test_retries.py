@@ -100,3 +100,35 @@ def test_reservations_round_up_to_whole_steps() -> None:
     assert round_up(1) == RESERVATION_STEP
     assert round_up(RESERVATION_STEP) == RESERVATION_STEP
     assert round_up(RESERVATION_STEP + 1) == 2 * RESERVATION_STEP
+
+
+def test_a_predicted_peak_is_reserved_as_it_is_not_doubled() -> None:
+    grown = after_out_of_memory(208 * MiB, 0, 2.0, 8 * GiB, 0, predicted_bytes=330 * MiB)
+    assert grown.retry and grown.reservation_bytes == round_up(330 * MiB) == 336 * MiB
+    assert grown.reason == "probes predict a peak of 330.0 MiB; running it with 336.0 MiB"
+
+
+def test_a_prediction_a_little_above_a_cap_runs_at_the_cap() -> None:
+    # An estimate carries a margin: within 1.5x of the cap the kernel decides.
+    near_limit = after_out_of_memory(96 * MiB, 0, 2.0, 8 * GiB, 256 * MiB, 300 * MiB)
+    assert near_limit.retry and near_limit.reservation_bytes == 256 * MiB
+    near_offer = after_out_of_memory(96 * MiB, 0, 2.0, 1 * GiB, 0, 1400 * MiB)
+    assert near_offer.retry and near_offer.reservation_bytes == 1 * GiB
+
+
+def test_a_prediction_far_above_a_cap_fails_at_once_saying_what_it_needs() -> None:
+    over_limit = after_out_of_memory(64 * MiB, 0, 2.0, 8 * GiB, 64 * MiB, 320 * MiB)
+    assert not over_limit.retry
+    assert over_limit.reason == (
+        "probes predict a peak of 320.0 MiB, more than the job's memory limit (--memory) "
+        "(64.0 MiB); raise the limit to run this input"
+    )
+    over_offer = after_out_of_memory(512 * MiB, 0, 2.0, 1 * GiB, 0, 4 * GiB)
+    assert not over_offer.retry
+    assert "more than what any connected contributor can hold (1.0 GiB)" in over_offer.reason
+
+
+def test_a_predicted_out_of_memory_goes_through_the_retry_decision() -> None:
+    context = MemoryContext(208 * MiB, 8 * GiB, predicted_bytes=330 * MiB)
+    decision = decide(OutcomeKind.OUT_OF_MEMORY, 1, 3, context)
+    assert decision.retry and decision.memory_reservation_bytes == 336 * MiB

@@ -18,6 +18,7 @@ from runsurge.coordinator.views import (
     ErrorView,
     FinishedAttempt,
     JobView,
+    ProbeEstimate,
     TaskResultView,
 )
 from runsurge.errors import InvalidRequest
@@ -201,6 +202,7 @@ def assignment_message(a: AssignmentView) -> contributor_pb2.Assignment:
         script_name=a.script_name,
         input_inline=a.input_inline or b"",
         has_input_inline=a.input_inline is not None,
+        probe_memory=a.probe_memory,
     )
 
 
@@ -229,6 +231,9 @@ def finished_from_message(msg: contributor_pb2.AttemptFinished) -> FinishedAttem
         average_memory_bytes=msg.usage.average_memory_bytes,
         memory_source=msg.usage.memory_source,
         logs=msg.logs,
+        estimate=ProbeEstimate(msg.estimate.peak_bytes, msg.estimate.confidence)
+        if msg.HasField("estimate")
+        else None,
     )
 
 

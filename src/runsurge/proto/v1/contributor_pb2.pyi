@@ -280,6 +280,7 @@ class AttemptFinished(_message.Message):
     USAGE_FIELD_NUMBER: _builtins.int
     LOGS_FIELD_NUMBER: _builtins.int
     LOGS_TRUNCATED_FIELD_NUMBER: _builtins.int
+    ESTIMATE_FIELD_NUMBER: _builtins.int
     attempt_id: _builtins.int
     outcome: _builtins.str
     """OK or an error kind (see TaskError.kind)."""
@@ -293,6 +294,10 @@ class AttemptFinished(_message.Message):
     def error(self) -> _common_pb2.TaskError: ...
     @_builtins.property
     def usage(self) -> _common_pb2.Usage: ...
+    @_builtins.property
+    def estimate(self) -> Global___MemoryEstimate:
+        """The probes' estimate, when the assignment asked for one and the probes predicted."""
+
     def __init__(
         self,
         *,
@@ -304,14 +309,50 @@ class AttemptFinished(_message.Message):
         usage: _common_pb2.Usage | None = ...,
         logs: _builtins.bytes = ...,
         logs_truncated: _builtins.bool = ...,
+        estimate: Global___MemoryEstimate | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "usage", b"usage"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "estimate", b"estimate", "usage", b"usage"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt_id", b"attempt_id", "error", b"error", "logs", b"logs", "logs_truncated", b"logs_truncated", "outcome", b"outcome", "result_json", b"result_json", "result_sha256", b"result_sha256", "usage", b"usage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt_id", b"attempt_id", "error", b"error", "estimate", b"estimate", "logs", b"logs", "logs_truncated", b"logs_truncated", "outcome", b"outcome", "result_json", b"result_json", "result_sha256", b"result_sha256", "usage", b"usage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AttemptFinished: _TypeAlias = AttemptFinished  # noqa: Y015
+
+@_typing.final
+class MemoryEstimate(_message.Message):
+    """A peak-memory estimate from probes in the agent's sandbox (runsurge.estimate)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PEAK_BYTES_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_FIELD_NUMBER: _builtins.int
+    PROBE_SIZES_FIELD_NUMBER: _builtins.int
+    PROBE_SECONDS_FIELD_NUMBER: _builtins.int
+    peak_bytes: _builtins.int
+    """The predicted upper bound of the task's peak, in bytes, as its cgroup counts it."""
+    confidence: _builtins.float
+    """The estimator's belief (0..1) that the peak stays within peak_bytes."""
+    probe_seconds: _builtins.float
+    @_builtins.property
+    def probe_sizes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The input prefix sizes probed, and the seconds the probes took."""
+
+    def __init__(
+        self,
+        *,
+        peak_bytes: _builtins.int = ...,
+        confidence: _builtins.float = ...,
+        probe_sizes: _abc.Iterable[_builtins.int] | None = ...,
+        probe_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "peak_bytes", b"peak_bytes", "probe_seconds", b"probe_seconds", "probe_sizes", b"probe_sizes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MemoryEstimate: _TypeAlias = MemoryEstimate  # noqa: Y015
 
 @_typing.final
 class NodeSample(_message.Message):
@@ -458,6 +499,7 @@ class Assignment(_message.Message):
     SCRIPT_NAME_FIELD_NUMBER: _builtins.int
     INPUT_INLINE_FIELD_NUMBER: _builtins.int
     HAS_INPUT_INLINE_FIELD_NUMBER: _builtins.int
+    PROBE_MEMORY_FIELD_NUMBER: _builtins.int
     attempt_id: _builtins.int
     job_id: _builtins.str
     task_index: _builtins.int
@@ -471,6 +513,12 @@ class Assignment(_message.Message):
     input_inline: _builtins.bytes
     """The input itself when small (saves a FetchBlob round trip); verified by hash."""
     has_input_inline: _builtins.bool
+    probe_memory: _builtins.bool
+    """Estimate the task's peak memory first, by running the script on prefixes of the
+    input in the sandbox (docs/estimator.md), and report it in AttemptFinished.
+    When the estimate exceeds policy.memory_bytes, do not run the task: report
+    OUT_OF_MEMORY with the estimate, and the coordinator requeues it with that much.
+    """
     @_builtins.property
     def policy(self) -> _common_pb2.SandboxPolicy: ...
     def __init__(
@@ -487,10 +535,11 @@ class Assignment(_message.Message):
         script_name: _builtins.str = ...,
         input_inline: _builtins.bytes = ...,
         has_input_inline: _builtins.bool = ...,
+        probe_memory: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt_id", b"attempt_id", "entrypoint", b"entrypoint", "has_input_inline", b"has_input_inline", "input_inline", b"input_inline", "input_sha256", b"input_sha256", "input_size", b"input_size", "job_id", b"job_id", "policy", b"policy", "script_name", b"script_name", "script_sha256", b"script_sha256", "task_index", b"task_index"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt_id", b"attempt_id", "entrypoint", b"entrypoint", "has_input_inline", b"has_input_inline", "input_inline", b"input_inline", "input_sha256", b"input_sha256", "input_size", b"input_size", "job_id", b"job_id", "policy", b"policy", "probe_memory", b"probe_memory", "script_name", b"script_name", "script_sha256", b"script_sha256", "task_index", b"task_index"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
