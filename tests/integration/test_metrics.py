@@ -55,6 +55,10 @@ def test_metrics_show_the_queue_then_the_finished_job(cluster_factory: type[Clus
     assert 0 <= done[("runsurge_heartbeat_lag_seconds", ())] < 10
     assert done[("runsurge_attempt_reports_total", (("outcome", "OK"),))] == 1
     assert done[("runsurge_attempt_duration_seconds_count", ())] == 1
+    # The task started from a static prior; its peak is now measured against it.
+    assert done[("runsurge_estimate_tasks", (("method", "static"),))] == 1
+    assert 0 <= done[("runsurge_estimate_coverage_ratio", (("method", "static"),))] <= 1
+    assert done[("runsurge_estimate_over_peak_median", (("method", "static"),))] > 0
     # It waited in the queue for the contributor to start: the latency shows it.
     assert queued[("runsurge_dispatch_latency_seconds_count", ())] == 0
     assert done[("runsurge_dispatch_latency_seconds_count", ())] == 1

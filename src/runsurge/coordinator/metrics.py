@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from runsurge.coordinator.estimate_quality import WINDOW, EstimateQuality, read_quality
 from runsurge.errors import ConfigError
 from runsurge.store.database import Database
 from runsurge.store.models import Attempt, Contributor, Job, utcnow
@@ -43,6 +44,7 @@ class StateSnapshot:
     contributors_by_state: dict[str, int]
     running_attempts: int
     heartbeat_lag_seconds: float
+    estimates: dict[str, EstimateQuality] = field(default_factory=dict)
 
 
 def read_snapshot(session: Session) -> StateSnapshot:
@@ -80,6 +82,7 @@ def read_snapshot(session: Session) -> StateSnapshot:
         },
         running_attempts=int(running or 0),
         heartbeat_lag_seconds=lag,
+        estimates=read_quality(session),
     )
 
 
@@ -123,6 +126,33 @@ class StateCollector(Collector):
             "Seconds since the least recently heard online contributor was last heard.",
             value=snapshot.heartbeat_lag_seconds,
         )
+        yield from _estimate_families(snapshot.estimates)
+
+
+def _estimate_families(quality: dict[str, EstimateQuality]) -> Iterator[Metric]:
+    """Coverage and tightness of the memory estimates, per method (estimate_quality.py)."""
+    tasks = GaugeMetricFamily(
+        "runsurge_estimate_tasks",
+        f"Succeeded tasks with a memory estimate among the newest {WINDOW}, by method.",
+        labels=["method"],
+    )
+    coverage = GaugeMetricFamily(
+        "runsurge_estimate_coverage_ratio",
+        "Share of those tasks whose kernel-measured peak stayed within the estimate.",
+        labels=["method"],
+    )
+    tightness = GaugeMetricFamily(
+        "runsurge_estimate_over_peak_median",
+        "Median of estimate / peak over those tasks (1.0: exact; above: reserved spare).",
+        labels=["method"],
+    )
+    for method, q in sorted(quality.items()):
+        tasks.add_metric([method], q.tasks)
+        coverage.add_metric([method], q.coverage)
+        tightness.add_metric([method], q.median_ratio)
+    yield tasks
+    yield coverage
+    yield tightness
 
 
 def _by_label(name: str, doc: str, label: str, values: dict[str, int]) -> GaugeMetricFamily:
