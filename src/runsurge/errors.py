@@ -92,4 +92,29 @@ class CoordinatorUnreachable(RunSurgeError):
 
 
 class JobFailed(RunSurgeError):
-    """A job ended without a result; the message carries the task's error."""
+    """A job, or one input of it, ended without a result; the attributes say why.
+
+    `kind` is how it ended (SCRIPT_ERROR, TIMEOUT, OUT_OF_MEMORY, CANCELLED, …),
+    `error_type`, `message` and `traceback` are the script's exception (empty when it
+    raised none), `job_id` the job and `index` the input (None: the job as a whole).
+    `str(exc)` reads as one paragraph with all of it.
+    """
+
+    def __init__(
+        self,
+        description: str,
+        *,
+        job_id: str = "",
+        index: int | None = None,
+        kind: str = "",
+        error_type: str = "",
+        message: str = "",
+        traceback: str = "",
+    ) -> None:
+        super().__init__(description)
+        self.job_id = job_id
+        self.index = index
+        self.kind = kind
+        self.error_type = error_type
+        self.message = message or description
+        self.traceback = traceback

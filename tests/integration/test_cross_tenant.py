@@ -31,6 +31,9 @@ def _other_consumers_calls(jobs: consumer_pb2_grpc.ConsumerServiceStub, job_id: 
         "ListTaskResults": lambda: jobs.ListTaskResults(
             consumer_pb2.ListTaskResultsRequest(job_id=job_id), metadata=md
         ),
+        "StreamTaskResults": lambda: jobs.StreamTaskResults(
+            consumer_pb2.StreamTaskResultsRequest(job_id=job_id), metadata=md, timeout=5
+        ),
         "FetchResult": lambda: jobs.FetchResult(
             consumer_pb2.FetchResultRequest(job_id=job_id, task_index=0), metadata=md
         ),
@@ -63,7 +66,15 @@ def test_another_consumer_cannot_read_watch_fetch_or_cancel_a_job(
         # A still sees everything of its own job.
         own = _other_consumers_calls(jobs, job.id, cluster.consumer_token)
         assert {n: code_of(c) for n, c in own.items() if n != "CancelJob"} == dict.fromkeys(
-            ["GetJob", "WatchJob", "ListTaskResults", "FetchResult", "GetTaskLogs", "GetInvoice"],
+            [
+                "GetJob",
+                "WatchJob",
+                "ListTaskResults",
+                "StreamTaskResults",
+                "FetchResult",
+                "GetTaskLogs",
+                "GetInvoice",
+            ],
             OK,
         )
         assert a.job(job.id).status().state == "SUCCEEDED"

@@ -9,13 +9,17 @@ import runsurge.client
 
 # Changing this list is an API change: update docs and say so in the changelog.
 CLIENT_API = [
+    "AsyncResult",
     "Balance",
     "Client",
     "InputResult",
     "Invoice",
     "InvoiceLine",
     "Job",
+    "JobFutures",
     "JobStatus",
+    "Pool",
+    "ResultIterator",
     "TaskCounts",
     "TaskErrorInfo",
     "TaskMemory",
@@ -55,3 +59,12 @@ def test_package_exports_still_resolve_lazily() -> None:
     for package in (sandbox, scan):
         for name in package.__all__:
             assert getattr(package, name) is not None, f"{package.__name__}.{name}"
+
+
+def test_top_level_package_offers_client_and_pool_without_loading_them() -> None:
+    import runsurge
+
+    assert runsurge.__all__ == ["Client", "Pool"]
+    assert runsurge.Pool is runsurge.client.Pool and runsurge.Client is runsurge.client.Client
+    loaded = _modules_loaded_by("import runsurge")
+    assert {m for m in loaded if m.startswith("runsurge")} == {"runsurge"}

@@ -169,14 +169,20 @@ def wait_with_progress(job: Job) -> JobStatus:
         return job.wait(on_update=update)
 
 
-def write_per_input(job: Job, destination: Path | None) -> int:
-    """Every input's outcome as JSON lines (stdout or a file); return how many failed."""
+def write_per_input(job: Job, destination: Path | None, follow: bool = False) -> int:
+    """Every input's outcome as JSON lines (stdout or a file); return how many failed.
+
+    In input order; with `follow`, each line as soon as its input is final, in the
+    order they finish (flushed at once, for a reader at the other end of a pipe).
+    """
     failed = 0
     stream = destination.open("w", encoding="utf-8") if destination else sys.stdout
     try:
-        for item in job.results():
+        for item in job.as_completed() if follow else job.results():
             failed += 0 if item.ok else 1
             stream.write(json.dumps(item.to_json(), sort_keys=True) + "\n")
+            if follow:
+                stream.flush()
     finally:
         if destination is not None:
             stream.close()

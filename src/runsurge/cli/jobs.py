@@ -198,14 +198,29 @@ def result(
     output_file: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write --per-input lines to FILE.")
     ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="With --per-input: print each input's line as soon as it is final, in "
+            "the order they finish, until the last.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
     coordinator: CoordinatorOpt = None,
     token: TokenOpt = None,
     tls_ca: TlsCaOpt = None,
 ) -> None:
     """Print a job's result or a group's aggregate (waits by default); exit 1 if it failed."""
+    if follow and not per_input:
+        raise typer.BadParameter("--follow needs --per-input", param_hint="--follow")
     with connect(coordinator, token, tls_ca) as client:
         job = client.job(job_id)
+        if follow:
+            failed = groups.write_per_input(job, output_file, follow=True)
+            final = job.wait()  # a group's aggregate may still be running
+            raise typer.Exit(EXIT_JOB_FAILED if failed or final.state != "SUCCEEDED" else 0)
         current = job.status()
         if wait and not current.done:
             current = groups.wait_with_progress(job) if current.kind == "group" else job.wait()

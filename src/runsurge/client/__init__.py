@@ -5,6 +5,13 @@ from runsurge.client import Client
 with Client() as client:              # finds the coordinator `runsurge up` started
     job = client.submit("wordcount.py", "hello world\\nbye")
     print(job.result())               # {'lines': 2, 'words': 3}
+
+Many text inputs, multiprocessing-style (docs/sdk.md):
+
+from runsurge import Pool
+
+with Pool() as pool:
+    print(pool.map("wordcount.py", ["a b", "c"]))  # [{'lines': 1, 'words': 2}, ...]
 """
 
 from runsurge.client.billing import Balance, Invoice, InvoiceLine
@@ -17,16 +24,22 @@ from runsurge.client.job import (
     TaskErrorInfo,
     TaskMemory,
 )
+from runsurge.client.mapping import JobFutures, ResultIterator
 from runsurge.client.monitoring import TaskOutput, TaskSample
+from runsurge.client.pool import AsyncResult, Pool
 
 __all__ = [
+    "AsyncResult",
     "Balance",
     "Client",
     "InputResult",
     "Invoice",
     "InvoiceLine",
     "Job",
+    "JobFutures",
     "JobStatus",
+    "Pool",
+    "ResultIterator",
     "TaskCounts",
     "TaskErrorInfo",
     "TaskMemory",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -12,11 +11,12 @@ from typing import IO, Any
 
 import grpc
 
-from runsurge.client import _upload, _wire
+from runsurge.client import _results, _upload, _wire
 from runsurge.client._errors import translate, translated
 from runsurge.client._upload import InputSource, check_inputs, open_input
 from runsurge.client.billing import Balance, Invoice, balance_from, invoice_from
 from runsurge.client.job import InputResult, Job, JobStatus, TaskLogs
+from runsurge.client.mapping import JobFutures, map_futures
 from runsurge.client.monitoring import TaskOutput, TaskSample
 from runsurge.config import ClientSettings, parse_size
 from runsurge.errors import ConfigError, InvalidInput, InvalidRequest, NotFound
@@ -171,6 +171,22 @@ class Client:
             raise InvalidRequest(f"on_error must be 'continue' or 'fail-fast', not {on_error!r}")
         check_inputs(inputs)
         return self._submit(spec, inputs)
+
+    def map(
+        self,
+        script: ScriptSource,
+        inputs: Iterable[str],
+        *,
+        name: str = "",
+        memory: int | str | None = None,
+    ) -> JobFutures:
+        """Submit `script` over text `inputs` as one group; one Future per input.
+
+        Returns once every input is uploaded: a list of `concurrent.futures.Future`
+        in input order (with `.job`), each resolved as its input finishes, with the
+        result dict or a JobFailed. Inputs must be `str` (TypeError otherwise).
+        """
+        return map_futures(self, script, inputs, name=name, memory=memory)
 
     def _submit(self, spec: consumer_pb2.JobSpec, inputs: Iterable[InputSource]) -> Job:
         reply = _upload.submit(self._stub, spec, inputs, self._metadata, self.address, self.tls)
@@ -361,18 +377,10 @@ class Client:
         return TaskLogs(reply.logs.decode("utf-8", "replace"), reply.truncated, reply.state)
 
     def _task_results(self, job_id: str, start: int) -> Iterator[InputResult]:
-        with translated(self.address, self.tls):
-            for msg in self._stub.ListTaskResults(
-                consumer_pb2.ListTaskResultsRequest(job_id=job_id, start_index=start),
-                metadata=self._metadata,
-            ):
-                result = None
-                if msg.result_inline:
-                    result = json.loads(msg.result_json)
-                elif msg.state == "SUCCEEDED":
-                    result = json.loads(self._fetch_result(job_id, msg.index))
-                error = _wire.error_info(msg.error) if msg.HasField("error") else None
-                yield InputResult(msg.index, msg.state, result, error, _wire.task_memory(msg))
+        return _results.listed(self, job_id, start)
+
+    def _finished_results(self, job_id: str) -> Iterator[InputResult]:
+        return _results.finished(self, job_id)
 
 
 AggregateSpec = str | Iterable[str] | Mapping[str, str] | None

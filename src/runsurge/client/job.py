@@ -183,8 +183,17 @@ class Job:
         """
         status = self._last if self._last and self._last.done else self.wait(timeout)
         if status.state != "SUCCEEDED":
-            detail = status.error.describe() if status.error else status.state.lower()
-            raise JobFailed(f"job {self.id} {status.state.lower()}: {detail}")
+            error = status.error
+            detail = error.describe() if error else status.state.lower()
+            raise JobFailed(
+                f"job {self.id} {status.state.lower()}: {detail}",
+                job_id=self.id,
+                index=0 if status.kind == "single" else None,
+                kind=error.kind if error else status.state,
+                error_type=error.type if error else "",
+                message=error.message if error else status.state.lower(),
+                traceback=error.traceback if error else "",
+            )
         if status.result is not None:
             return status.result
         if status.kind == "group":
@@ -199,8 +208,23 @@ class Job:
         return parsed
 
     def results(self, start: int = 0) -> Iterator[InputResult]:
-        """Every input's outcome in input order (streamed; call after the job is done)."""
+        """Every input's outcome in input order (streamed; call after the job is done).
+
+        Called earlier, inputs not yet final come with their current state and no
+        result; `as_completed()` waits for each instead.
+        """
         yield from self._client._task_results(self.id, start)
+
+    def as_completed(self) -> Iterator[InputResult]:
+        """Each input's final outcome as soon as it is recorded, in the order they finish.
+
+        Ends after the last input (at once, with every outcome, for a finished job).
+        A failed input is yielded like the others (`ok` false, `error` set), never
+        raised. The stream resumes by itself after a dropped connection or a
+        coordinator restart, missing and repeating nothing; an outage longer than a
+        minute raises CoordinatorUnreachable.
+        """
+        yield from self._client._finished_results(self.id)
 
     def logs(
         self, index: int = 0, *, follow: bool = False, timeout: float | None = None

@@ -138,6 +138,10 @@ def move_task(job: Job, task: Task, target: TaskState) -> None:
     if task.kind is TaskKind.PROCESS:  # the aggregate task is not an input
         setattr(job, COUNTER[old], getattr(job, COUNTER[old]) - 1)
         setattr(job, COUNTER[target], getattr(job, COUNTER[target]) + 1)
+        if target.final:
+            # Under the job's row lock: positions commit in the order they are given.
+            job.finished_seq += 1
+            task.finished_seq = job.finished_seq
 
 
 def add_tasks(
@@ -337,8 +341,15 @@ def _stop_unfinished(session: Session, job: Job) -> CancelList:
             state=TaskState.CANCELLED,
             finished_at=now,
             error_kind=OutcomeKind.CANCELLED.value,
+            # One statement for any size: past every position given so far, in input
+            # order (gaps are allowed; only the order matters to result streams).
+            finished_seq=Task.index + job.finished_seq + 1,
         )
     )
+    last_index = session.scalar(
+        select(func.max(Task.index)).where(Task.job_id == job.id, Task.kind == TaskKind.PROCESS)
+    )
+    job.finished_seq += (last_index if last_index is not None else -1) + 1
     recount(session, job)
     return [(attempt_id, contributor_id) for attempt_id, contributor_id in running]
 
@@ -483,6 +494,11 @@ def task_results(
         .order_by(Task.index)
         .limit(limit)
     ).all()
+    return result_views(session, tasks, blobs)
+
+
+def result_views(session: Session, tasks: Sequence[Task], blobs: BlobStore) -> list[TaskResultView]:
+    """The outcomes of these input tasks, as listed to their consumer."""
     memory = _task_memory(session, [task.id for task in tasks])
     views = []
     for task in tasks:

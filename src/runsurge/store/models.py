@@ -211,6 +211,9 @@ class Job(Base):
     succeeded_count: Mapped[int] = mapped_column(Integer, default=0)
     failed_count: Mapped[int] = mapped_column(Integer, default=0)
     cancelled_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The last finishing position handed to one of its inputs (Task.finished_seq), kept by
+    # jobs.move_task under the job's row lock, so positions are committed in their order.
+    finished_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     on_error: Mapped[OnError] = mapped_column(_enum(OnError), default=OnError.CONTINUE)
     aggregate_specs: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of FIELD=REDUCER
     aggregate_script: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -254,6 +257,8 @@ class Task(Base):
         Index("ix_tasks_job_state_index", "job_id", "state", "index"),
         # Queued tasks larger than an agent's offer (coordinator/placement.py).
         Index("ix_tasks_state_reservation", "state", "memory_reservation_bytes"),
+        # A job's inputs in the order they finished (coordinator/result_stream.py).
+        Index("ix_tasks_job_finished_seq", "job_id", "finished_seq"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -280,6 +285,9 @@ class Task(Base):
     logs: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Its position among the job's inputs in the order they became final (increasing,
+    # not contiguous); None while it is not final. Results streams resume after one.
+    finished_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     job: Mapped[Job] = relationship(back_populates="tasks")
     attempts: Mapped[list[Attempt]] = relationship(back_populates="task", order_by="Attempt.id")

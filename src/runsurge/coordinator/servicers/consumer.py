@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
 from runsurge.billing import invoices, ledger
-from runsurge.coordinator import contributors, jobs, outputs, samples
+from runsurge.coordinator import contributors, jobs, outputs, result_stream, samples
 from runsurge.coordinator.app import Coordinator
 from runsurge.coordinator.attempts import MAX_LOG_BYTES_KEPT
 from runsurge.coordinator.auth import Principal
@@ -129,6 +129,25 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
             if len(page) < RESULTS_PAGE:
                 return
             start = page[-1].index + 1
+
+    @streaming
+    async def StreamTaskResults(
+        self, request: consumer_pb2.StreamTaskResultsRequest, context: Context
+    ) -> AsyncIterator[consumer_pb2.FinishedTaskResult]:
+        principal = current_principal()
+        if not request.job_id:
+            raise InvalidRequest("job_id is required")
+        async for found in result_stream.follow(
+            self._c.db,
+            self._c.blobs,
+            self._c.events,
+            principal.id,
+            request.job_id,
+            request.after_position,
+        ):
+            yield consumer_pb2.FinishedTaskResult(
+                position=found.position, result=task_result_message(found.view)
+            )
 
     @unary
     async def CancelJob(

@@ -500,6 +500,55 @@ class TaskResult(_message.Message):
 Global___TaskResult: _TypeAlias = TaskResult  # noqa: Y015
 
 @_typing.final
+class StreamTaskResultsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    AFTER_POSITION_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    after_position: _builtins.int
+    """The `position` of the last outcome already seen (0: from the first)."""
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        after_position: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_position", b"after_position", "job_id", b"job_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamTaskResultsRequest: _TypeAlias = StreamTaskResultsRequest  # noqa: Y015
+
+@_typing.final
+class FinishedTaskResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POSITION_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    position: _builtins.int
+    """Where this input came in the job's finishing order: increasing along the stream,
+    not necessarily contiguous. Resume after it.
+    """
+    @_builtins.property
+    def result(self) -> Global___TaskResult: ...
+    def __init__(
+        self,
+        *,
+        position: _builtins.int = ...,
+        result: Global___TaskResult | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["position", b"position", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FinishedTaskResult: _TypeAlias = FinishedTaskResult  # noqa: Y015
+
+@_typing.final
 class ListContributorsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

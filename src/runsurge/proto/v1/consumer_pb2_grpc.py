@@ -67,6 +67,11 @@ class ConsumerServiceStub:
                 request_serializer=runsurge_dot_v1_dot_consumer__pb2.ListTaskResultsRequest.SerializeToString,
                 response_deserializer=runsurge_dot_v1_dot_consumer__pb2.TaskResult.FromString,
                 _registered_method=True)
+        self.StreamTaskResults = channel.unary_stream(
+                '/runsurge.v1.ConsumerService/StreamTaskResults',
+                request_serializer=runsurge_dot_v1_dot_consumer__pb2.StreamTaskResultsRequest.SerializeToString,
+                response_deserializer=runsurge_dot_v1_dot_consumer__pb2.FinishedTaskResult.FromString,
+                _registered_method=True)
         self.CancelJob = channel.unary_unary(
                 '/runsurge.v1.ConsumerService/CancelJob',
                 request_serializer=runsurge_dot_v1_dot_consumer__pb2.GetJobRequest.SerializeToString,
@@ -148,6 +153,18 @@ class ConsumerServiceServicer:
     def ListTaskResults(self, request, context):
         """Streams each input's outcome (result or error) in input order, from
         start_index on; results larger than 1 MiB are left for FetchResult.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamTaskResults(self, request, context):
+        """Streams each input's final outcome (result or error) as soon as it is recorded, in
+        the order the inputs became final, after `after_position`; ends once every input
+        is final (at once for a finished job). Positions are stored with the tasks, so a
+        client that lost the stream (a disconnect, a coordinator restart) calls again with
+        the last position it saw and gets each later outcome exactly once. Results larger
+        than 1 MiB are left for FetchResult. NOT_FOUND for another consumer's job.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -239,6 +256,11 @@ def add_ConsumerServiceServicer_to_server(servicer, server):
                     servicer.ListTaskResults,
                     request_deserializer=runsurge_dot_v1_dot_consumer__pb2.ListTaskResultsRequest.FromString,
                     response_serializer=runsurge_dot_v1_dot_consumer__pb2.TaskResult.SerializeToString,
+            ),
+            'StreamTaskResults': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamTaskResults,
+                    request_deserializer=runsurge_dot_v1_dot_consumer__pb2.StreamTaskResultsRequest.FromString,
+                    response_serializer=runsurge_dot_v1_dot_consumer__pb2.FinishedTaskResult.SerializeToString,
             ),
             'CancelJob': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelJob,
@@ -439,6 +461,33 @@ class ConsumerService:
             '/runsurge.v1.ConsumerService/ListTaskResults',
             runsurge_dot_v1_dot_consumer__pb2.ListTaskResultsRequest.SerializeToString,
             runsurge_dot_v1_dot_consumer__pb2.TaskResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamTaskResults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/runsurge.v1.ConsumerService/StreamTaskResults',
+            runsurge_dot_v1_dot_consumer__pb2.StreamTaskResultsRequest.SerializeToString,
+            runsurge_dot_v1_dot_consumer__pb2.FinishedTaskResult.FromString,
             options,
             channel_credentials,
             insecure,

@@ -53,6 +53,14 @@ class ConsumerServiceStub:
     """Streams each input's outcome (result or error) in input order, from
     start_index on; results larger than 1 MiB are left for FetchResult.
     """
+    StreamTaskResults: _grpc.UnaryStreamMultiCallable[_consumer_pb2.StreamTaskResultsRequest, _consumer_pb2.FinishedTaskResult]
+    """Streams each input's final outcome (result or error) as soon as it is recorded, in
+    the order the inputs became final, after `after_position`; ends once every input
+    is final (at once for a finished job). Positions are stored with the tasks, so a
+    client that lost the stream (a disconnect, a coordinator restart) calls again with
+    the last position it saw and gets each later outcome exactly once. Results larger
+    than 1 MiB are left for FetchResult. NOT_FOUND for another consumer's job.
+    """
     CancelJob: _grpc.UnaryUnaryMultiCallable[_consumer_pb2.GetJobRequest, _consumer_pb2.Job]
     ListContributors: _grpc.UnaryUnaryMultiCallable[_consumer_pb2.ListContributorsRequest, _consumer_pb2.ListContributorsResponse]
     GetTaskLogs: _grpc.UnaryUnaryMultiCallable[_consumer_pb2.GetTaskLogsRequest, _consumer_pb2.TaskLogs]
@@ -99,6 +107,14 @@ class ConsumerServiceAsyncStub(ConsumerServiceStub):
     ListTaskResults: _aio.UnaryStreamMultiCallable[_consumer_pb2.ListTaskResultsRequest, _consumer_pb2.TaskResult]  # type: ignore[assignment]
     """Streams each input's outcome (result or error) in input order, from
     start_index on; results larger than 1 MiB are left for FetchResult.
+    """
+    StreamTaskResults: _aio.UnaryStreamMultiCallable[_consumer_pb2.StreamTaskResultsRequest, _consumer_pb2.FinishedTaskResult]  # type: ignore[assignment]
+    """Streams each input's final outcome (result or error) as soon as it is recorded, in
+    the order the inputs became final, after `after_position`; ends once every input
+    is final (at once for a finished job). Positions are stored with the tasks, so a
+    client that lost the stream (a disconnect, a coordinator restart) calls again with
+    the last position it saw and gets each later outcome exactly once. Results larger
+    than 1 MiB are left for FetchResult. NOT_FOUND for another consumer's job.
     """
     CancelJob: _aio.UnaryUnaryMultiCallable[_consumer_pb2.GetJobRequest, _consumer_pb2.Job]  # type: ignore[assignment]
     ListContributors: _aio.UnaryUnaryMultiCallable[_consumer_pb2.ListContributorsRequest, _consumer_pb2.ListContributorsResponse]  # type: ignore[assignment]
@@ -179,6 +195,20 @@ class ConsumerServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_consumer_pb2.TaskResult], _abc.AsyncIterator[_consumer_pb2.TaskResult]]:
         """Streams each input's outcome (result or error) in input order, from
         start_index on; results larger than 1 MiB are left for FetchResult.
+        """
+
+    @_abc_1.abstractmethod
+    def StreamTaskResults(
+        self,
+        request: _consumer_pb2.StreamTaskResultsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_consumer_pb2.FinishedTaskResult], _abc.AsyncIterator[_consumer_pb2.FinishedTaskResult]]:
+        """Streams each input's final outcome (result or error) as soon as it is recorded, in
+        the order the inputs became final, after `after_position`; ends once every input
+        is final (at once for a finished job). Positions are stored with the tasks, so a
+        client that lost the stream (a disconnect, a coordinator restart) calls again with
+        the last position it saw and gets each later outcome exactly once. Results larger
+        than 1 MiB are left for FetchResult. NOT_FOUND for another consumer's job.
         """
 
     @_abc_1.abstractmethod

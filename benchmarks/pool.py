@@ -1,0 +1,115 @@
+"""runsurge.Pool(...).map vs multiprocessing.Pool(2).map, side by side, and time to first result.
+
+Starts `runsurge up --contributors 2` (each contributor one core) and, in the same run,
+maps the same `process` function (about 10 ms of CPU per input) over the same inputs
+through `multiprocessing.Pool(2).map` and `runsurge.Pool().map`; prints both wall
+times and their ratio. Then times the first result of `imap` on each (the Pool's
+start included for multiprocessing; submission and upload included for RunSurge).
+A warm-up job first has the coordinator scan the script once (verdicts are cached by
+script hash), so the times are those of a script already seen.
+
+Usage: .venv/bin/python benchmarks/pool.py [--inputs 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import runsurge
+
+SCRIPT = """
+import time
+
+def process(input_data: str) -> dict:
+    deadline = time.perf_counter() + 0.010
+    spins = 0
+    while time.perf_counter() < deadline:
+        spins += 1
+    return {"n": len(input_data)}
+"""
+
+
+def process(input_data: str) -> dict[str, int]:
+    """The same function, for the multiprocessing baseline."""
+    deadline = time.perf_counter() + 0.010
+    spins = 0
+    while time.perf_counter() < deadline:
+        spins += 1
+    return {"n": len(input_data)}
+
+
+def start_cluster(home: Path) -> tuple[subprocess.Popen[bytes], str]:
+    env = dict(os.environ, RUNSURGE_HOME=str(home))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runsurge", "up", "--contributors", "2", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith(b"READY "):
+            return proc, line.split()[1].decode()
+    raise RuntimeError("runsurge up did not start")
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def first_of(results: Iterator[dict[str, Any]]) -> dict[str, Any]:
+    return next(results)
+
+
+def mp_map(inputs: list[str]) -> list[dict[str, int]]:
+    with multiprocessing.Pool(2) as pool:
+        return pool.map(process, inputs)
+
+
+def mp_first(inputs: list[str]) -> dict[str, int]:
+    with multiprocessing.Pool(2) as pool:
+        return first_of(pool.imap(process, inputs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--inputs", type=int, default=1000)
+    args = parser.parse_args()
+    inputs = [f"input number {i}" for i in range(args.inputs)]
+    expected = [{"n": len(i)} for i in inputs]
+    with tempfile.TemporaryDirectory() as tmp:
+        up, address = start_cluster(Path(tmp))
+        try:
+            token = (Path(tmp) / "local" / "coordinator" / "consumer.token").read_text().strip()
+            with runsurge.Pool(coordinator=address, token=token) as pool:
+                pool.map(SCRIPT, ["warm-up"] * 4)
+                ours, mapped = timed(lambda: pool.map(SCRIPT, inputs))
+                assert mapped == expected
+                ours_first, _ = timed(lambda: first_of(pool.imap(SCRIPT, inputs)))
+            theirs, local = timed(lambda: mp_map(inputs))
+            assert local == expected
+            theirs_first, _ = timed(lambda: mp_first(inputs))
+        finally:
+            up.terminate()
+            up.wait(60)
+    n = args.inputs
+    print(f"{n:,} inputs x 10 ms, 2 workers each")
+    print(f"{'':24} {'map s':>8} {'first result s':>15}")
+    print(f"{'runsurge.Pool().map':24} {ours:>8.2f} {ours_first:>15.2f}")
+    print(f"{'multiprocessing.Pool(2)':24} {theirs:>8.2f} {theirs_first:>15.2f}")
+    print(f"ratio (runsurge / multiprocessing): map {ours / theirs:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
