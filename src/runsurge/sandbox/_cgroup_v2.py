@@ -5,12 +5,15 @@ internal processes").  If enabling memory and pids in this process's own cgroup
 fails with EBUSY because the agent itself lives there, the agent's processes are
 moved into a leaf ``runsurge-agent`` child first, the way systemd's ``Delegate=yes``
 services are expected to arrange themselves.  Kill-all uses ``cgroup.kill`` (Linux
-5.14+) and falls back to SIGKILLing ``cgroup.procs``.
+5.14+) and falls back to SIGKILLing ``cgroup.procs``. A warm session's per-input
+peak resets ``memory.peak`` through its own descriptor (Linux 6.12+); on older kernels
+the peak covers the cgroup's lifetime and the 20 ms samples stand in for it.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 from runsurge.sandbox.cgroups import (
@@ -41,6 +44,9 @@ class CgroupV2Task:
 
     def __init__(self, directory: Path) -> None:
         self._dir = directory
+        # memory.peak opened read-write and reset (Linux 6.12+): its peak, read through
+        # this descriptor, starts from the reset, so each warm input's peak is its own.
+        self._peak_fd: int | None = None
 
     @property
     def description(self) -> str:
@@ -66,12 +72,38 @@ class CgroupV2Task:
         return read_int(self._dir / "memory.current")
 
     def peak_memory_bytes(self) -> int | None:
-        """memory.peak (Linux 5.19+), else None and the sampled peak is used."""
+        """memory.peak (Linux 5.19+) since the last reset, else None: the samples' peak counts."""
+        if self._peak_fd is not None:
+            try:
+                return int(os.pread(self._peak_fd, 64, 0))
+            except (OSError, ValueError):
+                return None
         return read_int(self._dir / "memory.peak")
 
     def reset_peak_memory(self) -> bool:
-        """memory.peak covers the cgroup's lifetime (its reset, Linux 6.12+, is per open file)."""
-        return False
+        """Restart memory.peak from current usage, for reads through one descriptor.
+
+        Linux 6.12+ resets the peak seen through a descriptor that wrote to the file;
+        older kernels refuse the open for writing (the file is read-only) or the write.
+        False then: memory.peak covers the cgroup's lifetime, and the caller uses samples.
+        """
+        self._close_peak()
+        try:
+            fd = os.open(self._dir / "memory.peak", os.O_RDWR | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            os.write(fd, b"reset\n")
+        except OSError:
+            os.close(fd)
+            return False
+        self._peak_fd = fd
+        return True
+
+    def _close_peak(self) -> None:
+        if self._peak_fd is not None:
+            os.close(self._peak_fd)
+            self._peak_fd = None
 
     def oom_kills(self) -> int:
         """oom_kill in memory.events."""
@@ -123,6 +155,7 @@ class CgroupV2Task:
 
     def remove(self) -> list[str]:
         """Kill, verify empty, rmdir."""
+        self._close_peak()
         problems: list[str] = []
         if not self.kill_all():
             problems.append(f"processes survived SIGKILL in {self.description}: {self.pids()}")

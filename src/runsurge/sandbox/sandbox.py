@@ -225,7 +225,7 @@ class _SandboxSessionHost:
         return CgroupUsage(cgroup) if cgroup else ProcessTreeUsage(self.child.pid)
 
     def before_input(self) -> bool:
-        """Restart the cgroup's memory peak (v1; v2 keeps a lifetime peak)."""
+        """Restart the cgroup's memory peak (v1, and v2 on Linux 6.12+); False if it cannot."""
         cgroup = self._launched.cgroup
         return cgroup.reset_peak_memory() if cgroup else False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -440,3 +441,32 @@ def test_cpu_a_session_uses_between_inputs_is_charged_to_the_next_input(
     second = session.run(write_input("b"), policy)
     assert second.kind is OutcomeKind.OK, second
     assert second.usage.cpu_seconds >= 0.3, second.usage  # the idle spin, billed
+
+
+def test_a_brief_spike_counts_in_its_inputs_peak_and_not_in_the_next(
+    sandbox: Sandbox, open_session: OpenSession, write_input: WriteInput
+) -> None:
+    # 80 MiB held for a few milliseconds: shorter than a usage sample, so only the
+    # kernel's peak, restarted for each input, sees it (cgroup v1; v2 on Linux 6.12+).
+    script = (
+        "import time\ndef process(data):\n    if data == 'spike':\n"
+        "        blob = bytearray(80 * 1024 * 1024)\n"  # zero-filled: every page touched
+        "        del blob\n    time.sleep(0.1)\n    return {}\n"
+    )
+    policy = replace(TEST_POLICY, memory_bytes=256 * MiB)
+    session = open_session(sandbox, script, policy)
+    if _v2_without_peak_reset():
+        pytest.skip("this host's cgroup keeps only a lifetime peak (cgroup v2 before 6.12)")
+    spike = session.run(write_input("spike"), policy)
+    quiet = session.run(write_input("quiet"), policy)
+    assert spike.ok and quiet.ok, (spike, quiet)
+    assert spike.usage.peak_memory_bytes >= 80 * MiB
+    assert quiet.usage.peak_memory_bytes < 40 * MiB
+
+
+def _v2_without_peak_reset() -> bool:
+    """A unified (v2) hierarchy on a kernel older than 6.12, whose memory.peak never resets."""
+    if not Path("/sys/fs/cgroup/cgroup.controllers").exists():
+        return False
+    major, minor = (int(part) for part in platform.release().split(".")[:2])
+    return (major, minor) < (6, 12)
