@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 MiB = 1024 * 1024
@@ -33,6 +34,27 @@ def test_estimate_of_a_growing_script_bounds_its_real_peak(tmp_path: Path) -> No
     # 1.6 M small str objects and their list: well over 100 MiB, far under 1 GiB.
     assert 100 * MiB < report["peak_bytes"] < 1024 * MiB
     assert 0 < report["confidence"] <= 1
+    # The cost is the formula on the estimate: peak (MB) x the probes' time x the price.
+    price = Decimal("0.000001")  # the coordinator's default, per MB-second
+    expected = Decimal(report["peak_bytes"]) / 10**6 * Decimal(repr(report["task_seconds"])) * price
+    assert report["task_seconds"] > 0
+    assert Decimal(report["predicted_cost"]) == expected.quantize(Decimal("0.000001"))
+
+
+def test_estimate_cost_follows_the_given_price_and_a_bad_price_is_refused(
+    tmp_path: Path,
+) -> None:
+    script, data = tmp_path / "words.py", tmp_path / "in.txt"
+    script.write_text(WORDS)
+    data.write_text("alpha beta gamma delta\n" * 1000)  # tiny: run whole, timed exactly
+    cheap = json.loads(_estimate(str(script), str(data), "--json").stdout)
+    dear = json.loads(
+        _estimate(str(script), str(data), "--json", "--price-per-mb-second", "0.01").stdout
+    )
+    assert Decimal(dear["predicted_cost"]) > Decimal(cheap["predicted_cost"])
+    bad = _estimate(str(script), str(data), "--price-per-mb-second", "cheap")
+    assert bad.returncode == 2
+    assert "--price-per-mb-second 'cheap' is not a price" in bad.stderr
 
 
 def test_estimate_never_exceeds_the_declared_memory_and_says_what_it_needs(

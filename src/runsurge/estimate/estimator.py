@@ -198,6 +198,9 @@ class Estimator:
             "probe_seconds": probes.seconds,
             "baseline_bytes": self.baseline_bytes,
         }
+        task_seconds = probes.task_seconds(target.size)
+        if task_seconds is not None:
+            details["task_seconds"] = round(task_seconds, 4)
         if plan.whole:
             result = probes.results[0][1]
             if not result.ok:

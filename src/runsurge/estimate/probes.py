@@ -108,6 +108,16 @@ class ProbeRun:
         """Wall time spent probing (sandbox start included)."""
         return sum(result.seconds for _, result in self.results)
 
+    def task_seconds(self, input_size: int) -> float | None:
+        """The task's wall time the probes predict: the run itself, or the largest
+        successful prefix's time per byte over the whole input (an overestimate for
+        linear work: it holds a run's fixed cost; an underestimate for worse)."""
+        done = [(size, r) for size, r in self.results if r.ok and size > 0]
+        if not done:
+            return None
+        size, result = max(done, key=lambda pair: pair[0])
+        return result.seconds if self.plan.whole else result.seconds / size * input_size
+
     def points(self, baseline_bytes: int) -> list[tuple[float, float]]:
         """(size, peak above baseline) of each successful probe."""
         return [
