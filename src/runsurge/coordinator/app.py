@@ -37,6 +37,7 @@ from runsurge.coordinator.auth import (
 )
 from runsurge.coordinator.dispatch import AgentSession, CancelOrder, Dispatcher
 from runsurge.coordinator.events import JobEvents
+from runsurge.coordinator.margins import calibrated_margins
 from runsurge.coordinator.metrics import EventMetrics
 from runsurge.coordinator.results import store_result
 from runsurge.coordinator.samples import (
@@ -320,7 +321,10 @@ class Coordinator:
                 estimates.finished_of_script, job.consumer_id, job.script_sha256
             )
             queued = await self.db.run(estimates.queued_unrun, job_id)
-            planned = await asyncio.to_thread(estimates.plan, job, finished, queued, self.blobs)
+            margins = await self.db.run(calibrated_margins)
+            planned = await asyncio.to_thread(
+                estimates.plan, job, finished, queued, self.blobs, margins
+            )
             changed = await self.db.run(estimates.apply, job_id, planned) if planned else 0
         except Exception:  # an estimate is an optimisation: the defaults still hold
             log.exception("re-estimating the tasks of job %s failed", job_id)

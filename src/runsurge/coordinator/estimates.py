@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from runsurge.coordinator.jobs import lock_job
 from runsurge.coordinator.reservations import reservation_for
-from runsurge.estimate import Estimator, History, InputFeatures, Observation
+from runsurge.estimate import Estimator, History, InputFeatures, Margin, Observation
 from runsurge.estimate.static import NUMERIC_INPUT_LIMIT
 from runsurge.kinds import EstimateSource, JobKind, OutcomeKind, TaskKind
 from runsurge.store.blobs import BlobStore
@@ -66,6 +66,7 @@ class Planned:
     reservation_bytes: int
     estimate_bytes: int
     confidence: float
+    raw_bytes: int = 0  # before the margin
 
 
 @dataclass(frozen=True)
@@ -147,10 +148,18 @@ def _number(blobs: BlobStore, sha256: str, size: int) -> float | None:
 
 
 def plan(
-    job: GroupFacts, finished: list[_Finished], queued: list[_Queued], blobs: BlobStore
+    job: GroupFacts,
+    finished: list[_Finished],
+    queued: list[_Queued],
+    blobs: BlobStore,
+    margins: dict[str, Margin] | None = None,
 ) -> dict[int, Planned]:
-    """task id -> new estimate, for the queued tasks the history speaks for."""
-    estimator = Estimator(history=history_of(job.script_sha256, finished, blobs, job.job_id))
+    """task id -> new estimate, for the queued tasks the history speaks for.
+
+    `margins`: the calibrated ones (margins.py); the estimator's priors without.
+    """
+    history = history_of(job.script_sha256, finished, blobs, job.job_id)
+    estimator = Estimator(history=history, margins=margins)
     limit = job.memory_limit_bytes or None
     planned: dict[int, Planned] = {}
     known: dict[tuple[int, float | None], Planned | None] = {}  # inputs alike, estimated once
@@ -167,12 +176,18 @@ def plan(
                     reservation_for(estimate.peak_bytes, limit),
                     estimate.peak_bytes,
                     estimate.confidence,
+                    _raw_of(estimate.details),
                 )
             )
         found = known[key]
         if found is not None:
             planned[task.task_id] = found
     return planned
+
+
+def _raw_of(details: dict[str, object]) -> int:
+    raw = details.get("raw_bytes")
+    return raw if isinstance(raw, int) else 0
 
 
 def history_of(
@@ -203,6 +218,7 @@ def apply(session: Session, job_id: str, planned: dict[int, Planned]) -> int:
     for task in tasks:
         new = planned[task.id]
         task.estimate_bytes, task.estimate_confidence = new.estimate_bytes, new.confidence
+        task.estimate_raw_bytes = new.raw_bytes
         task.estimate_method = EstimateSource.HISTORY
         if task.memory_reservation_bytes != new.reservation_bytes:
             task.memory_reservation_bytes = new.reservation_bytes

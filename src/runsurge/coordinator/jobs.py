@@ -173,6 +173,7 @@ def add_tasks(
             estimate_bytes=start.estimate_bytes,
             estimate_method=start.source,
             estimate_confidence=start.confidence,
+            estimate_raw_bytes=start.raw_bytes,
             state=TaskState.QUEUED,
         )
         for offset, (ref, start) in enumerate(zip(inputs, plans, strict=True))

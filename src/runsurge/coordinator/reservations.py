@@ -38,6 +38,7 @@ class StartingEstimate:
     estimate_bytes: int = 0
     source: EstimateSource = EstimateSource.DEFAULT
     confidence: float = 0.0
+    raw_bytes: int = 0  # the estimate before its margin (margins.py calibrates from it)
 
 
 def reservation_for(peak_bytes: int, job_limit_bytes: int | None) -> int:

@@ -21,8 +21,9 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from runsurge.coordinator.estimates import finished_of_script, history_of
+from runsurge.coordinator.margins import calibrated_margins
 from runsurge.coordinator.reservations import StartingEstimate, reservation_for
-from runsurge.estimate import Estimator, InputFeatures, Method, read_script
+from runsurge.estimate import Estimate, Estimator, InputFeatures, Method, read_script
 from runsurge.estimate.static import NUMERIC_INPUT_LIMIT
 from runsurge.kinds import EstimateSource
 from runsurge.store.blobs import BlobStore
@@ -90,9 +91,8 @@ class StartingEstimator:
         """One for a new job, fed with the consumer's finished tasks of the script."""
         finished = finished_of_script(session, consumer_id, script_sha256)
         history = history_of(script_sha256, finished, blobs, "")
-        return cls(
-            Estimator(history=history), script, script_sha256, default_bytes, job_limit_bytes
-        )
+        estimator = Estimator(history=history, margins=calibrated_margins(session))
+        return cls(estimator, script, script_sha256, default_bytes, job_limit_bytes)
 
     def for_input(self, target: InputFeatures) -> StartingEstimate:
         """The reservation and estimate of a task on an input like `target`."""
@@ -105,6 +105,7 @@ class StartingEstimator:
                 measured.peak_bytes,
                 EstimateSource.HISTORY,
                 measured.confidence,
+                _raw(measured),
             )
         prior = self._estimator.estimate_static(self._features, target, self._limit)
         if prior.method is Method.DECLARED:
@@ -112,4 +113,12 @@ class StartingEstimator:
                 self._default, prior.peak_bytes, EstimateSource.DECLARED, prior.confidence
             )
         raised = max(self._default, reservation_for(prior.peak_bytes, self._limit))
-        return StartingEstimate(raised, prior.peak_bytes, EstimateSource.STATIC, prior.confidence)
+        return StartingEstimate(
+            raised, prior.peak_bytes, EstimateSource.STATIC, prior.confidence, _raw(prior)
+        )
+
+
+def _raw(estimate: Estimate) -> int:
+    """The estimate before its margin and rounding, as the estimator recorded it."""
+    raw = estimate.details.get("raw_bytes")
+    return raw if isinstance(raw, int) else 0

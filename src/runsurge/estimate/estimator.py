@@ -62,7 +62,9 @@ class Estimator:
         runner: ProbeRunner | None = None,
         config: EstimatorConfig | None = None,
         history: History | None = None,
+        margins: dict[str, Margin] | None = None,
     ) -> None:
+        """`margins` replaces the per-method priors, e.g. with ones calibrated elsewhere."""
         self._runner = runner
         self._config = config or EstimatorConfig()
         self.history = history or History()
@@ -74,6 +76,7 @@ class Estimator:
             "static": Margin(prior=1.5),
             "declared": Margin(prior=1.0, floor=1.0),
         }
+        self.margins.update(margins or {})
 
     @property
     def baseline_bytes(self) -> int:

@@ -275,6 +275,8 @@ class Task(Base):
         _enum(EstimateSource), default=EstimateSource.DEFAULT, server_default="default"
     )
     estimate_confidence: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # The estimate before its margin and rounding: actual/raw calibrates the margin.
+    estimate_raw_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
     result_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     result_size: Mapped[int] = mapped_column(BigInteger, default=0)

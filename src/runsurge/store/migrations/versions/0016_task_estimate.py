@@ -32,6 +32,9 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("estimate_confidence", sa.Float(), nullable=False, server_default="0")
         )
+        batch.add_column(
+            sa.Column("estimate_raw_bytes", sa.BigInteger(), nullable=False, server_default="0")
+        )
     with op.batch_alter_table("attempts") as batch:
         batch.add_column(
             sa.Column("probe_requested", sa.Boolean(), nullable=False, server_default=sa.false())
@@ -42,6 +45,7 @@ def downgrade() -> None:
     with op.batch_alter_table("attempts") as batch:
         batch.drop_column("probe_requested")
     with op.batch_alter_table("tasks") as batch:
+        batch.drop_column("estimate_raw_bytes")
         batch.drop_column("estimate_confidence")
         batch.drop_column("estimate_method")
         batch.drop_column("estimate_bytes")
