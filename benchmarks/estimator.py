@@ -9,6 +9,11 @@ median and p90 of estimate/actual, and probe time as a share of task time for ta
 longer than 1 s.
 
     PYTHONPATH=src:. .venv/bin/python benchmarks/estimator.py [--quick] [--only NAME]
+        [--corpus DIR]
+
+``--corpus DIR`` measures another corpus, such as a held-out one: every ``NAME.py`` of
+DIR is run on every file of the folder ``DIR/NAME/`` (its inputs, as they are); a
+script without such a folder is skipped with a note.
 
 Needs bubblewrap and writable cgroups, as the agent does.  About 8 minutes in full
 (inputs up to 100 MB), under a minute with ``--quick`` (inputs up to 4 MB).
@@ -56,6 +61,43 @@ class Case:
         return float(value) if isinstance(value, int | float) else 0.0
 
 
+@dataclass(frozen=True)
+class FileEntry:
+    """A script of an outside corpus and its input files, measured as an `Entry` is."""
+
+    script: str
+    path: Path
+    inputs: tuple[Path, ...]
+
+    @property
+    def source(self) -> str:
+        """The script's source text."""
+        return self.path.read_text()
+
+    @property
+    def params(self) -> tuple[int, ...]:
+        """Each input's number (its position in the sorted folder)."""
+        return tuple(range(len(self.inputs)))
+
+    quick = params
+
+    def generate(self, param: int) -> bytes:
+        """The bytes of input number `param`."""
+        return self.inputs[param].read_bytes()
+
+
+def corpus_entries(folder: Path) -> list[FileEntry]:
+    """Every NAME.py of `folder` with the files of `folder/NAME/` as its inputs."""
+    entries = []
+    for script in sorted(folder.glob("*.py")):
+        inputs = tuple(sorted(p for p in (folder / script.stem).glob("*") if p.is_file()))
+        if not inputs:
+            print(f"  {script.name}: no inputs in {folder / script.stem}/, skipped")
+            continue
+        entries.append(FileEntry(script.name, script, inputs))
+    return entries
+
+
 @functools.lru_cache(maxsize=8)
 def _input(entry_generate: object, param: int) -> bytes:
     assert callable(entry_generate)
@@ -64,7 +106,9 @@ def _input(entry_generate: object, param: int) -> bytes:
     return data
 
 
-def run_actual(sandbox: Sandbox, folder: Path, entry: Entry, data: bytes) -> tuple[int, float]:
+def run_actual(
+    sandbox: Sandbox, folder: Path, entry: Entry | FileEntry, data: bytes
+) -> tuple[int, float]:
     """The task's real peak and wall time in the sandbox; (0, time) if it did not finish."""
     script, input_path = folder / "task.py", folder / "task.input"
     script.write_text(entry.source)
@@ -79,7 +123,10 @@ def run_actual(sandbox: Sandbox, folder: Path, entry: Entry, data: bytes) -> tup
 
 
 def measure_entry(
-    sandbox: Sandbox, probes: SandboxProbeRunner, entry: Entry, params: tuple[int, ...]
+    sandbox: Sandbox,
+    probes: SandboxProbeRunner,
+    entry: Entry | FileEntry,
+    params: tuple[int, ...],
 ) -> list[Case]:
     """Actual peaks at every size first, then the estimates (cold, then with the others)."""
     actual: dict[int, tuple[int, float]] = {}
@@ -166,7 +213,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="inputs up to 4 MB (~1 minute)")
     parser.add_argument("--only", default="", help="run only scripts whose name contains this")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        help="another corpus: DIR/NAME.py run on each file of DIR/NAME/ (see the docstring)",
+    )
     options = parser.parse_args()
+    entries: list[Entry | FileEntry] = (
+        list(corpus_entries(options.corpus)) if options.corpus else list(ENTRIES)
+    )
     sandbox = Sandbox()
     probes = SandboxProbeRunner(sandbox, PROBE_POLICY)
     print(f"harness baseline: {probes.baseline_bytes / MiB:.1f} MiB ({sandbox.isolation_level})")
@@ -175,7 +230,7 @@ def main() -> None:
         f"{'history':>9} {'method':9} {'task s':>7} {'probe s':>7}"
     )
     cases: list[Case] = []
-    for entry in ENTRIES:
+    for entry in entries:
         if options.only and options.only not in entry.script:
             continue
         params = entry.quick if options.quick else entry.params
