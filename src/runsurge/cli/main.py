@@ -15,6 +15,7 @@ from runsurge.cli import (
     jobs,
     output,
     roles,
+    run_cmd,
     scan_cmd,
     up,
     watch,
@@ -38,7 +39,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 
 app.command(rich_help_panel="Run")(up.up)
@@ -57,6 +58,7 @@ app.command(rich_help_panel="Billing")(billing.invoice)
 scan_cmd.register(app)
 estimate_cmd.register(app)
 earnings_cmd.register(app)
+run_cmd.register(app)
 app.add_typer(admin.app, rich_help_panel="Operate")
 
 # Exit codes (docs/cli.md): 1 job failed or script rejected, 2 bad usage or input,
