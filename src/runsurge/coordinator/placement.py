@@ -25,6 +25,7 @@ from runsurge.config import format_size
 from runsurge.coordinator.attempts import Settlement
 from runsurge.coordinator.fairness import SCHEDULABLE_JOBS
 from runsurge.coordinator.jobs import lock_job, move_task, settle_job
+from runsurge.coordinator.reservations import RESERVATION_STEP
 from runsurge.kinds import EstimateSource
 from runsurge.store.models import Contributor, Job, Task, utcnow
 from runsurge.store.states import ContributorState, JobState, TaskState
@@ -104,7 +105,9 @@ def lower_priors(session: Session, largest_offer: int) -> int:
 
     A static prior is a guess (starting_estimates.py): it must not fail a task that
     may well fit. The task runs at the largest offer, where a real out-of-memory kill,
-    measured by the kernel, is what ends it if the guess was right.
+    measured by the kernel, is what ends it if the guess was right. A reservation the
+    prior did not raise (the coordinator's default, above its estimate) is the
+    operator's setting, and waits and fails as configured.
     """
     lowered = session.execute(
         update(Task)
@@ -112,6 +115,8 @@ def lower_priors(session: Session, largest_offer: int) -> int:
             Task.state == TaskState.QUEUED,
             Task.estimate_method == EstimateSource.STATIC,
             Task.memory_reservation_bytes > largest_offer,
+            # Raised by the prior: the reservation is its estimate in whole steps.
+            Task.memory_reservation_bytes < Task.estimate_bytes + RESERVATION_STEP,
         )
         .values(memory_reservation_bytes=largest_offer)
     )

@@ -106,9 +106,15 @@ def test_a_draining_agents_offer_does_not_count_as_room_for_a_waiting_task(
     assert "largest connected contributor offers 1.0 GiB" in task.error_message
 
 
-def _set_source(scene: Scene, job_id: str, source: EstimateSource) -> None:
+def _set_source(
+    scene: Scene, job_id: str, source: EstimateSource, estimate_bytes: int = 3 * GiB
+) -> None:
     def change(session: Session) -> None:
-        session.execute(update(Task).where(Task.job_id == job_id).values(estimate_method=source))
+        session.execute(
+            update(Task)
+            .where(Task.job_id == job_id)
+            .values(estimate_method=source, estimate_bytes=estimate_bytes)
+        )
 
     scene.db.call(change)
 
@@ -119,8 +125,11 @@ def test_a_reservation_only_a_static_prior_raised_is_lowered_to_the_largest_offe
     consumer = scene.consumer()
     guessed = scene.submit(consumer, [b"guess"], reservation=3 * GiB)
     measured = scene.submit(consumer, [b"measured"], reservation=3 * GiB)
+    default = scene.submit(consumer, [b"default"], reservation=3 * GiB)
     _set_source(scene, guessed, EstimateSource.STATIC)
     _set_source(scene, measured, EstimateSource.HISTORY)
+    # A small prior under a 3 GiB default: the operator's default decided, not the prior.
+    _set_source(scene, default, EstimateSource.STATIC, estimate_bytes=20 * MiB)
 
     scene.db.call(check_placement, 1 * GiB, 600.0)
 
@@ -130,3 +139,5 @@ def test_a_reservation_only_a_static_prior_raised_is_lowered_to_the_largest_offe
     # A measured need still waits for a contributor that can hold it.
     assert scene.task(measured, 0).memory_reservation_bytes == 3 * GiB
     assert "3.0 GiB" in _view(scene, consumer, measured).waiting_reason
+    assert scene.task(default, 0).memory_reservation_bytes == 3 * GiB
+    assert "3.0 GiB" in _view(scene, consumer, default).waiting_reason
