@@ -46,6 +46,22 @@ def parse_size(text: str | int) -> int:
     return int(number * factor)
 
 
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_seconds(text: str | float) -> float:
+    """'90s', '30m', '12h', '7d' (or plain seconds) as a positive number of seconds."""
+    if isinstance(text, int | float):
+        if text > 0:
+            return float(text)
+        raise ConfigError(f"not a duration: {text!r} (must be positive)")
+    match = _DURATION.fullmatch(text)
+    if match is None or float(match.group(1)) <= 0:
+        raise ConfigError(f"not a duration: {text!r} (use e.g. 90s, 30m, 12h, 7d)")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+
+
 def format_size(n: int) -> str:
     """Bytes as a short human string (binary units)."""
     value = float(n)
