@@ -149,7 +149,10 @@ class CoordinatorSettings(BaseSettings):
             "counted from the claim (fetching, waiting for a slot, reporting)."
         ),
     )
-    max_attempts: int = Field(default=3, description="Attempts a task gets before it fails.")
+    max_attempts: int = Field(
+        default=3,
+        description="Attempts a task gets before it fails; the most --max-attempts may ask.",
+    )
     memory_growth_factor: float = Field(
         default=2.0,
         ge=1.1,
@@ -191,10 +194,12 @@ class CoordinatorSettings(BaseSettings):
         default=_POLICY.memory_bytes, description="Memory limit of a task (the first attempt's)."
     )
     task_wall_seconds: float = Field(
-        default=_POLICY.wall_seconds, description="Wall-clock limit of a task."
+        default=_POLICY.wall_seconds,
+        description="Wall-clock limit of a task; the most a job's --wall-time may ask.",
     )
     task_cpu_seconds: float = Field(
-        default=_POLICY.cpu_seconds, description="CPU-time limit of a task."
+        default=_POLICY.cpu_seconds,
+        description="CPU-time limit of a task; the most a job's --cpu-time may ask.",
     )
     task_pids: int = Field(
         default=_POLICY.pids, description="Processes and threads a task may have."
