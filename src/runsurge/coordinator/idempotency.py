@@ -3,7 +3,7 @@
 A consumer may name a submission with a key of its choosing. A second SubmitJob with
 that key, from the same consumer, creates nothing: its stream is read to the end (its
 inputs counted, their bytes dropped) and the reply is the job the first created, as
-long as it carries the same script and the same number of inputs; anything else is
+long as it is of the same kind with the same script and number of inputs; anything else is
 refused with FAILED_PRECONDITION, saying what differs. Keys are scoped to their
 consumer (a unique index on (consumer_id, idempotency_key)), so one consumer's key
 never finds or blocks another's job. An upload that broke off frees its key
@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from runsurge.errors import Conflict
+from runsurge.kinds import JobKind
 from runsurge.store.models import Job
 from runsurge.store.states import JobState
 
@@ -29,11 +30,12 @@ class PriorJob:
 
     id: str
     state: JobState
+    kind: JobKind
     script_sha256: str
     task_count: int
 
-    def check_script(self, key: str, script_sha256: str) -> None:
-        """Refuse a retry whose script differs from the first submission's."""
+    def check_script(self, key: str, kind: JobKind, script_sha256: str) -> None:
+        """Refuse a retry whose kind or script differs from the first submission's."""
         if self.state is JobState.SUBMITTING:
             raise Conflict(
                 f"idempotency key {key!r}: job {self.id} is still being uploaded "
@@ -43,6 +45,11 @@ class PriorJob:
             raise Conflict(
                 f"idempotency key {key!r} was used for job {self.id} with a different "
                 "script; use a new key for a new job"
+            )
+        if kind is not self.kind:
+            raise Conflict(
+                f"idempotency key {key!r} was used for job {self.id}, a {self.kind.value} "
+                f"job, not a {kind.value} one; use a new key for a new job"
             )
 
     def check_count(self, key: str, count: int) -> None:
@@ -59,11 +66,13 @@ def prior_job(session: Session, consumer_id: str, key: str) -> PriorJob | None:
     if not key:
         return None
     row = session.execute(
-        select(Job.id, Job.state, Job.script_sha256, Job.task_count).where(
+        select(Job.id, Job.state, Job.kind, Job.script_sha256, Job.task_count).where(
             Job.consumer_id == consumer_id, Job.idempotency_key == key
         )
     ).first()
-    return None if row is None else PriorJob(row.id, row.state, row.script_sha256, row.task_count)
+    if row is None:
+        return None
+    return PriorJob(row.id, row.state, row.kind, row.script_sha256, row.task_count)
 
 
 def key_in_use(key: str) -> Conflict:

@@ -296,7 +296,7 @@ class Submission:
         prior = await self._db.run(idempotency.prior_job, self._consumer_id, self._key)
         if prior is None:
             return False
-        prior.check_script(self._key, hashlib.sha256(spec.script).hexdigest())
+        prior.check_script(self._key, spec.kind, hashlib.sha256(spec.script).hexdigest())
         self._prior, self._kind, self.job_id = prior, spec.kind, prior.id
         return True
 

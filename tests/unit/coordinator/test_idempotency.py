@@ -30,10 +30,12 @@ LIMITS = SubmissionLimits(
 OTHER_SCRIPT = b"def process(input_data):\n    return {'other': True}\n"
 
 
-def _items(key: str, inputs: Sequence[bytes], script: bytes = SCRIPT) -> list[SubmissionItem]:
+def _items(
+    key: str, inputs: Sequence[bytes], script: bytes = SCRIPT, kind: JobKind = JobKind.GROUP
+) -> list[SubmissionItem]:
     spec = JobSpecIn(
         script=script,
-        kind=JobKind.GROUP,
+        kind=kind,
         name="idempotent",
         script_name="s.py",
         job_options=JobOptions(idempotency_key=key),
@@ -98,6 +100,14 @@ def test_same_key_with_a_different_number_of_inputs_is_refused(scene: Scene) -> 
 
     assert _counts(scene) == (1, 2)
     assert scene.job(first).state is JobState.QUEUED
+
+
+def test_same_key_for_a_single_job_instead_of_a_group_is_refused(scene: Scene) -> None:
+    consumer = scene.consumer()
+    first = _receive(scene, consumer, _items("k1", [b"a"]))
+
+    with pytest.raises(Conflict, match=f"job {first}, a group job, not a single one"):
+        _receive(scene, consumer, _items("k1", [b"a"], kind=JobKind.SINGLE))
 
 
 def test_another_consumers_key_neither_collides_nor_returns_its_job(scene: Scene) -> None:
