@@ -46,6 +46,22 @@ def parse_size(text: str | int) -> int:
     return int(number * factor)
 
 
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_seconds(text: str | float) -> float:
+    """'90s', '30m', '12h', '7d' (or plain seconds) as a positive number of seconds."""
+    if isinstance(text, int | float):
+        if text > 0:
+            return float(text)
+        raise ConfigError(f"not a duration: {text!r} (must be positive)")
+    match = _DURATION.fullmatch(text)
+    if match is None or float(match.group(1)) <= 0:
+        raise ConfigError(f"not a duration: {text!r} (use e.g. 90s, 30m, 12h, 7d)")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+
+
 def format_size(n: int) -> str:
     """Bytes as a short human string (binary units)."""
     value = float(n)
@@ -133,7 +149,10 @@ class CoordinatorSettings(BaseSettings):
             "counted from the claim (fetching, waiting for a slot, reporting)."
         ),
     )
-    max_attempts: int = Field(default=3, description="Attempts a task gets before it fails.")
+    max_attempts: int = Field(
+        default=3,
+        description="Attempts a task gets before it fails; the most --max-attempts may ask.",
+    )
     memory_growth_factor: float = Field(
         default=2.0,
         ge=1.1,
@@ -175,10 +194,12 @@ class CoordinatorSettings(BaseSettings):
         default=_POLICY.memory_bytes, description="Memory limit of a task (the first attempt's)."
     )
     task_wall_seconds: float = Field(
-        default=_POLICY.wall_seconds, description="Wall-clock limit of a task."
+        default=_POLICY.wall_seconds,
+        description="Wall-clock limit of a task; the most a job's --wall-time may ask.",
     )
     task_cpu_seconds: float = Field(
-        default=_POLICY.cpu_seconds, description="CPU-time limit of a task."
+        default=_POLICY.cpu_seconds,
+        description="CPU-time limit of a task; the most a job's --cpu-time may ask.",
     )
     task_pids: int = Field(
         default=_POLICY.pids, description="Processes and threads a task may have."

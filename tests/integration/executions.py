@@ -134,3 +134,20 @@ def assert_each_ran_once(cluster: Cluster, job_id: str, tasks: int) -> None:
         assert len(succeeded) == 1, f"task {index} attempts: {rows}"
         reruns = [a for a, state in rows if a != succeeded[0] and a in ran_ids]
         assert not reruns, f"task {index} ran again as attempts {reruns}: {rows}"
+
+
+def attempt_limits(cluster: Cluster, job_id: str) -> list[tuple[str, float, float]]:
+    """(outcome, policy wall seconds, policy CPU seconds) of each attempt, oldest first."""
+    db = _database(cluster)
+    try:
+        rows = db.call(
+            lambda s: s.execute(
+                select(Attempt.outcome, Attempt.policy_wall_seconds, Attempt.policy_cpu_seconds)
+                .join(Task, Task.id == Attempt.task_id)
+                .where(Task.job_id == job_id)
+                .order_by(Attempt.id)
+            ).all()
+        )
+    finally:
+        db.close()
+    return [(outcome.value if outcome else "", wall, cpu) for outcome, wall, cpu in rows]

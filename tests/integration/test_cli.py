@@ -43,6 +43,12 @@ def test_json_outputs_are_stable(cluster: Cluster) -> None:
         "on_error",
         "waiting_reason",
         "memory_limit_bytes",
+        "wall_seconds",
+        "cpu_seconds",
+        "max_attempts",
+        "priority",
+        "labels",
+        "idempotency_key",
     }
     assert job["state"] == "SUCCEEDED" and job["result"] == {"lines": 1, "words": 2}
     assert job["tasks"] == {

@@ -10,8 +10,18 @@ from typing import Annotated, Any
 import typer
 
 from runsurge.cli import groups, output
+from runsurge.cli.job_flags import (
+    CpuTimeOpt,
+    IdempotencyKeyOpt,
+    LabelOpt,
+    MaxAttemptsOpt,
+    PriorityOpt,
+    WallTimeOpt,
+    job_options,
+)
 from runsurge.cli.settings_options import setting_option
 from runsurge.client import Client, Job, JobStatus
+from runsurge.client._options import JobOptions
 from runsurge.config import ClientSettings, load_settings
 
 CoordinatorOpt = Annotated[
@@ -102,12 +112,19 @@ def submit(
             show_default=False,
         ),
     ] = None,
+    wall_time: WallTimeOpt = None,
+    cpu_time: CpuTimeOpt = None,
+    max_attempts: MaxAttemptsOpt = None,
+    priority: PriorityOpt = 0,
+    label: LabelOpt = None,
+    idempotency_key: IdempotencyKeyOpt = None,
     as_json: JsonOpt = False,
     coordinator: CoordinatorOpt = None,
     token: TokenOpt = None,
     tls_ca: TlsCaOpt = None,
 ) -> None:
     """Submit SCRIPT with one INPUT (a job) or many (a group, optionally aggregated)."""
+    options = job_options(wall_time, cpu_time, max_attempts, priority, label, idempotency_key)
     sources = groups.InputSources(list(inputs or []), inputs_dir, inputs_glob, split_lines)
     is_group = group or sources.is_group or bool(aggregate)
     if not sources.paths and not (inputs_dir or inputs_glob):
@@ -124,9 +141,10 @@ def submit(
                 sys.stdin.buffer.read() if str(first) == "-" else first,
                 name=name,
                 memory=memory,
+                **options,
             )
         else:
-            job = _submit_group(client, script, items, aggregate, on_error, name, memory)
+            job = _submit_group(client, script, items, aggregate, on_error, name, memory, options)
         if not wait:
             status = job.status()
             if as_json:
@@ -151,6 +169,7 @@ def _submit_group(
     on_error: str,
     name: str,
     memory: str | None,
+    options: JobOptions,
 ) -> Job:
     specs: Any = aggregate or None
     if aggregate == ["script"]:
@@ -163,6 +182,7 @@ def _submit_group(
             on_error=on_error,
             name=name,
             memory=memory,
+            **options,
         )
 
 

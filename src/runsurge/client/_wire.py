@@ -58,6 +58,12 @@ def job_status(msg: consumer_pb2.Job) -> JobStatus:
         on_error=ON_ERROR_NAMES.get(msg.on_error, "continue"),
         waiting_reason=msg.waiting_reason,
         memory_limit_bytes=msg.memory_limit_bytes,
+        wall_seconds=msg.wall_seconds,
+        cpu_seconds=msg.cpu_seconds,
+        max_attempts=msg.max_attempts,
+        priority=msg.priority,
+        labels=dict(sorted(msg.labels.items())),
+        idempotency_key=msg.idempotency_key,
     )
 
 

@@ -7,12 +7,13 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Unpack
 
 import grpc
 
 from runsurge.client import _results, _upload, _wire
 from runsurge.client._errors import translate, translated
+from runsurge.client._options import JobOptions, spec_fields
 from runsurge.client._upload import InputSource, check_inputs, open_input
 from runsurge.client.billing import Balance, Invoice, balance_from, invoice_from
 from runsurge.client.job import InputResult, Job, JobStatus, TaskLogs
@@ -111,12 +112,15 @@ class Client:
         *,
         name: str = "",
         memory: int | str | None = None,
+        **options: Unpack[JobOptions],
     ) -> Job:
         """Submit a single job: one script, one input. Returns at once with a Job handle.
 
         `memory` caps the task's memory (bytes, or a size such as "2GiB"): it is never
-        given more, and fails saying so if it needs more.
-        Raises InvalidInput, naming the file, when the input cannot be opened or read.
+        given more, and fails saying so if it needs more. `options` are the per-job
+        options of docs/sdk.md (wall_time, cpu_time, max_attempts, priority, labels,
+        idempotency_key), each refused with InvalidRequest above the coordinator's
+        maximum. Raises InvalidInput, naming the file, when the input cannot be read.
         """
         source, script_name = read_script(script)
         spec = consumer_pb2.JobSpec(
@@ -125,6 +129,7 @@ class Client:
             name=name,
             script_name=script_name,
             memory_limit_bytes=memory_limit(memory),
+            **spec_fields(options),
         )
         stream = open_input(input)  # before the call: a missing file fails here
         try:
@@ -141,6 +146,7 @@ class Client:
         on_error: str = "continue",
         name: str = "",
         memory: int | str | None = None,
+        **options: Unpack[JobOptions],
     ) -> Job:
         """Submit one script with many inputs; returns once every input is uploaded.
 
@@ -149,7 +155,7 @@ class Client:
         of "FIELD=REDUCER" specs (or a {field: reducer} dict) for built-in reducers,
         or "script" to run the script's own `aggregate(results) -> dict`.
         `on_error` is "continue" (aggregate what succeeded) or "fail-fast".
-        `memory` caps each task's memory, as for `submit`.
+        `memory` caps each task's memory and `options` apply, as for `submit`.
 
         The files of a list of inputs are opened before anything is sent; an input that
         cannot be read raises InvalidInput naming it. An exception raised by a lazy
@@ -166,6 +172,7 @@ class Client:
             aggregate_script=use_script,
             on_error=_wire.ON_ERROR.get(on_error, consumer_pb2.ON_ERROR_UNSPECIFIED),
             memory_limit_bytes=memory_limit(memory),
+            **spec_fields(options),
         )
         if on_error not in _wire.ON_ERROR:
             raise InvalidRequest(f"on_error must be 'continue' or 'fail-fast', not {on_error!r}")
@@ -179,14 +186,16 @@ class Client:
         *,
         name: str = "",
         memory: int | str | None = None,
+        **options: Unpack[JobOptions],
     ) -> JobFutures:
         """Submit `script` over text `inputs` as one group; one Future per input.
 
         Returns once every input is uploaded: a list of `concurrent.futures.Future`
         in input order (with `.job`), each resolved as its input finishes, with the
         result dict or a JobFailed. Inputs must be `str` (TypeError otherwise).
+        `memory` and `options` are as for `submit`.
         """
-        return map_futures(self, script, inputs, name=name, memory=memory)
+        return map_futures(self, script, inputs, name=name, memory=memory, **options)
 
     def _submit(self, spec: consumer_pb2.JobSpec, inputs: Iterable[InputSource]) -> Job:
         reply = _upload.submit(self._stub, spec, inputs, self._metadata, self.address, self.tls)

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runsurge.client import monitoring
@@ -72,6 +72,13 @@ class JobStatus:
     on_error: str  # "continue" or "fail-fast"
     waiting_reason: str = ""  # why queued work cannot start yet (a task too large), if so
     memory_limit_bytes: int = 0  # the per-task memory limit it was submitted with (0: none)
+    # The per-job options it was submitted with (0: the coordinator's own limit).
+    wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    max_attempts: int = 0
+    priority: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+    idempotency_key: str = ""
 
     @property
     def done(self) -> bool:

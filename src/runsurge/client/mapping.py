@@ -16,8 +16,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
+from runsurge.client._options import JobOptions
 from runsurge.client._results import failure
 from runsurge.client.job import InputResult, Job
 from runsurge.errors import RunSurgeError
@@ -58,10 +59,11 @@ def submit_texts(
     *,
     name: str = "",
     memory: int | str | None = None,
+    **options: Unpack[JobOptions],
 ) -> Job:
     """Submit `script` over the text `inputs` as one group that runs every input."""
     return client.submit_group(
-        script, text_inputs(inputs), on_error="continue", name=name, memory=memory
+        script, text_inputs(inputs), on_error="continue", name=name, memory=memory, **options
     )
 
 
@@ -149,9 +151,10 @@ def map_futures(
     *,
     name: str = "",
     memory: int | str | None = None,
+    **options: Unpack[JobOptions],
 ) -> JobFutures:
     """Submit the group, then settle each input's future from a background thread."""
-    job = submit_texts(client, script, inputs, name=name, memory=memory)
+    job = submit_texts(client, script, inputs, name=name, memory=memory, **options)
     futures = JobFutures(job, (Future() for _ in range(input_count(job))))
     thread = threading.Thread(
         target=_settle, args=(job, futures), name=f"runsurge-futures-{job.id}", daemon=True

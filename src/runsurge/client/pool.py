@@ -24,8 +24,9 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, Unpack
 
+from runsurge.client._options import JobLimits, spec_fields
 from runsurge.client.client import Client, ScriptSource
 from runsurge.client.job import Job
 from runsurge.client.mapping import Result, ResultIterator, submit_texts
@@ -111,7 +112,9 @@ class Pool:
     by the pool). As a context manager, leaving the block calls `terminate()`: every
     unfinished job the pool submitted is cancelled. `close()` refuses new work and
     `join()` (after `close()` or `terminate()`) waits for the pool's jobs to end.
-    `name` labels its jobs in listings; `memory` caps each task's memory.
+    `name` labels its jobs in listings; `memory` caps each task's memory; `limits`
+    (wall_time, cpu_time, max_attempts, priority, labels; docs/sdk.md) apply to every
+    job the pool submits. There is no idempotency key: each call is a new job.
     """
 
     def __init__(
@@ -126,6 +129,7 @@ class Pool:
         tls_key: str | os.PathLike[str] | None = None,
         name: str = "",
         memory: int | str | None = None,
+        **limits: Unpack[JobLimits],
     ) -> None:
         self._owns_client = client is None
         self.client = client or Client(
@@ -133,6 +137,8 @@ class Pool:
         )
         self._name = name
         self._memory = memory
+        spec_fields(limits)  # refuse a bad option now, not at the first map
+        self._limits = limits
         self._state: Literal["RUN", "CLOSE", "TERMINATE"] = "RUN"
         self._jobs: list[Job] = []
         self._pending: list[AsyncResult] = []
@@ -158,7 +164,12 @@ class Pool:
             if self._state != "RUN":
                 raise ValueError("Pool not running")
         job = submit_texts(
-            self.client, script, inputs, name=self._name or f"Pool.{method}", memory=self._memory
+            self.client,
+            script,
+            inputs,
+            name=self._name or f"Pool.{method}",
+            memory=self._memory,
+            **self._limits,
         )
         with self._lock:
             self._jobs.append(job)

@@ -8,7 +8,6 @@ on each call. Tokens are returned once, when made, and only their hashes are kep
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -16,19 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from runsurge.billing import ledger
+from runsurge.config import parse_seconds
 from runsurge.coordinator.auth import CONSUMER, ENROLMENT, new_id, new_token, token_hash
-from runsurge.errors import ConfigError, InvalidRequest, NotFound
+from runsurge.errors import InvalidRequest, NotFound
 from runsurge.store.models import Consumer, EnrolmentToken, utcnow
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(text: str) -> dt.timedelta:
     """'90s', '30m', '12h', '7d' (or plain seconds) as a positive timedelta."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
-    if match is None or float(match.group(1)) <= 0:
-        raise ConfigError(f"not a duration: {text!r} (use e.g. 90s, 30m, 12h, 7d)")
-    return dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2) or "s"])
+    return dt.timedelta(seconds=parse_seconds(text))
 
 
 @dataclass(frozen=True)

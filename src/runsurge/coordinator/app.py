@@ -37,6 +37,7 @@ from runsurge.coordinator.auth import (
 )
 from runsurge.coordinator.dispatch import AgentSession, CancelOrder, Dispatcher
 from runsurge.coordinator.events import JobEvents
+from runsurge.coordinator.job_options import OptionMaxima
 from runsurge.coordinator.margins import calibrated_margins
 from runsurge.coordinator.metrics import EventMetrics
 from runsurge.coordinator.results import store_result
@@ -154,6 +155,11 @@ class Coordinator:
             memory_reservation_bytes=self.settings.task_memory_bytes,
             activity_seconds=min(60.0, self.settings.submission_timeout_seconds / 4),
             billing=self.settings.billing,
+            maxima=OptionMaxima(
+                wall_seconds=self.settings.task_wall_seconds,
+                cpu_seconds=self.settings.task_cpu_seconds,
+                max_attempts=self.settings.max_attempts,
+            ),
         )
 
     def settled(self, settlement: Settlement) -> None:

@@ -363,7 +363,7 @@ def requeue_or_fail(
     decision = retries.decide(
         outcome,
         task.attempt_count,
-        limits.max_attempts,
+        retries.allowed_attempts(job.max_attempts, limits.max_attempts),
         retries.MemoryContext(
             reservation_bytes=task.memory_reservation_bytes,
             largest_offer_bytes=limits.max_reservation_bytes,

@@ -8,6 +8,11 @@ that slot is a machine's only one and the group runs nothing at that instant); t
 go to the older job, and within a job tasks run in input order. A group's aggregate
 task counts as a job with nothing running, so fan-ins finish promptly.
 
+A job's priority (`--priority`, higher first) orders only its own consumer's jobs:
+the consumer is chosen exactly as without priorities, then that consumer's job with
+the highest priority runs, the fair order above breaking ties. A consumer cannot
+gain a larger share by raising priorities, only choose what its share runs first.
+
 Only jobs that can run something now are ranked: the SQL keeps a job only when it has
 a QUEUED task that fits the free memory (an EXISTS on the tasks' job/state index), so
 runnable work is found in one query whatever sits in front of it: jobs whose tasks
@@ -31,7 +36,7 @@ def fair_job_order(session: Session, max_reservation_bytes: int | None = None) -
     return list(session.scalars(_ranked_jobs(max_reservation_bytes)).all())
 
 
-def _ranked_jobs(max_reservation_bytes: int | None) -> Select[str]:
+def _ranked_jobs(max_reservation_bytes: int | None, consumer_id: str | None = None) -> Select[str]:
     busy = (
         select(Job.consumer_id, func.sum(Job.running_count).label("running"))
         .where(Job.state.in_(SCHEDULABLE_JOBS))
@@ -41,7 +46,7 @@ def _ranked_jobs(max_reservation_bytes: int | None) -> Select[str]:
     fitting = select(Task.id).where(Task.job_id == Job.id, Task.state == TaskState.QUEUED)
     if max_reservation_bytes is not None:
         fitting = fitting.where(Task.memory_reservation_bytes <= max_reservation_bytes)
-    return (
+    query = (
         select(Job.id)
         .join(busy, busy.c.consumer_id == Job.consumer_id)
         .where(
@@ -51,19 +56,26 @@ def _ranked_jobs(max_reservation_bytes: int | None) -> Select[str]:
             or_(Job.queued_count > 0, Job.state == JobState.AGGREGATING),
             exists(fitting),
         )
-        .order_by(
-            busy.c.running,
-            Job.running_count,
-            Job.task_count - Job.queued_count,  # tasks it already had (running or done)
-            Job.created_at,
-            Job.id,
-        )
     )
+    fair = (
+        Job.running_count,
+        Job.task_count - Job.queued_count,  # tasks it already had (running or done)
+        Job.created_at,
+        Job.id,
+    )
+    if consumer_id is None:
+        return query.order_by(busy.c.running, *fair)
+    return query.where(Job.consumer_id == consumer_id).order_by(Job.priority.desc(), *fair)
 
 
 def next_task(session: Session, max_reservation_bytes: int) -> tuple[int, str] | None:
     """(task id, job id) of the next queued task that fits the reservation, or None."""
-    job_id = session.scalar(_ranked_jobs(max_reservation_bytes).limit(1))
+    fairest = session.scalar(_ranked_jobs(max_reservation_bytes).limit(1))
+    if fairest is None:
+        return None
+    # The fair order picks the consumer; its own priorities pick among its jobs.
+    consumer_id = session.scalar(select(Job.consumer_id).where(Job.id == fairest))
+    job_id = session.scalar(_ranked_jobs(max_reservation_bytes, consumer_id).limit(1))
     if job_id is None:
         return None
     task_id = session.scalar(

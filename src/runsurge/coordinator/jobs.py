@@ -21,6 +21,7 @@ from runsurge.billing import ledger
 from runsurge.billing.pricing import quote_for
 from runsurge.billing.terms import Billing
 from runsurge.coordinator.auth import new_id
+from runsurge.coordinator.job_options import JobOptions, labels_from_json
 from runsurge.coordinator.reservations import StartingEstimate
 from runsurge.coordinator.views import (
     ErrorView,
@@ -79,6 +80,7 @@ def create_job(
     options: GroupOptions | None = None,
     max_active: int | None = None,
     memory_limit_bytes: int = 0,
+    job_options: JobOptions | None = None,
 ) -> str:
     """A new job in SUBMITTING; its tasks are added as inputs arrive.
 
@@ -99,6 +101,7 @@ def create_job(
             )
     job_id = new_id()
     options = options or GroupOptions()
+    chosen = job_options or JobOptions()
     session.add(
         Job(
             id=job_id,
@@ -113,8 +116,15 @@ def create_job(
             aggregate_specs=json.dumps(list(options.aggregate_specs)),
             aggregate_script=options.aggregate_script,
             memory_limit_bytes=memory_limit_bytes,
+            wall_seconds=chosen.wall_seconds,
+            cpu_seconds=chosen.cpu_seconds,
+            max_attempts=chosen.max_attempts,
+            priority=chosen.priority,
+            labels=chosen.labels_json(),
+            idempotency_key=chosen.idempotency_key or None,
         )
     )
+    session.flush()  # a second job under the same idempotency key fails here
     return job_id
 
 
@@ -224,6 +234,7 @@ def abort_submission(session: Session, job_id: str, reason: str) -> None:
     job.state = transition(job.state, JobState.FAILED, f"job {job_id}")
     job.error_kind, job.error_message = "SUBMISSION", reason
     job.finished_at = utcnow()
+    job.idempotency_key = None  # free the key: the retry of a broken upload starts afresh
 
 
 def counts(job: Job) -> TaskCounts:
@@ -417,6 +428,14 @@ def _view(session: Session, job: Job, blobs: BlobStore, inline_limit: int) -> Jo
         on_error=job.on_error,
         waiting_reason="" if job.state.final else job.waiting_reason,
         memory_limit_bytes=job.memory_limit_bytes,
+        job_options=JobOptions(
+            wall_seconds=job.wall_seconds,
+            cpu_seconds=job.cpu_seconds,
+            max_attempts=job.max_attempts,
+            priority=job.priority,
+            labels=labels_from_json(job.labels),
+            idempotency_key=job.idempotency_key or "",
+        ),
     )
 
 

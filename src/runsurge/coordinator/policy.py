@@ -1,12 +1,13 @@
 """The sandbox policy of an attempt, decided once, when the attempt is claimed.
 
 `policy_for` is the one place that chooses an attempt's limits (memory, wall and CPU
-time, pids, output, logs, work dir). Today the memory limit is the task's
-reservation, which a retry after an out-of-memory kill has grown, and everything
-else comes from the coordinator's defaults; the memory estimator and per-job options
-refine it here. `claim_task` stores the decision on the attempt row, in the same
-transaction that creates it, and sends it in the assignment, so the limits an
-attempt ran under stay known after a restart, to billing and to the estimator.
+time, pids, output, logs, work dir). The memory limit is the task's reservation
+(the estimator's, grown by a retry after an out-of-memory kill); wall and CPU time
+are the job's own (`--wall-time`, `--cpu-time`) where it lowered them, else the
+coordinator's; everything else comes from the coordinator's defaults.
+`claim_task` stores the decision on the attempt row, in the same transaction that
+creates it, and sends it in the assignment, so the limits an attempt ran under stay
+known after a restart, to billing and to the estimator.
 """
 
 from __future__ import annotations
@@ -23,8 +24,26 @@ PROBE_INPUT_OVER_BYTES = ProbeBudget().whole_input_bytes
 
 
 def policy_for(task: Task, job: Job, defaults: SandboxPolicy) -> SandboxPolicy:
-    """The limits the next attempt at `task` (of `job`) runs under."""
-    return dataclasses.replace(defaults, memory_bytes=task.memory_reservation_bytes)
+    """The limits the next attempt at `task` (of `job`) runs under.
+
+    The job's own wall and CPU time limits when it set them, never above the
+    coordinator's (submission refuses larger ones; the min guards rows from before a
+    maximum was lowered).
+    """
+    return dataclasses.replace(
+        defaults,
+        memory_bytes=task.memory_reservation_bytes,
+        wall_seconds=_within(job.wall_seconds, defaults.wall_seconds),
+        cpu_seconds=_within(job.cpu_seconds, defaults.cpu_seconds),
+    )
+
+
+def _within(asked: float | None, ceiling: float) -> float:
+    """The job's limit when it set one (> 0), bounded by the coordinator's.
+
+    None is a Job built in memory and never stored (its column default not applied).
+    """
+    return min(asked, ceiling) if asked is not None and asked > 0 else ceiling
 
 
 def wants_probe(task: Task) -> bool:

@@ -67,6 +67,12 @@ class MemoryContext:
     predicted_bytes: int = 0  # the task never ran: its probes predicted this peak
 
 
+def allowed_attempts(job_max_attempts: int, coordinator_max: int) -> int:
+    """The attempts a task of a job gets: its own `--max-attempts` (0: unset), never
+    more than the coordinator's `max_attempts`."""
+    return min(job_max_attempts, coordinator_max) if job_max_attempts > 0 else coordinator_max
+
+
 def decide(
     outcome: OutcomeKind, attempts_so_far: int, max_attempts: int, memory: MemoryContext
 ) -> RetryDecision:

@@ -17,11 +17,15 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
 
+from sqlalchemy.exc import IntegrityError
+
 from runsurge.billing import ledger
 from runsurge.billing.pricing import quote_for
 from runsurge.billing.terms import Billing
 from runsurge.config import format_size
-from runsurge.coordinator import jobs
+from runsurge.coordinator import idempotency, jobs
+from runsurge.coordinator.idempotency import PriorJob
+from runsurge.coordinator.job_options import JobOptions, OptionMaxima
 from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.reducers import parse_specs
 from runsurge.coordinator.reservations import (
@@ -32,6 +36,7 @@ from runsurge.coordinator.reservations import (
 from runsurge.coordinator.starting_estimates import InputSketch, StartingEstimator
 from runsurge.errors import InvalidInput, InvalidRequest, LimitExceeded
 from runsurge.kinds import JobKind
+from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.scan.script_check import check_script
 from runsurge.store.blobs import BlobRef, BlobStore, BlobWriter
 from runsurge.store.database import Database
@@ -62,6 +67,12 @@ class SubmissionLimits:
     # fails uploads silent for the submission timeout) leaves it alone.
     activity_seconds: float = 60.0
     billing: Billing = field(default_factory=Billing)  # quotes and holds (billing/ledger.py)
+    # The coordinator's own limits, which a job's options may lower but not raise.
+    maxima: OptionMaxima = field(
+        default_factory=lambda: OptionMaxima(
+            SandboxPolicy().wall_seconds, SandboxPolicy().cpu_seconds, 3
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,7 @@ class JobSpecIn:
     script_name: str
     options: GroupOptions = field(default_factory=GroupOptions)
     memory_limit_bytes: int = 0  # the consumer's per-task limit (`--memory`); 0: none
+    job_options: JobOptions = field(default_factory=JobOptions)
 
     def validate(self) -> None:
         """Refuse options that do not fit the job kind, naming the fix."""
@@ -178,6 +190,10 @@ class Submission:
         self._pending: list[tuple[BlobRef, StartingEstimate]] = []
         self._count = 0
         self._touched = time.monotonic()
+        # Set when the spec's idempotency key names an earlier job: this stream is a
+        # retry, its inputs are counted but not stored, and the reply is that job.
+        self._prior: PriorJob | None = None
+        self._key = ""
 
     async def receive(self, items: AsyncIterable[SubmissionItem]) -> str:
         """Take a whole submission stream; return the queued job's id.
@@ -201,6 +217,8 @@ class Submission:
     async def _take(self, item: SubmissionItem) -> None:
         if isinstance(item, JobSpecIn):
             await self.start(item)
+        elif self._prior is not None:
+            self._count += isinstance(item, InputEnd)  # a retry's inputs: counted, dropped
         elif isinstance(item, InputStart):
             self.begin_input(item.size)
         elif isinstance(item, InputEnd):
@@ -211,7 +229,11 @@ class Submission:
 
     async def _keep_alive(self) -> None:
         """Record, now and then, that data still flows (see submission_reaper.py)."""
-        if self.job_id is None or time.monotonic() - self._touched < self._limits.activity_seconds:
+        if (
+            self.job_id is None
+            or self._prior is not None
+            or time.monotonic() - self._touched < self._limits.activity_seconds
+        ):
             return
         await self._db.run(jobs.touch_submission, self.job_id)
         self._touched = time.monotonic()
@@ -221,11 +243,14 @@ class Submission:
         if self.job_id is not None:
             raise InvalidRequest("the job spec was sent twice")
         spec.validate()
+        spec.job_options.validate(self._limits.maxima)
         if len(spec.script) > self._limits.max_script_bytes:
             raise LimitExceeded(
                 f"script is {len(spec.script)} bytes; "
                 f"the limit is {self._limits.max_script_bytes} (max_script_bytes)"
             )
+        if await self._replays(spec):
+            return
         required = ("process", "aggregate") if spec.options.aggregate_script else ("process",)
         check_script(spec.script, spec.script_name, required)
         if self._gate is not None:
@@ -236,19 +261,25 @@ class Submission:
         await self._check_funds(reservation)
         ref = self._blobs.put(spec.script)
         self._kind = spec.kind
-        self.job_id = await self._db.run(
-            lambda s: jobs.create_job(
-                s,
-                self._consumer_id,
-                max_active=self._limits.max_active_jobs,
-                kind=spec.kind,
-                name=spec.name[:200],
-                script_sha256=ref.sha256,
-                script_name=spec.script_name[:200] or "script.py",
-                options=spec.options,
-                memory_limit_bytes=spec.memory_limit_bytes,
+        try:
+            self.job_id = await self._db.run(
+                lambda s: jobs.create_job(
+                    s,
+                    self._consumer_id,
+                    max_active=self._limits.max_active_jobs,
+                    kind=spec.kind,
+                    name=spec.name[:200],
+                    script_sha256=ref.sha256,
+                    script_name=spec.script_name[:200] or "script.py",
+                    options=spec.options,
+                    memory_limit_bytes=spec.memory_limit_bytes,
+                    job_options=spec.job_options,
+                )
             )
-        )
+        except IntegrityError:
+            if not self._key:
+                raise
+            raise idempotency.key_in_use(self._key) from None  # a concurrent first upload
         self._starting = await self._db.run(
             StartingEstimator.load,
             self._blobs,
@@ -258,6 +289,16 @@ class Submission:
             self._limits.memory_reservation_bytes,
             spec.memory_limit_bytes,
         )
+
+    async def _replays(self, spec: JobSpecIn) -> bool:
+        """Whether the spec's idempotency key names an earlier job this stream retries."""
+        self._key = spec.job_options.idempotency_key
+        prior = await self._db.run(idempotency.prior_job, self._consumer_id, self._key)
+        if prior is None:
+            return False
+        prior.check_script(self._key, spec.kind, hashlib.sha256(spec.script).hexdigest())
+        self._prior, self._kind, self.job_id = prior, spec.kind, prior.id
+        return True
 
     async def _check_funds(self, reservation: int) -> None:
         """Refuse a consumer who cannot pay even one task before any input is uploaded.
@@ -311,6 +352,10 @@ class Submission:
     async def finish(self) -> str:
         """The stream ended: create the remaining tasks and queue the job."""
         job_id = self._require_started()
+        if self._prior is not None:
+            self._prior.check_count(self._key, self._count)
+            log.info("job %s submitted again under its idempotency key", job_id)
+            return job_id
         if self._current is not None:
             raise InvalidRequest(f"the stream ended inside input {self._current.index}")
         if self._kind is JobKind.SINGLE and self._count != 1:
@@ -325,7 +370,7 @@ class Submission:
         if self._current is not None:
             self._current.writer.abort()
             self._current = None
-        if self.job_id is not None:
+        if self.job_id is not None and self._prior is None:  # never the job a retry named
             await self._db.run(jobs.abort_submission, self.job_id, reason)
 
     async def _flush(self) -> None:

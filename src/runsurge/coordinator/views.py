@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
+from runsurge.coordinator.job_options import JobOptions
 from runsurge.kinds import JobKind, OnError, OutcomeKind, TaskKind
 from runsurge.sandbox.policy import SandboxPolicy
 from runsurge.store.states import JobState
@@ -53,6 +54,7 @@ class JobView:
     on_error: OnError = OnError.CONTINUE
     waiting_reason: str = ""  # why queued work cannot start, while it cannot (placement.py)
     memory_limit_bytes: int = 0  # the consumer's per-task limit (0: none)
+    job_options: JobOptions = field(default_factory=JobOptions)
 
 
 @dataclass(frozen=True)

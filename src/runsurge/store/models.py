@@ -192,6 +192,10 @@ class Job(Base):
     """One submission: a script and 1..N inputs (a single job has exactly one)."""
 
     __tablename__ = "jobs"
+    __table_args__ = (
+        # A key names one job of its consumer; NULL (no key) never collides.
+        Index("uq_jobs_consumer_idempotency_key", "consumer_id", "idempotency_key", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     consumer_id: Mapped[str] = mapped_column(ForeignKey("consumers.id"), index=True)
@@ -233,6 +237,16 @@ class Job(Base):
     unplaceable_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # The consumer's per-task memory limit (`--memory`); no reservation exceeds it. 0: none.
     memory_limit_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The consumer's per-job limits (0: the coordinator's own), never above the
+    # coordinator's (checked at submission, applied in coordinator/policy.py).
+    wall_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    cpu_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    max_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Orders the consumer's own jobs, higher first (coordinator/fairness.py).
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    labels: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")  # JSON object
+    # The client's key for an idempotent submission (None: none); see submission.py.
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
     # Billing (micro-units): the quote held when the job was sealed, and what its
     # attempts were charged so far. While the job is unfinished, max(0, quote - charged)
     # stays held against the consumer's balance (billing/ledger.py).

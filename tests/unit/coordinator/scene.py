@@ -24,6 +24,7 @@ from runsurge.coordinator.attempts import (
     with_input,
 )
 from runsurge.coordinator.auth import new_id, token_hash
+from runsurge.coordinator.job_options import JobOptions
 from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.results import store_result
 from runsurge.coordinator.views import (
@@ -92,6 +93,7 @@ class Scene:
         options: GroupOptions | None = None,
         script: bytes = SCRIPT,
         memory_limit: int = 0,
+        job_options: JobOptions | None = None,
     ) -> str:
         """A sealed (queued) job with one task per input; returns its id."""
         if kind is None:
@@ -107,6 +109,7 @@ class Scene:
                 script_name="script.py",
                 options=options,
                 memory_limit_bytes=memory_limit,
+                job_options=job_options,
             )
         )
         refs = [self.blobs.put(data) for data in inputs]

@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from runsurge.billing.benchmark import PART_NAMES, BenchmarkError, BenchmarkResult, check_parts
 from runsurge.coordinator.contributors import Registration
+from runsurge.coordinator.job_options import JobOptions
 from runsurge.coordinator.jobs import GroupOptions
 from runsurge.coordinator.submission import InputEnd, InputStart, JobSpecIn, SubmissionItem
 from runsurge.coordinator.uploads import UploadChunk
@@ -59,6 +60,14 @@ def job_spec_from_message(spec: consumer_pb2.JobSpec) -> JobSpecIn:
             on_error=_ON_ERROR_OF.get(spec.on_error, OnError.CONTINUE),
         ),
         memory_limit_bytes=spec.memory_limit_bytes,
+        job_options=JobOptions(
+            wall_seconds=spec.wall_seconds,
+            cpu_seconds=spec.cpu_seconds,
+            max_attempts=spec.max_attempts,
+            priority=spec.priority,
+            labels=dict(spec.labels),
+            idempotency_key=spec.idempotency_key,
+        ),
     )
 
 
@@ -126,6 +135,12 @@ def job_message(view: JobView) -> consumer_pb2.Job:
         on_error=_ON_ERROR.get(view.on_error, consumer_pb2.ON_ERROR_UNSPECIFIED),
         waiting_reason=view.waiting_reason,
         memory_limit_bytes=view.memory_limit_bytes,
+        wall_seconds=view.job_options.wall_seconds,
+        cpu_seconds=view.job_options.cpu_seconds,
+        max_attempts=view.job_options.max_attempts,
+        priority=view.job_options.priority,
+        labels=dict(view.job_options.labels),
+        idempotency_key=view.job_options.idempotency_key,
     )
 
 

@@ -93,6 +93,26 @@ Global___JobState: _TypeAlias = JobState  # noqa: Y015
 class JobSpec(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class LabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     SCRIPT_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
@@ -101,6 +121,12 @@ class JobSpec(_message.Message):
     AGGREGATE_SCRIPT_FIELD_NUMBER: _builtins.int
     ON_ERROR_FIELD_NUMBER: _builtins.int
     MEMORY_LIMIT_BYTES_FIELD_NUMBER: _builtins.int
+    WALL_SECONDS_FIELD_NUMBER: _builtins.int
+    CPU_SECONDS_FIELD_NUMBER: _builtins.int
+    MAX_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     script: _builtins.bytes
     """The consumer's Python source, UTF-8, at most 1 MiB."""
     kind: Global___JobKind.ValueType
@@ -115,9 +141,25 @@ class JobSpec(_message.Message):
     """The most memory any one task of the job may use, in bytes (0: no limit of the
     consumer's). No reservation exceeds it; a task that needs more fails saying so.
     """
+    wall_seconds: _builtins.float
+    """Per-job limits (0: the coordinator's own). Never above the coordinator's: a
+    larger value is refused with INVALID_ARGUMENT naming the maximum.
+    """
+    cpu_seconds: _builtins.float
+    max_attempts: _builtins.int
+    priority: _builtins.int
+    """Orders this consumer's own jobs (higher first); other consumers are unaffected."""
+    idempotency_key: _builtins.str
+    """Client-chosen; a second SubmitJob with the same key (same consumer) returns the
+    job the first created, creating nothing (empty: none).
+    """
     @_builtins.property
     def aggregate(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Built-in reducers over result fields, each "FIELD=REDUCER" (groups only)."""
+
+    @_builtins.property
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Free-form key=value labels, shown in listings."""
 
     def __init__(
         self,
@@ -130,10 +172,16 @@ class JobSpec(_message.Message):
         aggregate_script: _builtins.bool = ...,
         on_error: Global___OnError.ValueType = ...,
         memory_limit_bytes: _builtins.int = ...,
+        wall_seconds: _builtins.float = ...,
+        cpu_seconds: _builtins.float = ...,
+        max_attempts: _builtins.int = ...,
+        priority: _builtins.int = ...,
+        labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        idempotency_key: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate", b"aggregate", "aggregate_script", b"aggregate_script", "kind", b"kind", "memory_limit_bytes", b"memory_limit_bytes", "name", b"name", "on_error", b"on_error", "script", b"script", "script_name", b"script_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate", b"aggregate", "aggregate_script", b"aggregate_script", "cpu_seconds", b"cpu_seconds", "idempotency_key", b"idempotency_key", "kind", b"kind", "labels", b"labels", "max_attempts", b"max_attempts", "memory_limit_bytes", b"memory_limit_bytes", "name", b"name", "on_error", b"on_error", "priority", b"priority", "script", b"script", "script_name", b"script_name", "wall_seconds", b"wall_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -250,6 +298,26 @@ Global___TaskCounts: _TypeAlias = TaskCounts  # noqa: Y015
 class Job(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class LabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     ID_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
@@ -267,6 +335,12 @@ class Job(_message.Message):
     ON_ERROR_FIELD_NUMBER: _builtins.int
     WAITING_REASON_FIELD_NUMBER: _builtins.int
     MEMORY_LIMIT_BYTES_FIELD_NUMBER: _builtins.int
+    WALL_SECONDS_FIELD_NUMBER: _builtins.int
+    CPU_SECONDS_FIELD_NUMBER: _builtins.int
+    MAX_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     kind: Global___JobKind.ValueType
     state: Global___JobState.ValueType
@@ -285,6 +359,12 @@ class Job(_message.Message):
     """While the job has queued tasks no connected contributor can hold: why it waits."""
     memory_limit_bytes: _builtins.int
     """As submitted in JobSpec.memory_limit_bytes (0: none)."""
+    wall_seconds: _builtins.float
+    """As submitted in JobSpec (0: the coordinator's own)."""
+    cpu_seconds: _builtins.float
+    max_attempts: _builtins.int
+    priority: _builtins.int
+    idempotency_key: _builtins.str
     @_builtins.property
     def tasks(self) -> Global___TaskCounts: ...
     @_builtins.property
@@ -297,6 +377,8 @@ class Job(_message.Message):
 
     @_builtins.property
     def aggregate(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     def __init__(
         self,
         *,
@@ -317,10 +399,16 @@ class Job(_message.Message):
         on_error: Global___OnError.ValueType = ...,
         waiting_reason: _builtins.str = ...,
         memory_limit_bytes: _builtins.int = ...,
+        wall_seconds: _builtins.float = ...,
+        cpu_seconds: _builtins.float = ...,
+        max_attempts: _builtins.int = ...,
+        priority: _builtins.int = ...,
+        labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        idempotency_key: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "error", b"error", "finished_at", b"finished_at", "tasks", b"tasks"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate", b"aggregate", "aggregate_script", b"aggregate_script", "created_at", b"created_at", "error", b"error", "finished_at", b"finished_at", "id", b"id", "kind", b"kind", "memory_limit_bytes", b"memory_limit_bytes", "name", b"name", "on_error", b"on_error", "result_available", b"result_available", "result_inline", b"result_inline", "result_json", b"result_json", "script_sha256", b"script_sha256", "state", b"state", "tasks", b"tasks", "waiting_reason", b"waiting_reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate", b"aggregate", "aggregate_script", b"aggregate_script", "cpu_seconds", b"cpu_seconds", "created_at", b"created_at", "error", b"error", "finished_at", b"finished_at", "id", b"id", "idempotency_key", b"idempotency_key", "kind", b"kind", "labels", b"labels", "max_attempts", b"max_attempts", "memory_limit_bytes", b"memory_limit_bytes", "name", b"name", "on_error", b"on_error", "priority", b"priority", "result_available", b"result_available", "result_inline", b"result_inline", "result_json", b"result_json", "script_sha256", b"script_sha256", "state", b"state", "tasks", b"tasks", "waiting_reason", b"waiting_reason", "wall_seconds", b"wall_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
