@@ -83,7 +83,8 @@ class Coordinator:
     # Samples from the work streams, waiting for the sample loop to store them.
     samples: SampleBuffer = field(default_factory=SampleBuffer)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    # One-off work started by an event (re-estimating a group), held so it is not lost.
+    # One-off work started by an event (re-estimating a group, closing a work stream),
+    # held so it is not lost.
     _side_tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -308,7 +309,7 @@ class Coordinator:
         await self._count_failure(settlement)
         self.settled(settlement)
         if settlement.recalibrate and settlement.job_id is not None:
-            self._spawn(self._recalibrate(settlement.job_id))
+            self.spawn(self._recalibrate(settlement.job_id))
 
     async def _recalibrate(self, job_id: str) -> None:
         """Re-estimate a group's unrun tasks from its first successes (estimates.py)."""
@@ -402,8 +403,11 @@ class Coordinator:
         self.events.notify(job_ids)
         self.dispatcher.wake()
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run `work` beside the RPC that caused it; stop_background cancels it."""
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` beside the RPC that caused it, which cannot cancel it.
+
+        stop_background cancels it.
+        """
         task = asyncio.create_task(work)
         self._side_tasks.add(task)
         task.add_done_callback(self._side_tasks.discard)
