@@ -64,6 +64,8 @@ log = logging.getLogger(__name__)
 # RUNNING attempts a heartbeat does not list are lost once older than this many
 # heartbeat intervals (younger ones may still be on their way to the agent).
 GRACE_HEARTBEATS = 3
+# How long close() lets one-off work finish before the database closes under it.
+CLOSE_WAIT_SECONDS = 5.0
 
 
 @dataclass
@@ -85,8 +87,10 @@ class Coordinator:
     # Samples from the work streams, waiting for the sample loop to store them.
     samples: SampleBuffer = field(default_factory=SampleBuffer)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    # One-off work started by an event (re-estimating a group), held so it is not lost.
+    # One-off work started by an event (re-estimating a group, closing a work stream),
+    # held so it is not lost.
     _side_tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _closing: bool = False  # close() began: no new one-off work
 
     def __post_init__(self) -> None:
         self.dispatcher.on_settled = self.settled
@@ -315,7 +319,7 @@ class Coordinator:
         await self._count_failure(settlement)
         self.settled(settlement)
         if settlement.recalibrate and settlement.job_id is not None:
-            self._spawn(self._recalibrate(settlement.job_id))
+            self.spawn(self._recalibrate(settlement.job_id))
 
     async def _recalibrate(self, job_id: str) -> None:
         """Re-estimate a group's unrun tasks from its first successes (estimates.py)."""
@@ -414,8 +418,14 @@ class Coordinator:
         self.events.notify(job_ids)
         self.dispatcher.wake()
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run `work` beside the RPC that caused it; stop_background cancels it."""
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` beside the RPC that caused it, which cannot cancel it.
+
+        stop_background cancels it; once close() began, it is dropped.
+        """
+        if self._closing:
+            work.close()
+            return
         task = asyncio.create_task(work)
         self._side_tasks.add(task)
         task.add_done_callback(self._side_tasks.discard)
@@ -430,6 +440,18 @@ class Coordinator:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+
+    async def close(self) -> None:
+        """After the server stopped: let what the last RPCs started (a work stream's
+        closing) finish, then close the database.
+
+        Work started later, by RPCs cut off as the process exits, is dropped rather than
+        failing on a closed database: the next start marks every contributor offline.
+        """
+        self._closing = True
+        if self._side_tasks:
+            await asyncio.wait([*self._side_tasks], timeout=CLOSE_WAIT_SECONDS)
+        self.db.close()
 
     async def _sweep_leases(self) -> None:
         interval = max(0.2, self.settings.lease_seconds / 4)

@@ -112,4 +112,4 @@ async def serve(settings: CoordinatorSettings, ready: asyncio.Event | None = Non
     await server.stop(grace=2.0)
     if stop_metrics is not None:
         stop_metrics()
-    coordinator.db.close()
+    await coordinator.close()

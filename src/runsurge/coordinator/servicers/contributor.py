@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
@@ -67,27 +66,47 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):
         self, request_iterator: AsyncIterator[contributor_pb2.AgentMessage], context: Context
     ) -> AsyncIterator[contributor_pb2.CoordinatorMessage]:
         principal = current_principal()
-        session = await self._c.open_work_stream(principal.id)
+        # Opening and closing the session are not this handler's to finish. When the
+        # agent hangs up, gRPC cancels the handler wherever it is: a cancel in a
+        # database call drops the call if no thread has started it (a lost OFFLINE
+        # leaves the contributor DRAINING or ONLINE for good), or lets it commit unawaited
+        # (ONLINE, with no session to close). So the session opens in a task of its own,
+        # and closes in another once the RPC is over, however it ended.
+        opening = asyncio.ensure_future(self._c.open_work_stream(principal.id))
+        reader: asyncio.Task[None] | None = None
+        context.add_done_callback(lambda _: self._c.spawn(self._closed(opening, reader)))
+        session = await asyncio.shield(opening)
         reader = asyncio.create_task(self._read(session, request_iterator))
-        try:
-            while True:
-                item = await session.outbox.get()
-                if item is None:
-                    return
-                if isinstance(item, CancelOrder):
-                    yield contributor_pb2.CoordinatorMessage(
-                        cancel=contributor_pb2.CancelAttempt(
-                            attempt_id=item.attempt_id, reason=item.reason
-                        )
+        while True:
+            item = await session.outbox.get()
+            if item is None:
+                return
+            if isinstance(item, CancelOrder):
+                yield contributor_pb2.CoordinatorMessage(
+                    cancel=contributor_pb2.CancelAttempt(
+                        attempt_id=item.attempt_id, reason=item.reason
                     )
-                else:
-                    yield contributor_pb2.CoordinatorMessage(assignment=assignment_message(item))
-        finally:
+                )
+            else:
+                yield contributor_pb2.CoordinatorMessage(assignment=assignment_message(item))
+
+    async def _closed(
+        self, opening: asyncio.Future[AgentSession], reader: asyncio.Task[None] | None
+    ) -> None:
+        """After a Work RPC: stop reading its stream, then close its session once open.
+
+        Reading stops first, so that no heartbeat of this stream is recorded after the
+        contributor went offline.
+        """
+        if reader is not None:
             reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
-            await self._c.close_work_stream(session)
-            log.info("contributor %s work stream closed", principal.id)
+            await asyncio.wait([reader])
+        try:
+            session = await opening
+        except Exception:
+            return  # it never opened; the RPC ended with that error
+        await self._c.close_work_stream(session)
+        log.info("contributor %s work stream closed", session.contributor_id)
 
     async def _read(
         self, session: AgentSession, request_iterator: AsyncIterator[contributor_pb2.AgentMessage]
