@@ -65,6 +65,12 @@ def test_json_outputs_are_stable(cluster: Cluster) -> None:
     assert json.loads(result.stdout)["job"]["result"] == {"lines": 1, "words": 2}
     listed = json.loads(cluster.cli("jobs", "--json").stdout)["jobs"]
     assert [j["id"] for j in listed] == [job["id"]]
+    none_running = json.loads(cluster.cli("jobs", "--state", "running", "--json").stdout)
+    assert none_running["jobs"] == []
+    table = cluster.cli("jobs", "--state", "SUCCEEDED")
+    assert job["id"] in table.stdout and "SUCCEEDED" in table.stdout and "1/1" in table.stdout
+    unknown = cluster.cli("jobs", "--state", "DONE")
+    assert unknown.returncode == 2 and "unknown job state 'DONE'" in unknown.stderr
     contributors = json.loads(cluster.cli("contributors", "--json").stdout)["contributors"]
     assert len(contributors) == 1 and contributors[0]["online"] is True
     assert contributors[0]["isolation_level"]

@@ -315,23 +315,29 @@ def cancel(
 
 def jobs(
     limit: Annotated[int, typer.Option(help="How many jobs to list.")] = 20,
+    state: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--state",
+            help="Only jobs in this state (repeatable): SUBMITTING, QUEUED, RUNNING, "
+            "AGGREGATING, SUCCEEDED, FAILED or CANCELLED; any case.",
+        ),
+    ] = None,
+    name: Annotated[
+        str, typer.Option(help="Only jobs whose name contains this (ignoring case).")
+    ] = "",
     as_json: JsonOpt = False,
     coordinator: CoordinatorOpt = None,
     token: TokenOpt = None,
     tls_ca: TlsCaOpt = None,
 ) -> None:
-    """List your most recent jobs."""
+    """List your most recent jobs, newest first, as a table."""
     with connect(coordinator, token, tls_ca) as client:
-        rows = client.jobs(limit)
+        rows = client.jobs(limit, state or (), name)
     if as_json:
         output.print_json({"jobs": [r.to_json() for r in rows]})
         return
-    for row in rows:
-        style = output.STATE_STYLE.get(row.state, "white")
-        created = row.created_at.strftime("%Y-%m-%d %H:%M:%S") if row.created_at else ""
-        output.out.print(
-            f"{row.id}  [{style}]{row.state:<10}[/] {row.kind:<6} {created}  {row.name}"
-        )
+    output.print_jobs(rows)
 
 
 def contributors(

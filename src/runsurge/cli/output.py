@@ -90,6 +90,31 @@ def print_task_memory(tasks: list[InputResult]) -> None:
     out.print(table)
 
 
+def print_jobs(rows: list[JobStatus]) -> None:
+    """The jobs table: id, state, kind, progress, created, name and labels."""
+    if not rows:
+        err.print("no jobs")
+        return
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold")
+    for column in ("job", "state", "kind", "done", "created", "name", "labels"):
+        table.add_column(column, justify="right" if column == "done" else "left")
+    for row in rows:
+        style = STATE_STYLE.get(row.state, "white")
+        created = row.created_at.strftime("%Y-%m-%d %H:%M:%S") if row.created_at else ""
+        t = row.tasks
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(row.labels.items()))
+        table.add_row(
+            row.id,
+            f"[{style}]{row.state}[/]",
+            row.kind,
+            f"{t.succeeded + t.failed + t.cancelled}/{t.total}",
+            created,
+            escape(row.name),
+            escape(labels),
+        )
+    out.print(table)
+
+
 def print_task_error(text: str) -> None:
     """A task's error, traceback included, on stderr."""
     err.print(f"[red]{escape(text)}[/]")

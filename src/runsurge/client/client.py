@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Unpack
 
@@ -207,11 +207,15 @@ class Client:
         status = self._get_job(job_id)
         return Job(self, job_id, status)
 
-    def jobs(self, limit: int = 50) -> list[JobStatus]:
-        """Your most recent jobs, newest first."""
+    def jobs(
+        self, limit: int = 50, state: str | Sequence[str] = (), name: str = ""
+    ) -> list[JobStatus]:
+        """Your most recent jobs, newest first; only in `state` (one or several) and
+        whose name contains `name` (ignoring case) when given."""
+        states = [state] if isinstance(state, str) else list(state)
         with translated(self.address, self.tls):
             reply = self._stub.ListJobs(
-                consumer_pb2.ListJobsRequest(limit=limit),
+                consumer_pb2.ListJobsRequest(limit=limit, states=states, name_contains=name),
                 metadata=self._metadata,
                 timeout=self._timeout,
             )

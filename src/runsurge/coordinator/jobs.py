@@ -31,7 +31,7 @@ from runsurge.coordinator.views import (
     TaskMemoryView,
     TaskResultView,
 )
-from runsurge.errors import Conflict, LimitExceeded, NotFound
+from runsurge.errors import Conflict, InvalidRequest, LimitExceeded, NotFound
 from runsurge.kinds import JobKind, OnError, OutcomeKind, TaskKind
 from runsurge.store.blobs import BlobRef, BlobStore
 from runsurge.store.models import Attempt, Job, Task, utcnow
@@ -440,17 +440,38 @@ def _view(session: Session, job: Job, blobs: BlobStore, inline_limit: int) -> Jo
 
 
 def list_jobs(
-    session: Session, consumer_id: str, limit: int, blobs: BlobStore, inline_limit: int
+    session: Session,
+    consumer_id: str,
+    limit: int,
+    blobs: BlobStore,
+    inline_limit: int,
+    states: Sequence[str] = (),
+    name_contains: str = "",
 ) -> list[JobView]:
-    """The consumer's `limit` most recent jobs (default 50, at most 1000), newest first."""
+    """The consumer's `limit` most recent jobs (default 50, at most 1000), newest first.
+
+    `states` keeps jobs in those states (InvalidRequest naming the known ones for
+    another), `name_contains` those whose name contains it, ignoring case.
+    """
     limit = min(limit or LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX)
-    jobs = session.scalars(
-        select(Job)
-        .where(Job.consumer_id == consumer_id)
-        .order_by(Job.created_at.desc())
-        .limit(limit)
-    ).all()
+    query = select(Job).where(Job.consumer_id == consumer_id)
+    if states:
+        query = query.where(Job.state.in_([_job_state(s) for s in states]))
+    if name_contains:
+        pattern = (
+            name_contains.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        )
+        query = query.where(func.lower(Job.name).like(f"%{pattern}%", escape="\\"))
+    jobs = session.scalars(query.order_by(Job.created_at.desc()).limit(limit)).all()
     return [_view(session, job, blobs, inline_limit) for job in jobs]
+
+
+def _job_state(name: str) -> JobState:
+    try:
+        return JobState(name.upper())
+    except ValueError:
+        known = ", ".join(s.value for s in JobState)
+        raise InvalidRequest(f"unknown job state {name[:40]!r}; the states are {known}") from None
 
 
 def result_ref(

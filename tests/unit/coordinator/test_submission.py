@@ -136,3 +136,23 @@ def test_listing_is_newest_first_and_bounded(scene: Scene) -> None:
 
     assert [v.id for v in listed] == ids[::-1][:2]
     assert [v.id for v in default] == ids[::-1]
+
+
+def test_listing_filters_by_state_and_by_name_ignoring_case(scene: Scene) -> None:
+    consumer = scene.consumer()
+    done, waiting = scene.submit(consumer), scene.submit(consumer)
+    machine = scene.contributor()
+    attempt = scene.claimed(machine)
+    assert attempt.job_id == done
+    scene.report(machine, attempt.attempt_id)
+
+    def listed(states: tuple[str, ...] = (), name: str = "") -> list[str]:
+        views = scene.db.call(jobs.list_jobs, consumer, 0, scene.blobs, 1024, states, name)
+        return [v.id for v in views]
+
+    assert listed(("succeeded",)) == [done]
+    assert listed(("QUEUED", "SUCCEEDED")) == [waiting, done]
+    assert listed(name="TEST J") == [waiting, done]  # every scene job is "test job"
+    assert listed(name="100%_") == []  # LIKE's wildcards are matched literally
+    with pytest.raises(InvalidRequest, match="unknown job state 'DONE'; the states are"):
+        listed(("DONE",))

@@ -81,6 +81,8 @@ class ConsumerServicer(consumer_pb2_grpc.ConsumerServiceServicer):
             request.limit,
             self._c.blobs,
             self._c.settings.inline_result_limit,
+            list(request.states),
+            request.name_contains[:200],
         )
         return consumer_pb2.ListJobsResponse(jobs=[job_message(v) for v in views])
 

@@ -438,15 +438,27 @@ class ListJobsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     LIMIT_FIELD_NUMBER: _builtins.int
+    STATES_FIELD_NUMBER: _builtins.int
+    NAME_CONTAINS_FIELD_NUMBER: _builtins.int
     limit: _builtins.int
+    name_contains: _builtins.str
+    """Only jobs whose name contains this, ignoring case; empty: any name."""
+    @_builtins.property
+    def states(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only jobs in one of these states (SUBMITTING, QUEUED, RUNNING, AGGREGATING,
+        SUCCEEDED, FAILED, CANCELLED); none: every state.
+        """
+
     def __init__(
         self,
         *,
         limit: _builtins.int = ...,
+        states: _abc.Iterable[_builtins.str] | None = ...,
+        name_contains: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "name_contains", b"name_contains", "states", b"states"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
