@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Unpack
 
@@ -71,27 +72,13 @@ class Client:
         tls_cert: str | os.PathLike[str] | None = None,
         tls_key: str | os.PathLike[str] | None = None,
     ) -> None:
-        base = settings or ClientSettings()
-        given = {
-            "coordinator": coordinator,
-            "token": token,
-            "tls_ca": Path(tls_ca) if tls_ca else None,
-            "tls_cert": Path(tls_cert) if tls_cert else None,
-            "tls_key": Path(tls_key) if tls_key else None,
-        }
-        resolved = base.model_copy(update={k: v for k, v in given.items() if v}).resolved()
-        if not resolved.coordinator:
-            raise ConfigError(
-                "no coordinator configured: pass --coordinator, set RUNSURGE_COORDINATOR, "
-                "or start a local one with `runsurge up`"
-            )
-        self.address = resolved.coordinator
-        self._metadata = (("authorization", f"Bearer {resolved.token}"),)
+        target = Connection.resolve(coordinator, token, settings, tls_ca, tls_cert, tls_key)
+        self.address = target.address
+        self._metadata = target.metadata
         self._timeout = timeout
-        transport = ClientTls(resolved.tls_ca, resolved.tls_cert, resolved.tls_key)
-        self.tls = transport.enabled  # whether the channel is TLS (errors hint by it)
+        self.tls = target.tls.enabled  # whether the channel is TLS (errors hint by it)
         self._channel = channel(
-            self.address, transport, "client", options=list(MESSAGE_SIZE_OPTIONS)
+            self.address, target.tls, "client", options=list(MESSAGE_SIZE_OPTIONS)
         )
         self._stub = consumer_pb2_grpc.ConsumerServiceStub(self._channel)
 
@@ -122,15 +109,7 @@ class Client:
         idempotency_key), each refused with InvalidRequest above the coordinator's
         maximum. Raises InvalidInput, naming the file, when the input cannot be read.
         """
-        source, script_name = read_script(script)
-        spec = consumer_pb2.JobSpec(
-            script=source,
-            kind=consumer_pb2.JOB_KIND_SINGLE,
-            name=name,
-            script_name=script_name,
-            memory_limit_bytes=memory_limit(memory),
-            **spec_fields(options),
-        )
+        spec = single_spec(script, name, memory, options)
         stream = open_input(input)  # before the call: a missing file fails here
         try:
             return self._submit(spec, [stream])
@@ -161,21 +140,7 @@ class Client:
         cannot be read raises InvalidInput naming it. An exception raised by a lazy
         `inputs` reaches the caller as itself, and the half-sent job is dropped.
         """
-        source, script_name = read_script(script)
-        specs, use_script = normalise_aggregate(aggregate)
-        spec = consumer_pb2.JobSpec(
-            script=source,
-            kind=consumer_pb2.JOB_KIND_GROUP,
-            name=name,
-            script_name=script_name,
-            aggregate=specs,
-            aggregate_script=use_script,
-            on_error=_wire.ON_ERROR.get(on_error, consumer_pb2.ON_ERROR_UNSPECIFIED),
-            memory_limit_bytes=memory_limit(memory),
-            **spec_fields(options),
-        )
-        if on_error not in _wire.ON_ERROR:
-            raise InvalidRequest(f"on_error must be 'continue' or 'fail-fast', not {on_error!r}")
+        spec = group_spec(script, aggregate, on_error, name, memory, options)
         check_inputs(inputs)
         return self._submit(spec, inputs)
 
@@ -393,6 +358,88 @@ class Client:
 
 
 AggregateSpec = str | Iterable[str] | Mapping[str, str] | None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where a client connects and how: shared by `Client` and `runsurge.aio.Client`."""
+
+    address: str
+    metadata: tuple[tuple[str, str], ...]
+    tls: ClientTls
+
+    @classmethod
+    def resolve(
+        cls,
+        coordinator: str | None,
+        token: str | None,
+        settings: ClientSettings | None,
+        tls_ca: str | os.PathLike[str] | None,
+        tls_cert: str | os.PathLike[str] | None,
+        tls_key: str | os.PathLike[str] | None,
+    ) -> Connection:
+        """Arguments first, then the environment and the config file (ClientSettings)."""
+        base = settings or ClientSettings()
+        given = {
+            "coordinator": coordinator,
+            "token": token,
+            "tls_ca": Path(tls_ca) if tls_ca else None,
+            "tls_cert": Path(tls_cert) if tls_cert else None,
+            "tls_key": Path(tls_key) if tls_key else None,
+        }
+        resolved = base.model_copy(update={k: v for k, v in given.items() if v}).resolved()
+        if not resolved.coordinator:
+            raise ConfigError(
+                "no coordinator configured: pass --coordinator, set RUNSURGE_COORDINATOR, "
+                "or start a local one with `runsurge up`"
+            )
+        return cls(
+            resolved.coordinator,
+            (("authorization", f"Bearer {resolved.token}"),),
+            ClientTls(resolved.tls_ca, resolved.tls_cert, resolved.tls_key),
+        )
+
+
+def single_spec(
+    script: ScriptSource, name: str, memory: int | str | None, options: JobOptions
+) -> consumer_pb2.JobSpec:
+    """The JobSpec of a single job, options validated (InvalidRequest)."""
+    source, script_name = read_script(script)
+    return consumer_pb2.JobSpec(
+        script=source,
+        kind=consumer_pb2.JOB_KIND_SINGLE,
+        name=name,
+        script_name=script_name,
+        memory_limit_bytes=memory_limit(memory),
+        **spec_fields(options),
+    )
+
+
+def group_spec(
+    script: ScriptSource,
+    aggregate: AggregateSpec,
+    on_error: str,
+    name: str,
+    memory: int | str | None,
+    options: JobOptions,
+) -> consumer_pb2.JobSpec:
+    """The JobSpec of a group, aggregate and options validated (InvalidRequest)."""
+    source, script_name = read_script(script)
+    specs, use_script = normalise_aggregate(aggregate)
+    spec = consumer_pb2.JobSpec(
+        script=source,
+        kind=consumer_pb2.JOB_KIND_GROUP,
+        name=name,
+        script_name=script_name,
+        aggregate=specs,
+        aggregate_script=use_script,
+        on_error=_wire.ON_ERROR.get(on_error, consumer_pb2.ON_ERROR_UNSPECIFIED),
+        memory_limit_bytes=memory_limit(memory),
+        **spec_fields(options),
+    )
+    if on_error not in _wire.ON_ERROR:
+        raise InvalidRequest(f"on_error must be 'continue' or 'fail-fast', not {on_error!r}")
+    return spec
 
 
 def memory_limit(memory: int | str | None) -> int:
