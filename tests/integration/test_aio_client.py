@@ -7,13 +7,13 @@ slot per input every input starts at once, so 0 s finishes before 2 s before 4 s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import pytest
 
 from runsurge import aio
-from runsurge.client import InputResult
+from runsurge.client import InputResult, JobStatus
 from runsurge.errors import JobFailed
 from tests.integration.cluster import Cluster, wait_until
 from tests.integration.executions import assert_each_ran_once, runs
@@ -110,6 +110,24 @@ def test_two_jobs_awaited_together_with_gather_both_give_their_results(
         return list(await asyncio.gather(first.result(timeout=120), second.result(timeout=120)))
 
     assert _run(_wide(cluster_factory), body) == [{"slept": 2.0}, {"slept": 0.0}]
+
+
+@pytest.mark.database_independent
+def test_a_lazy_input_that_raises_reaches_the_caller_and_its_job_runs_nothing(
+    cluster: Cluster,
+) -> None:
+    def inputs() -> Iterator[str]:
+        yield "0"
+        raise ValueError("input source broke")
+
+    async def body(client: aio.Client) -> list[JobStatus]:
+        with pytest.raises(ValueError, match="input source broke"):
+            await client.submit_group(SLEEPY, inputs(), name="broken")
+        return [job for job in await client.jobs() if job.name == "broken"]
+
+    broken = _run(cluster, body)
+    # The half-sent job was dropped: failed, never a complete one-input job that runs.
+    assert [(job.state, job.tasks.succeeded) for job in broken] in ([], [("FAILED", 0)])
 
 
 def test_as_completed_resumes_across_a_coordinator_restart(cluster_factory) -> None:  # type: ignore[no-untyped-def]
