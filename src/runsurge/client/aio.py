@@ -21,15 +21,15 @@ from runsurge.client import _results, _wire
 from runsurge.client._aio_job import AsyncJob
 from runsurge.client._errors import translate, translated
 from runsurge.client._options import JobOptions
-from runsurge.client._upload import InputSource, check_inputs, open_input
-from runsurge.client.billing import Balance, balance_from
-from runsurge.client.client import (
+from runsurge.client._specs import (
     AggregateSpec,
     Connection,
     ScriptSource,
     group_spec,
     single_spec,
 )
+from runsurge.client._upload import InputSource, check_inputs, open_input
+from runsurge.client.billing import Balance, balance_from
 from runsurge.client.job import JobStatus
 from runsurge.client.mapping import text_inputs
 from runsurge.config import ClientSettings
