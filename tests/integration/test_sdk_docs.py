@@ -27,7 +27,7 @@ def test_the_sdk_page_has_an_example_per_shape() -> None:
     blocks = python_blocks(SDK_DOC.read_text())
     joined = "\n".join(blocks)
     assert len(blocks) >= 5
-    for shape in ("client.submit(", "client.submit_group(", "Pool()", "client.map("):
+    for shape in ("client.submit(", "client.submit_group(", "Pool()", "client.map(", "aio.Client("):
         assert shape in joined, shape
 
 

@@ -20,7 +20,7 @@ def test_wire_limits_import_nothing_of_runsurge() -> None:
     assert _loaded_after("import runsurge.wire_limits") == {"runsurge", "runsurge.wire_limits"}
 
 
-@pytest.mark.parametrize("module", ["runsurge.config", "runsurge.client"])
+@pytest.mark.parametrize("module", ["runsurge.config", "runsurge.client", "runsurge.aio"])
 def test_settings_and_sdk_load_no_sandbox_code_beyond_the_policy(module: str) -> None:
     # Whatever runsurge/sandbox/__init__.py loads itself is its own business; what `module`
     # must not add is any other sandbox module.

@@ -5,6 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+import runsurge.aio
 import runsurge.client
 
 # Changing this list is an API change: update docs and say so in the changelog.
@@ -27,11 +30,24 @@ CLIENT_API = [
     "TaskSample",
 ]
 
+AIO_API = ["AsyncJob", "AsyncJobFutures", "Client"]
+
 
 def test_client_public_names_are_pinned() -> None:
     assert sorted(runsurge.client.__all__) == CLIENT_API
     for name in CLIENT_API:
         assert getattr(runsurge.client, name).__module__.startswith("runsurge.client")
+
+
+def test_aio_public_names_are_pinned() -> None:
+    assert sorted(runsurge.aio.__all__) == AIO_API
+    for name in AIO_API:
+        assert getattr(runsurge.aio, name).__module__.startswith("runsurge.client")
+
+
+def test_the_sync_client_does_not_load_the_asyncio_client() -> None:
+    loaded = _modules_loaded_by("import runsurge.client")
+    assert not {m for m in loaded if m.startswith("runsurge") and "aio" in m}
 
 
 def _modules_loaded_by(statement: str) -> set[str]:
@@ -40,8 +56,9 @@ def _modules_loaded_by(statement: str) -> set[str]:
     return set(done.stdout.split())
 
 
-def test_importing_the_client_loads_no_sandbox_scanner_or_database() -> None:
-    loaded = _modules_loaded_by("import runsurge.client")
+@pytest.mark.parametrize("module", ["runsurge.client", "runsurge.aio"])
+def test_importing_the_client_loads_no_sandbox_scanner_or_database(module: str) -> None:
+    loaded = _modules_loaded_by(f"import {module}")
     heavy = sorted(
         m
         for m in loaded

@@ -39,9 +39,10 @@ def _precise_class(name: object) -> type[errors.RunSurgeError] | None:
 
 def translate(exc: grpc.RpcError, address: str, tls: bool = False) -> errors.RunSurgeError:
     """The RunSurge error for a failed call (`tls`: whether the channel used TLS)."""
-    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
-    details = (exc.details() if isinstance(exc, grpc.Call) else "") or ""
-    trailers = dict(exc.trailing_metadata() or ()) if isinstance(exc, grpc.Call) else {}
+    call = isinstance(exc, grpc.Call | grpc.aio.AioRpcError)  # grpc.aio's is no grpc.Call
+    code = exc.code() if call else grpc.StatusCode.UNKNOWN
+    details = (exc.details() if call else "") or ""
+    trailers = dict(exc.trailing_metadata() or ()) if call else {}
     if FINDINGS_METADATA_KEY in trailers:
         findings = [Finding.from_dict(d) for d in json.loads(trailers[FINDINGS_METADATA_KEY])]
         return errors.ScriptRejected(findings)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -33,11 +33,20 @@ _RESUMABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
 
 def input_result(client: Client, job_id: str, msg: consumer_pb2.TaskResult) -> InputResult:
     """An SDK InputResult; a result too large to travel inline is fetched here."""
-    result = None
-    if msg.result_inline:
-        result = json.loads(msg.result_json)
-    elif msg.state == "SUCCEEDED":
-        result = json.loads(client._fetch_result(job_id, msg.index))
+    fetched = None
+    if needs_fetch(msg):
+        fetched = json.loads(client._fetch_result(job_id, msg.index))
+    return outcome(msg, fetched)
+
+
+def needs_fetch(msg: consumer_pb2.TaskResult) -> bool:
+    """Whether a succeeded input's result must be fetched (too large to travel inline)."""
+    return not msg.result_inline and msg.state == "SUCCEEDED"
+
+
+def outcome(msg: consumer_pb2.TaskResult, fetched: dict[str, Any] | None) -> InputResult:
+    """The InputResult of `msg`, with `fetched` as its result when it was not inline."""
+    result = json.loads(msg.result_json) if msg.result_inline else fetched
     error = _wire.error_info(msg.error) if msg.HasField("error") else None
     return InputResult(msg.index, msg.state, result, error, _wire.task_memory(msg))
 

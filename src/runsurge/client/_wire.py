@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import BinaryIO, Literal
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -87,7 +87,7 @@ def error_info(msg: common_pb2.TaskError) -> TaskErrorInfo:
 
 def submit_requests(
     spec: consumer_pb2.JobSpec, inputs: Iterator[BinaryIO]
-) -> Iterator[consumer_pb2.SubmitJobRequest]:
+) -> Generator[consumer_pb2.SubmitJobRequest]:
     """The SubmitJob request stream: spec, then each input in chunks (closed once sent).
 
     An input that fails while being read raises InvalidInput naming it.

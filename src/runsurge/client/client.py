@@ -5,50 +5,34 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import IO, Any, Unpack
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Unpack
 
 import grpc
 
 from runsurge.client import _results, _upload, _wire
 from runsurge.client._errors import translate, translated
-from runsurge.client._options import JobOptions, spec_fields
+from runsurge.client._options import JobOptions
+from runsurge.client._specs import (
+    AggregateSpec,
+    Connection,
+    ScriptSource,
+    group_spec,
+    single_spec,
+)
 from runsurge.client._upload import InputSource, check_inputs, open_input
 from runsurge.client.billing import Balance, Invoice, balance_from, invoice_from
 from runsurge.client.job import InputResult, Job, JobStatus, TaskLogs
 from runsurge.client.mapping import JobFutures, map_futures
 from runsurge.client.monitoring import TaskOutput, TaskSample
-from runsurge.config import ClientSettings, parse_size
-from runsurge.errors import ConfigError, InvalidInput, InvalidRequest, NotFound
+from runsurge.config import ClientSettings
+from runsurge.errors import NotFound
 from runsurge.proto.v1 import consumer_pb2, consumer_pb2_grpc
-from runsurge.tls import ClientTls, channel
+from runsurge.tls import channel
 from runsurge.wire_limits import MESSAGE_SIZE_OPTIONS
 
-ScriptSource = str | os.PathLike[str] | IO[str] | IO[bytes]
 WATCH_RECONNECT_SECONDS = 1.0
 WATCH_OUTAGE_SECONDS = 30.0
-
-
-def read_script(script: ScriptSource) -> tuple[bytes, str]:
-    """The script's bytes and a file name for tracebacks.
-
-    A Path (or a str naming an existing .py file) is read from disk; any other str is
-    taken as the source itself; a file object is read.
-    """
-    if isinstance(script, os.PathLike) or (
-        isinstance(script, str) and "\n" not in script and script.endswith(".py")
-    ):
-        path = Path(script)
-        try:
-            return path.read_bytes(), path.name
-        except OSError as exc:
-            raise InvalidInput(f"cannot read script {path}: {exc.strerror}") from None
-    if isinstance(script, str):
-        return script.encode(), "script.py"
-    data = script.read()
-    name = Path(getattr(script, "name", "script.py")).name
-    return (data.encode() if isinstance(data, str) else data), name
 
 
 class Client:
@@ -71,27 +55,13 @@ class Client:
         tls_cert: str | os.PathLike[str] | None = None,
         tls_key: str | os.PathLike[str] | None = None,
     ) -> None:
-        base = settings or ClientSettings()
-        given = {
-            "coordinator": coordinator,
-            "token": token,
-            "tls_ca": Path(tls_ca) if tls_ca else None,
-            "tls_cert": Path(tls_cert) if tls_cert else None,
-            "tls_key": Path(tls_key) if tls_key else None,
-        }
-        resolved = base.model_copy(update={k: v for k, v in given.items() if v}).resolved()
-        if not resolved.coordinator:
-            raise ConfigError(
-                "no coordinator configured: pass --coordinator, set RUNSURGE_COORDINATOR, "
-                "or start a local one with `runsurge up`"
-            )
-        self.address = resolved.coordinator
-        self._metadata = (("authorization", f"Bearer {resolved.token}"),)
+        target = Connection.resolve(coordinator, token, settings, tls_ca, tls_cert, tls_key)
+        self.address = target.address
+        self._metadata = target.metadata
         self._timeout = timeout
-        transport = ClientTls(resolved.tls_ca, resolved.tls_cert, resolved.tls_key)
-        self.tls = transport.enabled  # whether the channel is TLS (errors hint by it)
+        self.tls = target.tls.enabled  # whether the channel is TLS (errors hint by it)
         self._channel = channel(
-            self.address, transport, "client", options=list(MESSAGE_SIZE_OPTIONS)
+            self.address, target.tls, "client", options=list(MESSAGE_SIZE_OPTIONS)
         )
         self._stub = consumer_pb2_grpc.ConsumerServiceStub(self._channel)
 
@@ -122,15 +92,7 @@ class Client:
         idempotency_key), each refused with InvalidRequest above the coordinator's
         maximum. Raises InvalidInput, naming the file, when the input cannot be read.
         """
-        source, script_name = read_script(script)
-        spec = consumer_pb2.JobSpec(
-            script=source,
-            kind=consumer_pb2.JOB_KIND_SINGLE,
-            name=name,
-            script_name=script_name,
-            memory_limit_bytes=memory_limit(memory),
-            **spec_fields(options),
-        )
+        spec = single_spec(script, name, memory, options)
         stream = open_input(input)  # before the call: a missing file fails here
         try:
             return self._submit(spec, [stream])
@@ -161,21 +123,7 @@ class Client:
         cannot be read raises InvalidInput naming it. An exception raised by a lazy
         `inputs` reaches the caller as itself, and the half-sent job is dropped.
         """
-        source, script_name = read_script(script)
-        specs, use_script = normalise_aggregate(aggregate)
-        spec = consumer_pb2.JobSpec(
-            script=source,
-            kind=consumer_pb2.JOB_KIND_GROUP,
-            name=name,
-            script_name=script_name,
-            aggregate=specs,
-            aggregate_script=use_script,
-            on_error=_wire.ON_ERROR.get(on_error, consumer_pb2.ON_ERROR_UNSPECIFIED),
-            memory_limit_bytes=memory_limit(memory),
-            **spec_fields(options),
-        )
-        if on_error not in _wire.ON_ERROR:
-            raise InvalidRequest(f"on_error must be 'continue' or 'fail-fast', not {on_error!r}")
+        spec = group_spec(script, aggregate, on_error, name, memory, options)
         check_inputs(inputs)
         return self._submit(spec, inputs)
 
@@ -394,33 +342,3 @@ class Client:
 
     def _finished_results(self, job_id: str) -> Iterator[InputResult]:
         return _results.finished(self, job_id)
-
-
-AggregateSpec = str | Iterable[str] | Mapping[str, str] | None
-
-
-def memory_limit(memory: int | str | None) -> int:
-    """A per-task memory limit in bytes from an int or a size string (None: no limit)."""
-    if memory is None:
-        return 0
-    try:
-        value = parse_size(memory)
-    except ConfigError as exc:
-        raise InvalidRequest(f"memory: {exc}") from None
-    if value <= 0:
-        raise InvalidRequest(f"memory must be a positive size, not {memory!r}")
-    return value
-
-
-def normalise_aggregate(aggregate: AggregateSpec) -> tuple[list[str], bool]:
-    """(built-in FIELD=REDUCER specs, use the script's aggregate()) from the SDK's forms."""
-    if aggregate is None:
-        return [], False
-    if isinstance(aggregate, str):
-        return ([], True) if aggregate == "script" else ([aggregate], False)
-    if isinstance(aggregate, Mapping):
-        return [f"{field}={reducer}" for field, reducer in aggregate.items()], False
-    specs = list(aggregate)
-    if "script" in specs:
-        raise InvalidRequest("use aggregate='script' alone: it cannot be combined with reducers")
-    return specs, False

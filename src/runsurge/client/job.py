@@ -130,6 +130,21 @@ class InputResult:
         return asdict(self)
 
 
+def job_failure(status: JobStatus) -> JobFailed:
+    """What a final job that did not succeed raises where its result was expected."""
+    error = status.error
+    state = status.state.lower()
+    return JobFailed(
+        f"job {status.id} {state}: {error.describe() if error else state}",
+        job_id=status.id,
+        index=0 if status.kind == "single" else None,
+        kind=error.kind if error else status.state,
+        error_type=error.type if error else "",
+        message=error.message if error else state,
+        traceback=error.traceback if error else "",
+    )
+
+
 class TaskLogs(str):
     """One input's captured stdout and stderr, as text (undecodable bytes replaced).
 
@@ -190,17 +205,7 @@ class Job:
         """
         status = self._last if self._last and self._last.done else self.wait(timeout)
         if status.state != "SUCCEEDED":
-            error = status.error
-            detail = error.describe() if error else status.state.lower()
-            raise JobFailed(
-                f"job {self.id} {status.state.lower()}: {detail}",
-                job_id=self.id,
-                index=0 if status.kind == "single" else None,
-                kind=error.kind if error else status.state,
-                error_type=error.type if error else "",
-                message=error.message if error else status.state.lower(),
-                traceback=error.traceback if error else "",
-            )
+            raise job_failure(status)
         if status.result is not None:
             return status.result
         if status.kind == "group":

@@ -24,7 +24,8 @@ from runsurge.client.job import InputResult, Job
 from runsurge.errors import RunSurgeError
 
 if TYPE_CHECKING:
-    from runsurge.client.client import Client, ScriptSource
+    from runsurge.client._specs import ScriptSource
+    from runsurge.client.client import Client
 
 Result = dict[str, Any]
 

@@ -27,7 +27,8 @@ from concurrent.futures import Future
 from typing import Literal, TypeVar, Unpack
 
 from runsurge.client._options import JobLimits, spec_fields
-from runsurge.client.client import Client, ScriptSource
+from runsurge.client._specs import ScriptSource
+from runsurge.client.client import Client
 from runsurge.client.job import Job
 from runsurge.client.mapping import Result, ResultIterator, submit_texts
 from runsurge.config import ClientSettings

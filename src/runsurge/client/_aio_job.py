@@ -1,0 +1,184 @@
+"""`AsyncJob`: the asyncio twin of `Job`, and the resumable streams it follows.
+
+Both streams survive a lost connection as the sync ones do (`_results.finished`,
+`Client._watch_job`): `as_completed` calls StreamTaskResults again after the position
+of the last outcome it yielded, `wait` calls WatchJob again, each for as long as the
+sync client allows an outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from runsurge.client import _results, _wire
+from runsurge.client._errors import translate, translated
+from runsurge.client.client import WATCH_OUTAGE_SECONDS, WATCH_RECONNECT_SECONDS
+from runsurge.client.job import InputResult, JobStatus, TaskLogs, job_failure
+from runsurge.errors import NotFound, RunSurgeError
+from runsurge.proto.v1 import consumer_pb2
+
+if TYPE_CHECKING:
+    from runsurge.client.aio import Client
+
+
+class AsyncJob:
+    """A handle on a submitted job, for use inside an event loop."""
+
+    def __init__(self, client: Client, job_id: str, status: JobStatus | None = None) -> None:
+        self._client = client
+        self.id = job_id
+        self._last = status
+
+    def __repr__(self) -> str:
+        state = self._last.state if self._last else "?"
+        return f"<AsyncJob {self.id} {state}>"
+
+    async def status(self) -> JobStatus:
+        """The job's current state (one call to the coordinator)."""
+        with translated(self._client.address, self._client.tls):
+            reply = await self._client._stub.GetJob(
+                consumer_pb2.GetJobRequest(job_id=self.id),
+                metadata=self._client._metadata,
+                timeout=self._client._timeout,
+            )
+        self._last = _wire.job_status(reply)
+        return self._last
+
+    async def wait(self, timeout: float | None = None) -> JobStatus:
+        """Until the job is final (TimeoutError after `timeout` seconds); its status."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        async for status in self._watch(deadline):
+            self._last = status
+            if status.done:
+                return status
+        raise TimeoutError(f"job {self.id} still {self._last.state if self._last else '?'}")
+
+    async def result(self, timeout: float | None = None) -> dict[str, Any]:
+        """Wait, then a single job's result or a group's aggregate (as `Job.result`).
+
+        Raises JobFailed (error_type, message, traceback as attributes) when the job
+        did not succeed, RunSurgeError for a group that declared no aggregate.
+        """
+        status = self._last if self._last and self._last.done else await self.wait(timeout)
+        if status.state != "SUCCEEDED":
+            raise job_failure(status)
+        if status.result is not None:
+            return status.result
+        if status.kind == "group" and not (status.aggregate or status.aggregate_script):
+            raise RunSurgeError(
+                f"group {self.id} declared no aggregate; iterate job.results() instead"
+            )
+        parsed: dict[str, Any] = json.loads(
+            await self._client._fetch_result(self.id, 0, aggregate=status.kind == "group")
+        )
+        return parsed
+
+    async def results(self, start: int = 0) -> AsyncIterator[InputResult]:
+        """Every input's current outcome in input order, from `start` (as `Job.results`)."""
+        client = self._client
+        call = client._stub.ListTaskResults(
+            consumer_pb2.ListTaskResultsRequest(job_id=self.id, start_index=start),
+            metadata=client._metadata,
+        )
+        with translated(client.address, client.tls):
+            async for msg in call:
+                yield await self._outcome(msg)
+
+    async def as_completed(self) -> AsyncIterator[InputResult]:
+        """Each input's final outcome as it is recorded, in finishing order, each once.
+
+        A failed input is yielded (`ok` false), never raised. After a dropped
+        connection or a coordinator restart the stream resumes after the last
+        outcome yielded, for up to `_results.RESUME_OUTAGE_SECONDS`.
+        """
+        client = self._client
+        after = 0
+        outage_since: float | None = None
+        while True:
+            call = client._stub.StreamTaskResults(
+                consumer_pb2.StreamTaskResultsRequest(job_id=self.id, after_position=after),
+                metadata=client._metadata,
+            )
+            try:
+                async for msg in call:
+                    outage_since = None
+                    outcome = await self._outcome(msg.result)
+                    after = msg.position  # before yielding: the consumer may never come back
+                    yield outcome
+                return
+            except grpc.aio.AioRpcError as exc:
+                now = time.monotonic()
+                outage_since = outage_since or now
+                if (
+                    exc.code() not in _results._RESUMABLE
+                    or now - outage_since > _results.RESUME_OUTAGE_SECONDS
+                ):
+                    raise translate(exc, client.address, client.tls) from None
+                await asyncio.sleep(_results.RESUME_RETRY_SECONDS)
+
+    async def cancel(self) -> JobStatus:
+        """Stop the job: queued tasks never run, running ones are killed."""
+        with translated(self._client.address, self._client.tls):
+            reply = await self._client._stub.CancelJob(
+                consumer_pb2.GetJobRequest(job_id=self.id),
+                metadata=self._client._metadata,
+                timeout=self._client._timeout,
+            )
+        self._last = _wire.job_status(reply)
+        return self._last
+
+    async def logs(self, index: int = 0) -> TaskLogs:
+        """The captured stdout/stderr of input `index` (0 for a single job) so far."""
+        if index < 0:
+            raise NotFound(f"job {self.id} has no input number {index}")
+        with translated(self._client.address, self._client.tls):
+            reply = await self._client._stub.GetTaskLogs(
+                consumer_pb2.GetTaskLogsRequest(job_id=self.id, task_index=index),
+                metadata=self._client._metadata,
+                timeout=self._client._timeout,
+            )
+        return TaskLogs(reply.logs.decode("utf-8", "replace"), reply.truncated, reply.state)
+
+    async def _outcome(self, msg: consumer_pb2.TaskResult) -> InputResult:
+        fetched = None
+        if _results.needs_fetch(msg):
+            fetched = json.loads(await self._client._fetch_result(self.id, msg.index))
+        return _results.outcome(msg, fetched)
+
+    async def _watch(self, deadline: float | None) -> AsyncIterator[JobStatus]:
+        """Job snapshots as they change, until final or `deadline`; reconnects on outage."""
+        client = self._client
+        outage_since: float | None = None
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return
+            call = client._stub.WatchJob(
+                consumer_pb2.GetJobRequest(job_id=self.id),
+                metadata=client._metadata,
+                timeout=remaining,
+            )
+            try:
+                async for msg in call:
+                    outage_since = None
+                    status = _wire.job_status(msg)
+                    yield status
+                    if status.done:
+                        return
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    return
+                now = time.monotonic()
+                outage_since = outage_since or now
+                if (
+                    exc.code() != grpc.StatusCode.UNAVAILABLE
+                    or now - outage_since > WATCH_OUTAGE_SECONDS
+                ):
+                    raise translate(exc, client.address, client.tls) from None
+                await asyncio.sleep(WATCH_RECONNECT_SECONDS)
