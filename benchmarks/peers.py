@@ -12,7 +12,7 @@ Systems: RunSurge (`runsurge up --contributors 2`, one core each, sandbox on, on
 `runsurge.Pool().map` per workload), `multiprocessing.Pool(2).map`, and, where
 installed (the `bench` extra; Ray separately), a Dask `LocalCluster` of 2 one-thread
 worker processes, Ray with `num_cpus=2`, and Celery (2 prefork workers) on the local
-Redis (RUNSURGE_BENCH_REDIS, default redis://127.0.0.1:6379/13). A system that is not
+Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/13). A system that is not
 installed or not reachable is skipped with a note. Each system is started once,
 warmed up with a few tasks of every workload (RunSurge: the coordinator's scan of each
 script is then cached), and stopped before the next starts; start-up is not timed.
@@ -47,7 +47,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-REDIS_URL = os.environ.get("RUNSURGE_BENCH_REDIS", "redis://127.0.0.1:6379/13")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
 def run(kind: str, data: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ harness, not the coordinator, is the limit.
     .venv/bin/python benchmarks/scheduler_throughput.py [--quick] [--tasks 5000]
         [--runs 3] [--agents 50] [--slots 4] [--db sqlite,postgres]
 
---quick: 500 tasks, one run per database. PostgreSQL at RUNSURGE_BENCH_PG (default
+--quick: 500 tasks, one run per database. PostgreSQL at RUNSURGE_TEST_PG (default
 postgresql://postgres@127.0.0.1:5432/test; a database is created per run and
 dropped); skipped with a note when unreachable.
 """
