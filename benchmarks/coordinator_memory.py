@@ -97,6 +97,8 @@ async def take_rate(coordinator: CoordinatorProcess, sample: int, name: str) -> 
     stop.set()
     await asyncio.gather(*streams, return_exceptions=True)
     await asyncio.gather(*(a.close() for a in fleet))
+    if tally.refused:
+        print(f"  ({tally.refused} fetch(es) refused: attempts the coordinator gave up early)")
     return tally.finished / elapsed
 
 

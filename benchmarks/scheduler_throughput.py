@@ -89,6 +89,8 @@ async def drive(
     await asyncio.gather(*(a.close() for a in fleet))
     if state != "SUCCEEDED":
         raise RuntimeError(f"job ended {state}")
+    if tally.refused:
+        print(f"  ({tally.refused} fetch(es) refused: attempts the coordinator gave up early)")
     assert tally.first_assigned is not None and tally.last_finished is not None
     return Run(tasks, 0.0, elapsed, tally.last_finished - tally.first_assigned, cpu, own)
 

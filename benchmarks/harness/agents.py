@@ -38,6 +38,7 @@ class Tally:
     finished: int = 0
     recorded: int = 0  # reports the coordinator said it was done with
     fetched_bytes: int = 0
+    refused: int = 0  # fetches refused: the attempt was no longer this agent's
     first_assigned: float | None = None
     last_finished: float | None = None
     all_recorded: asyncio.Event = field(default_factory=asyncio.Event)
@@ -175,11 +176,19 @@ class SimulatedAgent:
                     self._running.discard(attempt_id)
 
     async def _fetch_then_finish(self, a: contributor_pb2.Assignment) -> None:
-        if a.script_sha256 not in self._scripts:
-            await self._fetch(a.script_sha256)
-            self._scripts.add(a.script_sha256)
-        if not a.has_input_inline:
-            self.tally.fetched_bytes += await self._fetch(a.input_sha256)
+        try:
+            if a.script_sha256 not in self._scripts:
+                await self._fetch(a.script_sha256)
+                self._scripts.add(a.script_sha256)
+            if not a.has_input_inline:
+                self.tally.fetched_bytes += await self._fetch(a.input_sha256)
+        except grpc.aio.AioRpcError:
+            # Refused: the coordinator already gave the attempt up (a heartbeat it read
+            # late did not list it). The real agent reports INFRASTRUCTURE, which the
+            # coordinator ignores as late; counting it is enough here.
+            self._running.discard(a.attempt_id)
+            self.tally.refused += 1
+            return
         self._finish(a.attempt_id)
 
     async def _fetch(self, sha256: str) -> int:
