@@ -1,0 +1,1 @@
+"""Shared parts of the benchmarks: a real coordinator process, simulated agents."""
