@@ -104,6 +104,8 @@ class Agent:
         self._running: dict[int, Execution] = {}  # assigned: running or waiting for a slot
         self._warm = WarmPool(max_idle=cores)
         self._prober = Prober(runner)
+        # The newest assignment received, for heartbeats (Heartbeat.last_assignment_id).
+        self._last_assignment_id = 0
         self._slots = Slots(cores, memory_bytes, idle=self._warm)
         self._contributor_id = ""
         self._secret = ""
@@ -356,6 +358,7 @@ class Agent:
                 free_memory_bytes=self._free_memory(),
                 reported_attempt_ids=self.held_reports,
                 draining=self._draining.is_set(),
+                last_assignment_id=self._last_assignment_id,
             )
         )
 
@@ -400,6 +403,7 @@ class Agent:
             await asyncio.sleep(min(self._settings.task_sample_seconds, next_node - loop.time()))
 
     def _start(self, assignment: contributor_pb2.Assignment) -> None:
+        self._last_assignment_id = max(self._last_assignment_id, assignment.attempt_id)
         if assignment.attempt_id in self._running:
             return
         execution = Execution(assignment.attempt_id, assignment, threading.Event())

@@ -257,6 +257,7 @@ class Coordinator:
         reported: Sequence[int] = (),
         draining: bool = False,
         free_memory_bytes: int | None = None,
+        last_assignment_id: int | None = None,
     ) -> None:
         """Extend the leases of what the agent runs, lose what it forgot, stop the rest.
 
@@ -270,7 +271,12 @@ class Coordinator:
         if free_memory_bytes is not None:
             session.report_free(free_memory_bytes, list(running))
         beat = liveness.AgentBeat(
-            contributor_id, running, reported, self.streams_opened_at.get(contributor_id), draining
+            contributor_id,
+            running,
+            reported,
+            self.streams_opened_at.get(contributor_id),
+            draining,
+            last_assignment_id,
         )
         reply = await self.db.run(liveness.heartbeat, beat, self.lease_terms)
         self.dispatcher.reconcile(

@@ -67,6 +67,9 @@ class AgentBeat:
     reported: Sequence[int] = ()
     connected_at: dt.datetime | None = None  # when its work stream opened; None: long ago
     draining: bool = False  # the agent is shutting down
+    # The highest attempt id the agent had received when it built this beat; None:
+    # an agent that does not say (the time rule alone).
+    last_assignment_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,13 @@ def heartbeat(session: Session, beat: AgentBeat, terms: LeaseTerms) -> Heartbeat
                 .where(Attempt.id == attempt_id, Attempt.state == AttemptState.RUNNING)
                 .values(lease_expires_at=min(now + lease, limit), reached_agent=True)
             )
-        elif attempt_id not in mentioned and settled_in and started_at < forget_before:
+        elif (
+            attempt_id not in mentioned
+            and settled_in
+            and started_at < forget_before
+            # Built before the assignment reached the agent: silence says nothing.
+            and (beat.last_assignment_id is None or attempt_id <= beat.last_assignment_id)
+        ):
             forgotten.append(attempt_id)
     here = {row.id for row in rows}
     return HeartbeatReply(forgotten=forgotten, stop=sorted(mentioned - here))

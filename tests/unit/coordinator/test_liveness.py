@@ -64,6 +64,24 @@ def test_heartbeat_returns_running_attempts_the_agent_forgot_once_past_the_grace
     assert fresh.attempt_id not in forgotten
 
 
+def test_a_beat_built_before_an_assignment_arrived_forgets_nothing_of_it(
+    scene: Scene,
+) -> None:
+    # A busy coordinator reads a beat late: it was built before the agent received its
+    # newest assignment, so its silence about that one says nothing.
+    scene.submit(scene.consumer(), [b"a", b"b"])
+    machine = scene.contributor(cores=2)
+    seen, unseen = scene.claimed(machine), scene.claimed(machine)
+    scene.backdate(seen.attempt_id, GRACE + 1)
+    scene.backdate(unseen.attempt_id, GRACE + 1)
+
+    beat = AgentBeat(machine, [], [], None, last_assignment_id=seen.attempt_id)
+    forgotten = scene.db.call(heartbeat, beat, TERMS).forgotten
+
+    assert forgotten == [seen.attempt_id]  # received, then forgotten: lost
+    assert scene.attempt(unseen.attempt_id).state is AttemptState.RUNNING
+
+
 def test_heartbeat_ignores_other_contributors_attempts(scene: Scene) -> None:
     scene.submit(scene.consumer())
     mine, theirs = scene.contributor("mine"), scene.contributor("theirs")

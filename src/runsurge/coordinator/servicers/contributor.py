@@ -123,6 +123,7 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):
                         beat.draining,
                         # Unset by agents that do not measure it: place by the offer.
                         beat.free_memory_bytes if beat.HasField("free_memory_bytes") else None,
+                        beat.last_assignment_id if beat.HasField("last_assignment_id") else None,
                     )
                 elif kind == "finished":
                     await self._finished(session, message.finished)

@@ -232,6 +232,7 @@ class Heartbeat(_message.Message):
     FREE_MEMORY_BYTES_FIELD_NUMBER: _builtins.int
     REPORTED_ATTEMPT_IDS_FIELD_NUMBER: _builtins.int
     DRAINING_FIELD_NUMBER: _builtins.int
+    LAST_ASSIGNMENT_ID_FIELD_NUMBER: _builtins.int
     free_memory_bytes: _builtins.int
     """The largest reservation a new task could hold now (unset: not measured, and the
     coordinator places by the offer): within the offer less what the
@@ -240,6 +241,13 @@ class Heartbeat(_message.Message):
     """
     draining: _builtins.bool
     """The agent is shutting down (SIGTERM): it finishes what it runs and takes nothing new."""
+    last_assignment_id: _builtins.int
+    """The highest attempt id of any Assignment this agent process has received. An
+    attempt this heartbeat does not mention is forgotten only when the agent had
+    received it (its id is at most this): a heartbeat built before an assignment
+    arrived, and read late by a busy coordinator, loses nothing. Unset: the time
+    rule alone (unmentioned for forget_after after its claim).
+    """
     @_builtins.property
     def running_attempt_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Attempts the agent is running right now."""
@@ -257,14 +265,20 @@ class Heartbeat(_message.Message):
         free_memory_bytes: _builtins.int | None = ...,
         reported_attempt_ids: _abc.Iterable[_builtins.int] | None = ...,
         draining: _builtins.bool = ...,
+        last_assignment_id: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_free_memory_bytes", b"_free_memory_bytes", "free_memory_bytes", b"free_memory_bytes"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_free_memory_bytes", b"_free_memory_bytes", "_last_assignment_id", b"_last_assignment_id", "free_memory_bytes", b"free_memory_bytes", "last_assignment_id", b"last_assignment_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_free_memory_bytes", b"_free_memory_bytes", "draining", b"draining", "free_memory_bytes", b"free_memory_bytes", "reported_attempt_ids", b"reported_attempt_ids", "running_attempt_ids", b"running_attempt_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_free_memory_bytes", b"_free_memory_bytes", "_last_assignment_id", b"_last_assignment_id", "draining", b"draining", "free_memory_bytes", b"free_memory_bytes", "last_assignment_id", b"last_assignment_id", "reported_attempt_ids", b"reported_attempt_ids", "running_attempt_ids", b"running_attempt_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__free_memory_bytes: _TypeAlias = _typing.Literal["free_memory_bytes"]  # noqa: Y015
     _WhichOneofArgType__free_memory_bytes: _TypeAlias = _typing.Literal["_free_memory_bytes", b"_free_memory_bytes"]  # noqa: Y015
+    _WhichOneofReturnType__last_assignment_id: _TypeAlias = _typing.Literal["last_assignment_id"]  # noqa: Y015
+    _WhichOneofArgType__last_assignment_id: _TypeAlias = _typing.Literal["_last_assignment_id", b"_last_assignment_id"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__free_memory_bytes) -> _WhichOneofReturnType__free_memory_bytes | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__last_assignment_id) -> _WhichOneofReturnType__last_assignment_id | None: ...
 
 Global___Heartbeat: _TypeAlias = Heartbeat  # noqa: Y015
 
