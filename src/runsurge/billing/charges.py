@@ -96,9 +96,14 @@ def _post_charge(
     consumer: the platform pays that part, so the contributor is paid in full and no
     consumer balance goes below its limit.
     """
-    consumer = ledger.account(session, ledger.CONSUMER, job.consumer_id)
-    contributor = ledger.account(session, ledger.CONTRIBUTOR, attempt.contributor_id)
-    platform = ledger.account(session, ledger.PLATFORM)
+    consumer, contributor, platform = ledger.accounts(
+        session,
+        [
+            (ledger.CONSUMER, job.consumer_id),
+            (ledger.CONTRIBUTOR, attempt.contributor_id),
+            (ledger.PLATFORM, ""),
+        ],
+    )
     cost_micros, fee_micros = to_micros(cost.cost), to_micros(cost.fee)
     floor = ledger.floor_micros(consumer, rules)
     taken = cost_micros
