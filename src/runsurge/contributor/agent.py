@@ -67,6 +67,7 @@ class Execution:
     assignment: contributor_pb2.Assignment
     cancel: threading.Event
     task: asyncio.Task[None] | None = None
+    started: bool = False  # it holds a core: a withdrawal no longer applies
     # The sandbox monitor's latest sample, for live task samples.
     live: LiveUsage = field(default_factory=LiveUsage)
 
@@ -105,6 +106,7 @@ class Agent:
         self._warm = WarmPool(max_idle=cores)
         self._prober = Prober(runner)
         self._slots = Slots(cores, memory_bytes, idle=self._warm)
+        self._pokes: set[asyncio.Task[None]] = set()  # Slots.poke calls in flight
         self._contributor_id = ""
         self._secret = ""
         # Until the first registration succeeds: this process runs none of the attempts
@@ -316,6 +318,8 @@ class Agent:
                 self._start(message.assignment)
             elif kind == "cancel":
                 self._stop(message.cancel)
+            elif kind == "withdraw":
+                self._withdraw(message.withdraw.attempt_id)
 
     def _stop(self, order: contributor_pb2.CancelAttempt) -> None:
         """The coordinator no longer runs this attempt: stop it, forget its report."""
@@ -327,6 +331,22 @@ class Agent:
             ids = execution.ids
             log.info("%s cancelling: %s", ids, order.reason, extra=ids.extra)
             execution.cancel.set()
+            self._wake_waiters()
+
+    def _withdraw(self, attempt_id: int) -> None:
+        """Give back a prefetched assignment that has not started (it reports CANCELLED)."""
+        execution = self._running.get(attempt_id)
+        if execution is None or execution.started or execution.cancel.is_set():
+            return  # started (it runs to the end), or gone already
+        log.info("%s withdrawn before it started", execution.ids, extra=execution.ids.extra)
+        execution.cancel.set()
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        """Have attempts waiting for a core see that they were cancelled or withdrawn."""
+        poke = asyncio.get_running_loop().create_task(self._slots.poke())
+        self._pokes.add(poke)
+        poke.add_done_callback(self._pokes.discard)
 
     async def _outgoing(
         self, outbox: asyncio.Queue[contributor_pb2.AgentMessage]
@@ -468,7 +488,10 @@ class Agent:
                     live=execution.live,
                 )
                 warm_key = (a.job_id, a.script_sha256)
-                async with self._slots.hold(request.policy.memory_bytes, warm_key):
+                async with self._slots.hold(
+                    request.policy.memory_bytes, warm_key, execution.cancel.is_set
+                ) as held:
+                    execution.started = held
                     if a.probe_memory and not execution.cancel.is_set():
                         estimate = await self._probe(request, ids)
                     if execution.cancel.is_set():

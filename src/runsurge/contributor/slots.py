@@ -1,19 +1,20 @@
 """The agent's own admission gate: at most `cores` tasks at once, within offered memory.
 
-The coordinator sends an agent at most one assignment per free core (no prefetch, so
-nothing waits behind a long task here while another agent idles), but it may be wrong
-about what is free: after a reconnect, or when a cancelled task is still stopping.
-Whatever it sends, the agent itself starts a task only when a core is free and the
-reservations of the running tasks plus this one fit in the memory it offered: the
-machine is never asked for more than it lent. Idle warm sessions count too: their
-memory is held until they close, and a task that needs it has them evicted
-(`warm.WarmPool.evict`) rather than waiting for them to expire.
+The coordinator sends an agent one assignment per free core, and, when its queue is
+deep, one more per core that waits here for a core (a prefetch, so the next task starts
+the moment one ends; the coordinator withdraws it if another agent goes idle, see
+dispatch.py). It may also be wrong about what is free: after a reconnect, or when a
+cancelled task is still stopping. Whatever it sends, the agent itself starts a task
+only when a core is free and the reservations of the running tasks plus this one fit
+in the memory it offered: the machine is never asked for more than it lent. Idle warm
+sessions count too: their memory is held until they close, and a task that needs it
+has them evicted (`warm.WarmPool.evict`) rather than waiting for them to expire.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Protocol
 
@@ -86,17 +87,38 @@ class Slots:
 
     @asynccontextmanager
     async def hold(
-        self, reservation: int, key: tuple[str, str] | None = None
-    ) -> AsyncIterator[None]:
-        """Wait for a core and the memory, hold them for the block."""
+        self,
+        reservation: int,
+        key: tuple[str, str] | None = None,
+        give_up: Callable[[], bool] | None = None,
+    ) -> AsyncIterator[bool]:
+        """Wait for a core and the memory, hold them for the block; True once held.
+
+        When `give_up` turns true while waiting (re-checked on `poke`), the block runs
+        at once with False and nothing held: a withdrawn or cancelled assignment does
+        not wait behind the tasks in front of it.
+        """
+        stop = give_up if give_up is not None else (lambda: False)
         async with self._changed:
-            await self._changed.wait_for(lambda: self.fits(reservation, key))
-            self.running += 1
-            self.reserved += reservation
+            await self._changed.wait_for(lambda: stop() or self.fits(reservation, key))
+            if stop():
+                held = False
+            else:
+                held = True
+                self.running += 1
+                self.reserved += reservation
+        if not held:
+            yield False
+            return
         try:
-            yield
+            yield True
         finally:
             async with self._changed:
                 self.running -= 1
                 self.reserved -= reservation
                 self._changed.notify_all()
+
+    async def poke(self) -> None:
+        """Have waiting tasks look again at whether they should give up."""
+        async with self._changed:
+            self._changed.notify_all()
