@@ -84,9 +84,6 @@ class AgentSession:
     # and the attempts it counted in that figure. None until the first heartbeat.
     reported_free_bytes: int | None = None
     reported_attempts: frozenset[int] = frozenset()
-    # Whether its latest claim found it placeable (ONLINE); only such an idle agent
-    # has prefetched work withdrawn for it.
-    accepting: bool = True
     withdrawing: set[int] = field(default_factory=set)  # withdrawals sent, not settled
 
     @property
@@ -249,13 +246,17 @@ class Dispatcher:
 
     async def dispatch_round(self) -> None:
         """Fill every agent's free cores, then its prefetch slots; withdraw for the idle."""
-        await self._fill(0)
+        starved = await self._fill(0)
         if self._prefetch_per_core > 0:
             await self._fill(self._prefetch_per_core)
-        self._withdraw_for_idle()
+        self._withdraw_for(starved)
 
-    async def _fill(self, prefetch_per_core: int) -> None:
-        """Claim for every agent with room, tightest first, until nothing more is claimed."""
+    async def _fill(self, prefetch_per_core: int) -> set[str]:
+        """Claim for every agent with room, tightest first, until nothing more is claimed.
+
+        Returns the placeable agents that had room and found nothing to claim.
+        """
+        starved: set[str] = set()
         progress = True
         while progress:
             progress = False
@@ -273,10 +274,13 @@ class Dispatcher:
                     self._lease_seconds,
                     self._policy_defaults,
                 )
-                session.accepting = claims.placeable
                 if claims.assignments:
                     progress = True
+                    starved.discard(session.contributor_id)
                     await self._send(session, claims.assignments)
+                elif claims.placeable:
+                    starved.add(session.contributor_id)
+        return starved
 
     async def _send(self, session: AgentSession, claimed: list[AssignmentView]) -> None:
         """Count the claimed assignments against the agent, read their inputs, send them."""
@@ -299,15 +303,21 @@ class Dispatcher:
             session.outbox.put_nowait(ready)
         self._events.notify(sorted({a.job_id for a in claimed}))
 
-    def _withdraw_for_idle(self) -> None:
+    def _withdraw_for(self, starved: set[str]) -> None:
         """Withdraw prefetched assignments from busy agents for agents left idle.
 
-        An agent with a free core after a full round could claim nothing: the queue
-        has no task for it. Assignments other agents hold beyond their cores may not
-        have started; the newest of those that fit the idle agent are withdrawn, one
-        per idle core. Agents that have started them just run them.
+        An agent that still has a free core after its claim in this round found nothing
+        is idle for want of work: the queue has no task for it. (One freed while the
+        round ran is not: its claim comes next round.) Assignments other agents hold
+        beyond their cores may not have started; the newest of those that fit an idle
+        agent are withdrawn, one per idle core. Agents that have started them just
+        run them.
         """
-        idle = [s for s in self.sessions.values() if s.accepting and s.free_slots > 0]
+        idle = [
+            s
+            for contributor_id in starved
+            if (s := self.sessions.get(contributor_id)) is not None and s.free_slots > 0
+        ]
         if not idle:
             return
         fit = max(s.largest_fit for s in idle)
