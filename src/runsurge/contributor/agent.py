@@ -424,6 +424,7 @@ class Agent:
             return
         execution = Execution(assignment.attempt_id, assignment, threading.Event())
         self._running[assignment.attempt_id] = execution
+        self._slots.enqueue(assignment.attempt_id)  # attempt ids grow with each claim
         execution.task = asyncio.create_task(self._execute(execution))
 
     async def _current_stub(self, timeout: float) -> contributor_pb2_grpc.ContributorServiceStub:
@@ -489,7 +490,10 @@ class Agent:
                 )
                 warm_key = (a.job_id, a.script_sha256)
                 async with self._slots.hold(
-                    request.policy.memory_bytes, warm_key, execution.cancel.is_set
+                    request.policy.memory_bytes,
+                    warm_key,
+                    execution.cancel.is_set,
+                    ticket=a.attempt_id,
                 ) as held:
                     execution.started = held
                     if a.probe_memory and not execution.cancel.is_set():
@@ -510,6 +514,7 @@ class Agent:
             log.exception("%s failed inside the agent", label, extra=ids.extra)
             await self._report(a.attempt_id, _infrastructure("agent error"))
         finally:
+            await self._slots.forget(a.attempt_id)
             shutil.rmtree(task_dir, ignore_errors=True)
             self._running.pop(a.attempt_id, None)
 

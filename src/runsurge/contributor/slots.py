@@ -9,6 +9,8 @@ only when a core is free and the reservations of the running tasks plus this one
 in the memory it offered: the machine is never asked for more than it lent. Idle warm
 sessions count too: their memory is held until they close, and a task that needs it
 has them evicted (`warm.WarmPool.evict`) rather than waiting for them to expire.
+Assignments start in the order they arrived (`enqueue`), so a prefetched input never
+overtakes the one sent ahead of it because its files came in sooner.
 """
 
 from __future__ import annotations
@@ -69,6 +71,16 @@ class Slots:
         self.reserved = 0
         self._idle: IdleMemory = idle if idle is not None else _NoIdle()
         self._changed = asyncio.Condition()
+        # Assignments in the order they arrived, until each takes a core or gives up:
+        # a prefetched one never starts before one sent ahead of it.
+        self._queue: set[int] = set()
+
+    def enqueue(self, ticket: int) -> None:
+        """An assignment arrived: it starts after those that arrived before it."""
+        self._queue.add(ticket)
+
+    def _turn(self, ticket: int | None) -> bool:
+        return ticket is None or ticket not in self._queue or ticket == min(self._queue)
 
     def fits(self, reservation: int, key: tuple[str, str] | None = None) -> bool:
         """Whether a task of this reservation (of job/script `key`) could start now.
@@ -91,6 +103,7 @@ class Slots:
         reservation: int,
         key: tuple[str, str] | None = None,
         give_up: Callable[[], bool] | None = None,
+        ticket: int | None = None,
     ) -> AsyncIterator[bool]:
         """Wait for a core and the memory, hold them for the block; True once held.
 
@@ -100,7 +113,10 @@ class Slots:
         """
         stop = give_up if give_up is not None else (lambda: False)
         async with self._changed:
-            await self._changed.wait_for(lambda: stop() or self.fits(reservation, key))
+            await self._changed.wait_for(
+                lambda: stop() or (self._turn(ticket) and self.fits(reservation, key))
+            )
+            self._leave(ticket)
             if stop():
                 held = False
             else:
@@ -117,6 +133,16 @@ class Slots:
                 self.running -= 1
                 self.reserved -= reservation
                 self._changed.notify_all()
+
+    def _leave(self, ticket: int | None) -> None:
+        if ticket is not None and ticket in self._queue:
+            self._queue.discard(ticket)
+            self._changed.notify_all()
+
+    async def forget(self, ticket: int) -> None:
+        """An assignment ended without waiting here (its files could not be fetched)."""
+        async with self._changed:
+            self._leave(ticket)
 
     async def poke(self) -> None:
         """Have waiting tasks look again at whether they should give up."""
