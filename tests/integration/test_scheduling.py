@@ -52,3 +52,18 @@ def test_task_larger_than_every_agent_says_why_then_fails_naming_both_sizes(
     assert status.error is not None and status.error.kind == "UNPLACEABLE"
     assert "reserves 2.0 GiB" in status.error.message
     assert "offers 1.0 GiB" in status.error.message
+
+
+def test_a_prefetched_input_moves_to_an_agent_that_joins_idle(cluster_factory) -> None:  # type: ignore[no-untyped-def]
+    cluster: Cluster = cluster_factory()
+    cluster.add_contributor(cores=1)
+    with cluster.client() as client:
+        job = client.submit_group(SLEEPER, ["60", "0"])
+        # One agent, one core: the long input runs, the short one waits there, prefetched.
+        wait_until(lambda: job.status().tasks.running == 2, 30, "both inputs to be assigned")
+        cluster.add_contributor(cores=1)  # idle, nothing queued: the prefetch is withdrawn
+        wait_until(lambda: job.status().tasks.succeeded == 1, 40, "the short input to finish")
+        assert job.status().tasks.running == 1, "the long input is still running"
+        (short,) = [r for r in job.results() if r.ok]
+        job.cancel()
+    assert short.index == 1 and short.result == {"slept": 0.0}

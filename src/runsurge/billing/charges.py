@@ -11,7 +11,9 @@ transaction that records the attempt's end, and never twice.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import functools
+
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from runsurge.billing import ledger
@@ -58,11 +60,7 @@ def charge_attempt(
     assert attempt.outcome is not None
     if not chargeable(attempt.outcome, attempt.memory_reservation_bytes, job.memory_limit_bytes):
         return None
-    if session.scalar(
-        select(LedgerTransaction.id).where(
-            LedgerTransaction.attempt_id == attempt.id, LedgerTransaction.kind == ledger.CHARGE
-        )
-    ):
+    if session.scalar(_charge_of(), {"attempt_id": attempt.id}):
         return None  # charged already: a replay
     factor = machine_factor_of(session, attempt.contributor_id)
     usage = Usage.measured(attempt.average_memory_bytes, attempt.wall_seconds)
@@ -87,6 +85,15 @@ def charge_attempt(
     return row
 
 
+@functools.cache
+def _charge_of() -> Select[int]:
+    # Built once: every settled attempt runs it.
+    return select(LedgerTransaction.id).where(
+        LedgerTransaction.attempt_id == bindparam("attempt_id"),
+        LedgerTransaction.kind == ledger.CHARGE,
+    )
+
+
 def _post_charge(
     session: Session, job: Job, attempt: Attempt, cost: Price, rules: SpendingRules
 ) -> tuple[LedgerTransaction, int]:
@@ -96,9 +103,14 @@ def _post_charge(
     consumer: the platform pays that part, so the contributor is paid in full and no
     consumer balance goes below its limit.
     """
-    consumer = ledger.account(session, ledger.CONSUMER, job.consumer_id)
-    contributor = ledger.account(session, ledger.CONTRIBUTOR, attempt.contributor_id)
-    platform = ledger.account(session, ledger.PLATFORM)
+    consumer, contributor, platform = ledger.accounts(
+        session,
+        [
+            (ledger.CONSUMER, job.consumer_id),
+            (ledger.CONTRIBUTOR, attempt.contributor_id),
+            (ledger.PLATFORM, ""),
+        ],
+    )
     cost_micros, fee_micros = to_micros(cost.cost), to_micros(cost.fee)
     floor = ledger.floor_micros(consumer, rules)
     taken = cost_micros

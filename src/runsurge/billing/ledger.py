@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -79,6 +79,37 @@ def account(session: Session, kind: str, owner_id: str = "") -> Account:
     return found
 
 
+def accounts(session: Session, keys: Sequence[tuple[str, str]]) -> list[Account]:
+    """The accounts of `keys` ((kind, owner id) pairs), made if missing, locked, in one read.
+
+    One SELECT locks them all: its ORDER BY kind, owner takes the rows in the ledger's
+    lock order (consumer → contributor → platform sort that way), so a charge and a
+    credit never wait on each other in a cycle. Accounts exist after their first
+    movement, so the insert of a missing one is rare; it is made, then read again.
+    """
+    wanted = list(keys)
+    found = _locked(session, wanted)
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        rows = [{"kind": kind, "owner_id": owner, "balance_micros": 0} for kind, owner in missing]
+        session.execute(insert(Account).values(rows).on_conflict_do_nothing())
+        found = _locked(session, wanted)
+    return [found[key] for key in wanted]
+
+
+def _locked(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Account]:
+    rows = session.scalars(
+        select(Account)
+        .where(tuple_(Account.kind, Account.owner_id).in_(keys))
+        .order_by(Account.kind, Account.owner_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    return {(row.kind, row.owner_id): row for row in rows}
+
+
 def floor_micros(acct: Account, rules: SpendingRules) -> int | None:
     """The lowest balance `acct` may reach (None: no floor)."""
     if acct.kind != CONSUMER or not rules.enforced:
@@ -104,8 +135,7 @@ def post(
     for acct, amount in legs:
         session.add(LedgerEntry(transaction_id=txn.id, account_id=acct.id, amount_micros=amount))
         acct.balance_micros += amount
-    session.flush()
-    return txn
+    return txn  # the entries are written with the transaction's next flush (or commit)
 
 
 def credit(session: Session, consumer_id: str, amount: Decimal, memo: str = "") -> Decimal:

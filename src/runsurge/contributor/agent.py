@@ -67,6 +67,7 @@ class Execution:
     assignment: contributor_pb2.Assignment
     cancel: threading.Event
     task: asyncio.Task[None] | None = None
+    started: bool = False  # it holds a core: a withdrawal no longer applies
     # The sandbox monitor's latest sample, for live task samples.
     live: LiveUsage = field(default_factory=LiveUsage)
 
@@ -107,6 +108,7 @@ class Agent:
         # The newest assignment received, for heartbeats (Heartbeat.last_assignment_id).
         self._last_assignment_id = 0
         self._slots = Slots(cores, memory_bytes, idle=self._warm)
+        self._pokes: set[asyncio.Task[None]] = set()  # Slots.poke calls in flight
         self._contributor_id = ""
         self._secret = ""
         # Until the first registration succeeds: this process runs none of the attempts
@@ -318,6 +320,8 @@ class Agent:
                 self._start(message.assignment)
             elif kind == "cancel":
                 self._stop(message.cancel)
+            elif kind == "withdraw":
+                self._withdraw(message.withdraw.attempt_id)
 
     def _stop(self, order: contributor_pb2.CancelAttempt) -> None:
         """The coordinator no longer runs this attempt: stop it, forget its report."""
@@ -329,6 +333,22 @@ class Agent:
             ids = execution.ids
             log.info("%s cancelling: %s", ids, order.reason, extra=ids.extra)
             execution.cancel.set()
+            self._wake_waiters()
+
+    def _withdraw(self, attempt_id: int) -> None:
+        """Give back a prefetched assignment that has not started (it reports CANCELLED)."""
+        execution = self._running.get(attempt_id)
+        if execution is None or execution.started or execution.cancel.is_set():
+            return  # started (it runs to the end), or gone already
+        log.info("%s withdrawn before it started", execution.ids, extra=execution.ids.extra)
+        execution.cancel.set()
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        """Have attempts waiting for a core see that they were cancelled or withdrawn."""
+        poke = asyncio.get_running_loop().create_task(self._slots.poke())
+        self._pokes.add(poke)
+        poke.add_done_callback(self._pokes.discard)
 
     async def _outgoing(
         self, outbox: asyncio.Queue[contributor_pb2.AgentMessage]
@@ -408,6 +428,7 @@ class Agent:
             return
         execution = Execution(assignment.attempt_id, assignment, threading.Event())
         self._running[assignment.attempt_id] = execution
+        self._slots.enqueue(assignment.attempt_id)  # attempt ids grow with each claim
         execution.task = asyncio.create_task(self._execute(execution))
 
     async def _current_stub(self, timeout: float) -> contributor_pb2_grpc.ContributorServiceStub:
@@ -472,7 +493,13 @@ class Agent:
                     live=execution.live,
                 )
                 warm_key = (a.job_id, a.script_sha256)
-                async with self._slots.hold(request.policy.memory_bytes, warm_key):
+                async with self._slots.hold(
+                    request.policy.memory_bytes,
+                    warm_key,
+                    execution.cancel.is_set,
+                    ticket=a.attempt_id,
+                ) as held:
+                    execution.started = held
                     if a.probe_memory and not execution.cancel.is_set():
                         estimate = await self._probe(request, ids)
                     if execution.cancel.is_set():
@@ -491,6 +518,7 @@ class Agent:
             log.exception("%s failed inside the agent", label, extra=ids.extra)
             await self._report(a.attempt_id, _infrastructure("agent error"))
         finally:
+            await self._slots.forget(a.attempt_id)
             shutil.rmtree(task_dir, ignore_errors=True)
             self._running.pop(a.attempt_id, None)
 

@@ -1,19 +1,22 @@
 """The agent's own admission gate: at most `cores` tasks at once, within offered memory.
 
-The coordinator sends an agent at most one assignment per free core (no prefetch, so
-nothing waits behind a long task here while another agent idles), but it may be wrong
-about what is free: after a reconnect, or when a cancelled task is still stopping.
-Whatever it sends, the agent itself starts a task only when a core is free and the
-reservations of the running tasks plus this one fit in the memory it offered: the
-machine is never asked for more than it lent. Idle warm sessions count too: their
-memory is held until they close, and a task that needs it has them evicted
-(`warm.WarmPool.evict`) rather than waiting for them to expire.
+The coordinator sends an agent one assignment per free core, and, when its queue is
+deep, one more per core that waits here for a core (a prefetch, so the next task starts
+the moment one ends; the coordinator withdraws it if another agent goes idle, see
+dispatch.py). It may also be wrong about what is free: after a reconnect, or when a
+cancelled task is still stopping. Whatever it sends, the agent itself starts a task
+only when a core is free and the reservations of the running tasks plus this one fit
+in the memory it offered: the machine is never asked for more than it lent. Idle warm
+sessions count too: their memory is held until they close, and a task that needs it
+has them evicted (`warm.WarmPool.evict`) rather than waiting for them to expire.
+Assignments start in the order they arrived (`enqueue`), so a prefetched input never
+overtakes the one sent ahead of it because its files came in sooner.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Protocol
 
@@ -68,6 +71,16 @@ class Slots:
         self.reserved = 0
         self._idle: IdleMemory = idle if idle is not None else _NoIdle()
         self._changed = asyncio.Condition()
+        # Assignments in the order they arrived, until each takes a core or gives up:
+        # a prefetched one never starts before one sent ahead of it.
+        self._queue: set[int] = set()
+
+    def enqueue(self, ticket: int) -> None:
+        """An assignment arrived: it starts after those that arrived before it."""
+        self._queue.add(ticket)
+
+    def _turn(self, ticket: int | None) -> bool:
+        return ticket is None or ticket not in self._queue or ticket == min(self._queue)
 
     def fits(self, reservation: int, key: tuple[str, str] | None = None) -> bool:
         """Whether a task of this reservation (of job/script `key`) could start now.
@@ -86,17 +99,52 @@ class Slots:
 
     @asynccontextmanager
     async def hold(
-        self, reservation: int, key: tuple[str, str] | None = None
-    ) -> AsyncIterator[None]:
-        """Wait for a core and the memory, hold them for the block."""
+        self,
+        reservation: int,
+        key: tuple[str, str] | None = None,
+        give_up: Callable[[], bool] | None = None,
+        ticket: int | None = None,
+    ) -> AsyncIterator[bool]:
+        """Wait for a core and the memory, hold them for the block; True once held.
+
+        When `give_up` turns true while waiting (re-checked on `poke`), the block runs
+        at once with False and nothing held: a withdrawn or cancelled assignment does
+        not wait behind the tasks in front of it.
+        """
+        stop = give_up if give_up is not None else (lambda: False)
         async with self._changed:
-            await self._changed.wait_for(lambda: self.fits(reservation, key))
-            self.running += 1
-            self.reserved += reservation
+            await self._changed.wait_for(
+                lambda: stop() or (self._turn(ticket) and self.fits(reservation, key))
+            )
+            self._leave(ticket)
+            if stop():
+                held = False
+            else:
+                held = True
+                self.running += 1
+                self.reserved += reservation
+        if not held:
+            yield False
+            return
         try:
-            yield
+            yield True
         finally:
             async with self._changed:
                 self.running -= 1
                 self.reserved -= reservation
                 self._changed.notify_all()
+
+    def _leave(self, ticket: int | None) -> None:
+        if ticket is not None and ticket in self._queue:
+            self._queue.discard(ticket)
+            self._changed.notify_all()
+
+    async def forget(self, ticket: int) -> None:
+        """An assignment ended without waiting here (its files could not be fetched)."""
+        async with self._changed:
+            self._leave(ticket)
+
+    async def poke(self) -> None:
+        """Have waiting tasks look again at whether they should give up."""
+        async with self._changed:
+            self._changed.notify_all()

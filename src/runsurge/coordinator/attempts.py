@@ -69,6 +69,47 @@ class Settlement:
     recalibrate: bool = False
 
 
+@dataclass(frozen=True)
+class Claims:
+    """What one claiming transaction took for one contributor."""
+
+    placeable: bool  # whether the contributor may be given work at all
+    assignments: list[AssignmentView]
+
+
+def claim_tasks(
+    session: Session,
+    contributor_id: str,
+    free_memory_bytes: int,
+    count: int,
+    lease_seconds: float,
+    defaults: SandboxPolicy,
+) -> Claims:
+    """Take up to `count` next tasks (see fairness.py) that fit together in the memory.
+
+    One transaction for the batch: the contributor is read once, and each claimed
+    task's reservation is taken off `free_memory_bytes` before the next is chosen, so
+    the batch as a whole fits. Each choice is made afresh (`next_task`), after the
+    claims before it moved the job counters, so a batch is as fair as single claims.
+    Only an ONLINE contributor gets work (see ContributorState.placeable).
+
+    Jobs are locked in the order they are chosen; only the dispatcher claims, one
+    batch at a time, so two claiming transactions never hold each other's jobs.
+    """
+    state = session.scalar(select(Contributor.state).where(Contributor.id == contributor_id))
+    if state is None or not state.placeable:
+        return Claims(False, [])  # SUSPECT, DRAINING, QUARANTINED or OFFLINE: no new work
+    claimed: list[AssignmentView] = []
+    free = free_memory_bytes
+    while len(claimed) < count:
+        assignment = _claim_one(session, contributor_id, free, lease_seconds, defaults)
+        if assignment is None:
+            break
+        claimed.append(assignment)
+        free -= assignment.memory_bytes
+    return Claims(True, claimed)
+
+
 def claim_task(
     session: Session,
     contributor_id: str,
@@ -78,15 +119,25 @@ def claim_task(
 ) -> AssignmentView | None:
     """Take the next task (see fairness.py) that fits in `free_memory_bytes`, or None.
 
-    Only an ONLINE contributor gets work (see ContributorState.placeable).
+    A batch of one (`claim_tasks`).
+    """
+    claims = claim_tasks(session, contributor_id, free_memory_bytes, 1, lease_seconds, defaults)
+    return claims.assignments[0] if claims.assignments else None
+
+
+def _claim_one(
+    session: Session,
+    contributor_id: str,
+    free_memory_bytes: int,
+    lease_seconds: float,
+    defaults: SandboxPolicy,
+) -> AssignmentView | None:
+    """Claim one task for a placeable contributor, or None when none fits.
 
     The attempt's sandbox policy is decided here, once (policy.py, from `defaults`),
     stored on the attempt and carried in the assignment. The input is not read here:
     this transaction holds the job's row lock, so `with_input` reads it after commit.
     """
-    state = session.scalar(select(Contributor.state).where(Contributor.id == contributor_id))
-    if state is None or not state.placeable:
-        return None  # SUSPECT, DRAINING, QUARANTINED or OFFLINE: no new work
     candidate = next_task(session, free_memory_bytes)
     if candidate is None:
         return None

@@ -2,10 +2,15 @@
 
 Each open work stream is an `AgentSession` with an outbox the servicer drains. The
 dispatcher wakes on new work, finished work and new agents (and once a second in any
-case), and fills every agent's free slots. An agent is given only what it can start
-at once: one assignment per free core, within the memory it offered. Nothing is
-prefetched, so an assignment never waits behind a long task on a busy agent while
-another agent sits idle (see docs/architecture.md, "Scheduling").
+case), and fills every agent's free slots, claiming each agent's share in one
+transaction (`claim_tasks`). A round first gives every agent one assignment per free
+core, within the memory it offered; then, while queued work is left, up to
+`prefetch_per_core` more per core, which wait on the agent for a core so that the next
+task starts the moment one ends, without a round trip. A prefetched assignment must
+never wait behind a long task while another agent is idle: when a round leaves an
+agent idle with nothing it can claim, the newest assignments beyond the cores of other
+agents are withdrawn (`WithdrawOrder`); an agent gives back one it has not started,
+which is queued again, and runs one it has (see docs/architecture.md, "Scheduling").
 
 The slots counted here are the coordinator's view of the agent. Every way an
 attempt ends frees its slot: a report, a loss found by a heartbeat or by the lease
@@ -24,7 +29,7 @@ from dataclasses import dataclass, field
 
 from runsurge.coordinator.attempts import (
     Settlement,
-    claim_task,
+    claim_tasks,
     fail_unreadable_input,
     with_input,
 )
@@ -52,7 +57,14 @@ class CancelOrder:
     reason: str
 
 
-Outgoing = AssignmentView | CancelOrder | None  # None closes the stream
+@dataclass(frozen=True)
+class WithdrawOrder:
+    """Ask an agent to give back an assignment it has not started (a prefetch)."""
+
+    attempt_id: int
+
+
+Outgoing = AssignmentView | CancelOrder | WithdrawOrder | None  # None closes the stream
 # How often the dispatcher looks for tasks no connected agent can hold (placement.py).
 PLACEMENT_CHECK_SECONDS = 1.0
 
@@ -72,11 +84,16 @@ class AgentSession:
     # and the attempts it counted in that figure. None until the first heartbeat.
     reported_free_bytes: int | None = None
     reported_attempts: frozenset[int] = frozenset()
+    withdrawing: set[int] = field(default_factory=set)  # withdrawals sent, not settled
 
     @property
     def free_slots(self) -> int:
         """Assignments the agent can start now: one per free core."""
         return self.cores - len(self.running)
+
+    def room(self, prefetch_per_core: int) -> int:
+        """Assignments it may be sent: its free cores, and `prefetch_per_core` per core."""
+        return self.cores * (1 + prefetch_per_core) - len(self.running)
 
     @property
     def largest_fit(self) -> int:
@@ -106,6 +123,7 @@ class AgentSession:
     def free(self, attempt_id: int) -> bool:
         """Give an attempt's slot back; whether it held one."""
         self.assigned_at.pop(attempt_id, None)
+        self.withdrawing.discard(attempt_id)
         return self.running.pop(attempt_id, None) is not None
 
 
@@ -120,8 +138,10 @@ class Dispatcher:
         blobs: BlobStore,
         policy_defaults: SandboxPolicy,
         unplaceable_timeout_seconds: float = 600.0,
+        prefetch_per_core: int = 1,
     ) -> None:
         self._db = db
+        self._prefetch_per_core = prefetch_per_core
         self._unplaceable_timeout = unplaceable_timeout_seconds
         self._placement_checked = 0.0
         self._blobs = blobs
@@ -225,44 +245,98 @@ class Dispatcher:
             self.on_settled(await self._db.run(fail_unplaceable, job_id, largest))
 
     async def dispatch_round(self) -> None:
-        """Fill every agent's free slots with queued tasks that fit, tightest agent first."""
+        """Fill every agent's free cores, then its prefetch slots; withdraw for the idle."""
+        starved = await self._fill(0)
+        if self._prefetch_per_core > 0:
+            await self._fill(self._prefetch_per_core)
+        self._withdraw_for(starved)
+
+    async def _fill(self, prefetch_per_core: int) -> set[str]:
+        """Claim for every agent with room, tightest first, until nothing more is claimed.
+
+        Returns the placeable agents that had room and found nothing to claim.
+        """
+        starved: set[str] = set()
         progress = True
         while progress:
             progress = False
             # Best fit: the agent with the least room picks first, so a small task
             # takes a small hole and the large holes stay for the tasks that need them.
             for session in sorted(self.sessions.values(), key=lambda s: s.largest_fit):
-                if (
-                    session.free_slots <= 0
-                    or self.sessions.get(session.contributor_id) is not session
-                ):
+                room = session.room(prefetch_per_core)
+                if room <= 0 or self.sessions.get(session.contributor_id) is not session:
                     continue
-                assignment = await self._db.run(
-                    claim_task,
+                claims = await self._db.run(
+                    claim_tasks,
                     session.contributor_id,
                     session.largest_fit,
+                    room,
                     self._lease_seconds,
                     self._policy_defaults,
                 )
-                if assignment is None:
-                    continue
-                progress = True
-                session.hold(assignment.attempt_id, assignment.memory_bytes)
-                self.on_claimed(assignment)
-                ids = TaskIds(assignment.job_id, assignment.task_index, assignment.attempt_id)
-                log.info(
-                    "%s assigned to contributor %s%s",
-                    ids,
-                    session.contributor_id,
-                    " (a rerun)" if assignment.rerun else "",
-                    extra=ids.extra,
-                )
-                ready = await self._with_input(assignment)
-                if ready is None:
-                    session.free(assignment.attempt_id)
-                    continue
-                session.outbox.put_nowait(ready)
-                self._events.notify([assignment.job_id])
+                if claims.assignments:
+                    progress = True
+                    starved.discard(session.contributor_id)
+                    await self._send(session, claims.assignments)
+                elif claims.placeable:
+                    starved.add(session.contributor_id)
+        return starved
+
+    async def _send(self, session: AgentSession, claimed: list[AssignmentView]) -> None:
+        """Count the claimed assignments against the agent, read their inputs, send them."""
+        for assignment in claimed:
+            session.hold(assignment.attempt_id, assignment.memory_bytes)
+            self.on_claimed(assignment)
+            ids = TaskIds(assignment.job_id, assignment.task_index, assignment.attempt_id)
+            log.info(
+                "%s assigned to contributor %s%s",
+                ids,
+                session.contributor_id,
+                " (a rerun)" if assignment.rerun else "",
+                extra=ids.extra,
+            )
+        for assignment in claimed:
+            ready = await self._with_input(assignment)
+            if ready is None:
+                session.free(assignment.attempt_id)
+                continue
+            session.outbox.put_nowait(ready)
+        self._events.notify(sorted({a.job_id for a in claimed}))
+
+    def _withdraw_for(self, starved: set[str]) -> None:
+        """Withdraw prefetched assignments from busy agents for agents left idle.
+
+        An agent that still has a free core after its claim in this round found nothing
+        is idle for want of work: the queue has no task for it. (One freed while the
+        round ran is not: its claim comes next round.) Assignments other agents hold
+        beyond their cores may not have started; the newest of those that fit an idle
+        agent are withdrawn, one per idle core. Agents that have started them just
+        run them.
+        """
+        idle = [
+            s
+            for contributor_id in starved
+            if (s := self.sessions.get(contributor_id)) is not None and s.free_slots > 0
+        ]
+        if not idle:
+            return
+        fit = max(s.largest_fit for s in idle)
+        ahead: list[tuple[float, AgentSession, int]] = []
+        for session in self.sessions.values():
+            extra = len(session.running) - session.cores - len(session.withdrawing)
+            newest = sorted(
+                (at, attempt_id)
+                for attempt_id, at in session.assigned_at.items()
+                if attempt_id not in session.withdrawing
+            )[::-1]
+            ahead += [(at, session, attempt_id) for at, attempt_id in newest[: max(0, extra)]]
+        ahead = [item for item in ahead if item[1].running.get(item[2], fit + 1) <= fit]
+        for _, session, attempt_id in sorted(ahead, key=lambda item: -item[0])[
+            : sum(s.free_slots for s in idle)
+        ]:
+            session.withdrawing.add(attempt_id)
+            session.outbox.put_nowait(WithdrawOrder(attempt_id))
+            log.info("withdrawing attempt %d from %s", attempt_id, session.contributor_id)
 
     async def _with_input(self, assignment: AssignmentView) -> AssignmentView | None:
         """Read the claimed task's input, after the claim committed; None if it cannot run.

@@ -22,7 +22,9 @@ the per-job counters, not the tasks.
 
 from __future__ import annotations
 
-from sqlalchemy import Select, exists, func, or_, select
+import functools
+
+from sqlalchemy import BindParameter, Select, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from runsurge.store.models import Job, Task
@@ -36,7 +38,10 @@ def fair_job_order(session: Session, max_reservation_bytes: int | None = None) -
     return list(session.scalars(_ranked_jobs(max_reservation_bytes)).all())
 
 
-def _ranked_jobs(max_reservation_bytes: int | None, consumer_id: str | None = None) -> Select[str]:
+def _ranked_jobs(
+    max_reservation_bytes: int | BindParameter[int] | None,
+    consumer_id: str | BindParameter[str] | None = None,
+) -> Select[str]:
     busy = (
         select(Job.consumer_id, func.sum(Job.running_count).label("running"))
         .where(Job.state.in_(SCHEDULABLE_JOBS))
@@ -70,22 +75,45 @@ def _ranked_jobs(max_reservation_bytes: int | None, consumer_id: str | None = No
 
 def next_task(session: Session, max_reservation_bytes: int) -> tuple[int, str] | None:
     """(task id, job id) of the next queued task that fits the reservation, or None."""
-    fairest = session.scalar(_ranked_jobs(max_reservation_bytes).limit(1))
+    fits = {"max_reservation": max_reservation_bytes}
+    fairest = session.scalar(_first_ranked_job(), fits)
     if fairest is None:
         return None
     # The fair order picks the consumer; its own priorities pick among its jobs.
-    consumer_id = session.scalar(select(Job.consumer_id).where(Job.id == fairest))
-    job_id = session.scalar(_ranked_jobs(max_reservation_bytes, consumer_id).limit(1))
+    consumer_id = session.scalar(_consumer_of_job(), {"job_id": fairest})
+    job_id = session.scalar(_first_ranked_job_of(), {**fits, "consumer_id": consumer_id})
     if job_id is None:
         return None
-    task_id = session.scalar(
+    task_id = session.scalar(_first_fitting_task(), {**fits, "job_id": job_id})
+    return None if task_id is None else (task_id, job_id)
+
+
+# Claims run these for every task they take: built once, with bound parameters,
+# since building a statement of this size costs more than running it.
+@functools.cache
+def _first_ranked_job() -> Select[str]:
+    return _ranked_jobs(bindparam("max_reservation")).limit(1)
+
+
+@functools.cache
+def _first_ranked_job_of() -> Select[str]:
+    return _ranked_jobs(bindparam("max_reservation"), bindparam("consumer_id")).limit(1)
+
+
+@functools.cache
+def _consumer_of_job() -> Select[str]:
+    return select(Job.consumer_id).where(Job.id == bindparam("job_id"))
+
+
+@functools.cache
+def _first_fitting_task() -> Select[int]:
+    return (
         select(Task.id)
         .where(
-            Task.job_id == job_id,
+            Task.job_id == bindparam("job_id"),
             Task.state == TaskState.QUEUED,
-            Task.memory_reservation_bytes <= max_reservation_bytes,
+            Task.memory_reservation_bytes <= bindparam("max_reservation"),
         )
         .order_by(Task.index)
         .limit(1)
     )
-    return None if task_id is None else (task_id, job_id)

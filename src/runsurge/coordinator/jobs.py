@@ -10,11 +10,12 @@ state is derived from those counters.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from runsurge.billing import ledger
@@ -130,15 +131,21 @@ def create_job(
 
 def lock_job(session: Session, job_id: str) -> Job:
     """The job row, locked for this transaction (PostgreSQL; SQLite has one writer)."""
-    job = session.scalar(
-        select(Job)
-        .where(Job.id == job_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    job = session.scalar(_job_for_update(), {"job_id": job_id})
     if job is None:
         raise NotFound(f"no job with id {job_id!r}")
     return job
+
+
+@functools.cache
+def _job_for_update() -> Select[Job]:
+    # Every claim and settle locks its job: the statement is built once.
+    return (
+        select(Job)
+        .where(Job.id == bindparam("job_id"))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 def move_task(job: Job, task: Task, target: TaskState) -> None:

@@ -16,10 +16,17 @@ from tests.unit.coordinator.scene import GiB, MiB, Scene
 T = TypeVar("T")
 
 
-def _run(scene: Scene, body: Callable[[Dispatcher], Awaitable[T]]) -> T:
+def _run(scene: Scene, body: Callable[[Dispatcher], Awaitable[T]], prefetch: int = 0) -> T:
+    """Run `body` with a dispatcher; without prefetch unless asked (test_prefetch.py)."""
+
     async def scenario() -> T:
         dispatcher = Dispatcher(
-            scene.db, JobEvents(), scene.lease_seconds, scene.blobs, scene.policy_defaults
+            scene.db,
+            JobEvents(),
+            scene.lease_seconds,
+            scene.blobs,
+            scene.policy_defaults,
+            prefetch_per_core=prefetch,
         )
         return await body(dispatcher)
 

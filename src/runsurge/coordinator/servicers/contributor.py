@@ -9,7 +9,7 @@ from typing import Any, TypeAlias
 
 from runsurge.coordinator import contributors
 from runsurge.coordinator.app import Coordinator
-from runsurge.coordinator.dispatch import AgentSession, CancelOrder
+from runsurge.coordinator.dispatch import AgentSession, CancelOrder, WithdrawOrder
 from runsurge.coordinator.interceptor import current_principal
 from runsurge.coordinator.servicers.convert import (
     assignment_message,
@@ -86,6 +86,10 @@ class ContributorServicer(contributor_pb2_grpc.ContributorServiceServicer):
                     cancel=contributor_pb2.CancelAttempt(
                         attempt_id=item.attempt_id, reason=item.reason
                     )
+                )
+            elif isinstance(item, WithdrawOrder):
+                yield contributor_pb2.CoordinatorMessage(
+                    withdraw=contributor_pb2.WithdrawAssignment(attempt_id=item.attempt_id)
                 )
             else:
                 yield contributor_pb2.CoordinatorMessage(assignment=assignment_message(item))
