@@ -14,52 +14,16 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import psutil
+from harness.local import TEN_MS_SCRIPT, start_up, ten_ms
 
 from runsurge.client import Client
-
-SCRIPT = """
-import time
-
-def process(input_data: str) -> dict:
-    deadline = time.perf_counter() + 0.010
-    spins = 0
-    while time.perf_counter() < deadline:
-        spins += 1
-    return {"n": len(input_data)}
-"""
-
-
-def process(input_data: str) -> dict[str, int]:
-    """The same function, for the Pool baseline."""
-    deadline = time.perf_counter() + 0.010
-    spins = 0
-    while time.perf_counter() < deadline:
-        spins += 1
-    return {"n": len(input_data)}
-
-
-def start_cluster(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    env = dict(os.environ, RUNSURGE_HOME=str(home))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runsurge", "up", "--contributors", "2", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith(b"READY "):
-            return proc, line.split()[1].decode()
-    raise RuntimeError("runsurge up did not start")
 
 
 def coordinator_process(up: subprocess.Popen[bytes]) -> psutil.Process:
@@ -71,7 +35,7 @@ def coordinator_process(up: subprocess.Popen[bytes]) -> psutil.Process:
 
 def time_runsurge(client: Client, inputs: list[str]) -> float:
     start = time.perf_counter()
-    job = client.submit_group(SCRIPT, inputs, aggregate=["n=sum"])
+    job = client.submit_group(TEN_MS_SCRIPT, inputs, aggregate=["n=sum"])
     result = job.result(timeout=3600)
     elapsed = time.perf_counter() - start
     assert result == {"n": sum(len(i) for i in inputs)}, result
@@ -81,7 +45,7 @@ def time_runsurge(client: Client, inputs: list[str]) -> float:
 def time_pool(inputs: list[str]) -> float:
     start = time.perf_counter()
     with multiprocessing.Pool(2) as pool:
-        results = pool.map(process, inputs)
+        results = pool.map(ten_ms, inputs)
     elapsed = time.perf_counter() - start
     assert sum(r["n"] for r in results) == sum(len(i) for i in inputs)
     return elapsed
@@ -102,7 +66,7 @@ def peak_rss_during_big_group(
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     start = time.perf_counter()
-    job = client.submit_group(SCRIPT, (f"input {i}" for i in range(n)), aggregate=["n=sum"])
+    job = client.submit_group(TEN_MS_SCRIPT, (f"input {i}" for i in range(n)), aggregate=["n=sum"])
     uploaded = time.perf_counter() - start
     time.sleep(run_s)
     done = job.status().tasks
@@ -124,7 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     with tempfile.TemporaryDirectory() as tmp:
-        up, address = start_cluster(Path(tmp))
+        up, address = start_up(Path(tmp))
         try:
             token = (Path(tmp) / "local" / "coordinator" / "consumer.token").read_text().strip()
             with Client(address, token) as client:

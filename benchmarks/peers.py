@@ -47,6 +47,8 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+from harness.local import consumer_token, start_up
+
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
@@ -101,21 +103,9 @@ def runsurge_mapper() -> Iterator[Mapper]:
     import runsurge
 
     with tempfile.TemporaryDirectory(prefix="runsurge-peers-") as tmp:
-        env = dict(os.environ, RUNSURGE_HOME=tmp)
-        up = subprocess.Popen(
-            [sys.executable, "-m", "runsurge", "up", "--contributors", "2", "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
+        up, address = start_up(Path(tmp))
         try:
-            assert up.stdout is not None
-            address = next(
-                (line.split()[1].decode() for line in up.stdout if line.startswith(b"READY ")), ""
-            )
-            if not address:
-                raise RuntimeError("runsurge up did not start")
-            token = (Path(tmp) / "local" / "coordinator" / "consumer.token").read_text().strip()
+            token = consumer_token(Path(tmp))
             with runsurge.Pool(coordinator=address, token=token) as pool:
                 yield lambda kind, inputs: pool.map(script(kind), inputs)
         finally:

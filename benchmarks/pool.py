@@ -15,51 +15,15 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.local import TEN_MS_SCRIPT, start_up, ten_ms
+
 import runsurge
-
-SCRIPT = """
-import time
-
-def process(input_data: str) -> dict:
-    deadline = time.perf_counter() + 0.010
-    spins = 0
-    while time.perf_counter() < deadline:
-        spins += 1
-    return {"n": len(input_data)}
-"""
-
-
-def process(input_data: str) -> dict[str, int]:
-    """The same function, for the multiprocessing baseline."""
-    deadline = time.perf_counter() + 0.010
-    spins = 0
-    while time.perf_counter() < deadline:
-        spins += 1
-    return {"n": len(input_data)}
-
-
-def start_cluster(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    env = dict(os.environ, RUNSURGE_HOME=str(home))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runsurge", "up", "--contributors", "2", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith(b"READY "):
-            return proc, line.split()[1].decode()
-    raise RuntimeError("runsurge up did not start")
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -74,12 +38,12 @@ def first_of(results: Iterator[dict[str, Any]]) -> dict[str, Any]:
 
 def mp_map(inputs: list[str]) -> list[dict[str, int]]:
     with multiprocessing.Pool(2) as pool:
-        return pool.map(process, inputs)
+        return pool.map(ten_ms, inputs)
 
 
 def mp_first(inputs: list[str]) -> dict[str, int]:
     with multiprocessing.Pool(2) as pool:
-        return first_of(pool.imap(process, inputs))
+        return first_of(pool.imap(ten_ms, inputs))
 
 
 def main() -> None:
@@ -89,14 +53,14 @@ def main() -> None:
     inputs = [f"input number {i}" for i in range(args.inputs)]
     expected = [{"n": len(i)} for i in inputs]
     with tempfile.TemporaryDirectory() as tmp:
-        up, address = start_cluster(Path(tmp))
+        up, address = start_up(Path(tmp))
         try:
             token = (Path(tmp) / "local" / "coordinator" / "consumer.token").read_text().strip()
             with runsurge.Pool(coordinator=address, token=token) as pool:
-                pool.map(SCRIPT, ["warm-up"] * 4)
-                ours, mapped = timed(lambda: pool.map(SCRIPT, inputs))
+                pool.map(TEN_MS_SCRIPT, ["warm-up"] * 4)
+                ours, mapped = timed(lambda: pool.map(TEN_MS_SCRIPT, inputs))
                 assert mapped == expected
-                ours_first, _ = timed(lambda: first_of(pool.imap(SCRIPT, inputs)))
+                ours_first, _ = timed(lambda: first_of(pool.imap(TEN_MS_SCRIPT, inputs)))
             theirs, local = timed(lambda: mp_map(inputs))
             assert local == expected
             theirs_first, _ = timed(lambda: mp_first(inputs))
