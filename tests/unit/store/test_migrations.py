@@ -11,8 +11,8 @@ from runsurge.store.database import Database, alembic_config
 from runsurge.store.models import Base
 
 
-def test_migrated_schema_equals_the_models(db_url: str) -> None:
-    db = Database(db_url)
+def test_migrated_schema_equals_the_models(empty_db_url: str) -> None:
+    db = Database(empty_db_url)
     try:
         db.migrate()
         db.migrate()  # idempotent
@@ -23,8 +23,8 @@ def test_migrated_schema_equals_the_models(db_url: str) -> None:
     assert diff == []
 
 
-def test_scheduler_loops_have_indexes_for_what_they_scan(db_url: str) -> None:
-    db = Database(db_url)
+def test_scheduler_loops_have_indexes_for_what_they_scan(empty_db_url: str) -> None:
+    db = Database(empty_db_url)
     try:
         db.migrate()
         inspector = inspect(db.engine)
@@ -39,8 +39,8 @@ def test_scheduler_loops_have_indexes_for_what_they_scan(db_url: str) -> None:
     assert ("state", "memory_reservation_bytes") in indexes["tasks"]  # placement.py
 
 
-def test_upgrade_keeps_known_outcomes_and_gives_old_attempts_a_policy(db_url: str) -> None:
-    db = Database(db_url)
+def test_upgrade_keeps_known_outcomes_and_gives_old_attempts_a_policy(empty_db_url: str) -> None:
+    db = Database(empty_db_url)
     config = alembic_config()
     try:
         with db.engine.begin() as connection:
