@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from runsurge.estimate import Estimator, Method
+from runsurge.estimate.growth import MAX_RESIDUAL_WIDENING
 from runsurge.estimate.sandbox_probes import SandboxProbeRunner
 from runsurge.sandbox import Sandbox, SandboxPolicy
 from runsurge.sandbox.policy import MiB
@@ -15,6 +16,12 @@ POLICY = SandboxPolicy(memory_bytes=1024 * MiB, cpu_seconds=20, wall_seconds=20)
 CONSTANT = "TABLE = [0] * 8_000_000\n\ndef process(d):\n    return {'n': len(TABLE)}\n"
 LINEAR = "def process(d):\n    return {'n': len(d.split())}\n"
 GRID = "def process(d):\n    n = int(d)\n    return {'n': len([[0] * n for _ in range(n)])}\n"
+# How far above the run a growing bound may sit.  When noise cannot rule out the next
+# steeper shape, the bound takes it: n log n over linear is up to 1.3x from a 512 KiB
+# probe to 24 MiB.  That is widened by at most MAX_RESIDUAL_WIDENING, then by the
+# probes' margin (1.05), then rounded up to a bucket (at most 1/8 more).  A typical
+# run sits near 1.4x; benchmarks/estimator.py measures the median over a corpus.
+GROWING_SLACK = 1.3 * (1 + MAX_RESIDUAL_WIDENING) * 1.05 * (1 + 1 / 8)
 FLAGGED = (
     "def process(d):\n    if 'ALLOCATE_BIG' in d:\n"
     "        b = b'x' * (128 * 1024 * 1024)\n        return {'n': len(b)}\n    return {}\n"
@@ -55,7 +62,7 @@ def test_split_is_fitted_as_growing_and_its_bound_covers_the_run(
     estimate = Estimator(probes).estimate(LINEAR, data)
     actual = _actual(probes, LINEAR, data)
     assert estimate.details["shape"] in ("linear", "nlogn")
-    assert actual <= estimate.peak_bytes <= 1.6 * actual
+    assert actual <= estimate.peak_bytes <= GROWING_SLACK * actual
 
 
 def test_quadratic_in_a_number_is_recognised_from_history_of_other_numbers(
