@@ -7,16 +7,21 @@ slot per input every input starts at once, so 0 s finishes before 2 s before 4 s
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import pytest
 
 from runsurge import aio
-from runsurge.client import InputResult, JobStatus
+from runsurge.client import InputResult, Invoice, JobStatus, TaskOutput, TaskSample
+from runsurge.client.job import TaskLogs
 from runsurge.errors import JobFailed
 from tests.integration.cluster import Cluster, wait_until
 from tests.integration.executions import assert_each_ran_once, runs
+from tests.integration.test_billing import PRICED
+from tests.integration.test_billing import SCRIPT as MEMORY_HOLDING
+from tests.integration.test_monitoring import FAST_SAMPLES, SPIN
 from tests.integration.test_pool import OUT_OF_ORDER, SLEEPY
 
 T = TypeVar("T")
@@ -153,6 +158,159 @@ def test_as_completed_resumes_across_a_coordinator_restart(cluster_factory) -> N
     assert sorted(after) == [2, 3], f"after the restart: {after}"
     assert state == "SUCCEEDED"
     assert_each_ran_once(cluster, job_id, 4)
+
+
+@pytest.mark.database_independent
+def test_jobs_filtered_by_state_and_name_return_only_the_matching_jobs(cluster: Cluster) -> None:
+    async def body(client: aio.Client) -> tuple[dict[str, str], dict[str, list[str]]]:
+        succeeded = await client.submit(SLEEPY, "0", name="aio-one")
+        await succeeded.wait(timeout=120)
+        failed = await client.submit(SLEEPY, "0:fail", name="other-two")
+        await failed.wait(timeout=120)
+        cancelled = await client.submit(SLEEPY, "600", name="AIO-three")
+        await cancelled.cancel()
+        ids = {"one": succeeded.id, "two": failed.id, "three": cancelled.id}
+        names = {v: k for k, v in ids.items()}
+
+        def listed(jobs: list[JobStatus]) -> list[str]:
+            return [names[job.id] for job in jobs]
+
+        return ids, {
+            "all": listed(await client.jobs()),
+            "succeeded": listed(await client.jobs(state="SUCCEEDED")),
+            "final": listed(await client.jobs(state=["SUCCEEDED", "FAILED"])),
+            "aio": listed(await client.jobs(name="aio-")),
+            "both": listed(await client.jobs(state="CANCELLED", name="aio")),
+            "none": listed(await client.jobs(state="RUNNING", name="aio")),
+            "newest": listed(await client.jobs(limit=1)),
+        }
+
+    ids, found = _run(cluster, body)
+    assert found == {
+        "all": ["three", "two", "one"],  # newest first
+        "succeeded": ["one"],
+        "final": ["two", "one"],
+        "aio": ["three", "one"],  # the name matches ignoring case
+        "both": ["three"],
+        "none": [],
+        "newest": ["three"],
+    }
+    with cluster.client() as sync:  # the sync client's filters, the same answers
+        assert [job.id for job in sync.jobs(state=["SUCCEEDED", "FAILED"])] == [
+            ids["two"],
+            ids["one"],
+        ]
+
+
+@pytest.mark.database_independent
+def test_contributors_lists_the_running_agent_as_the_sync_client_does(cluster: Cluster) -> None:
+    rows = _run(cluster, lambda client: client.contributors())
+    with cluster.client() as sync:
+        expected = sync.contributors()
+    assert [(row["name"], row["online"], row["cores"], row["state"]) for row in rows] == [
+        ("test-1", True, 1, "ONLINE")
+    ]
+    moving = {"last_seen", "load_1m", "free_memory_bytes", "cpu_percent", "disk_free_bytes"}
+    assert [{k: v for k, v in row.items() if k not in moving} for row in rows] == [
+        {k: v for k, v in row.items() if k not in moving} for row in expected
+    ]
+    assert rows[0].keys() == expected[0].keys()
+
+
+@pytest.mark.database_independent
+def test_the_invoice_of_a_finished_group_has_a_charge_per_task(cluster_factory) -> None:  # type: ignore[no-untyped-def]
+    cluster: Cluster = cluster_factory(coordinator_env=PRICED)
+    cluster.add_contributor(cores=3, memory="3GiB")
+
+    async def body(client: aio.Client) -> tuple[str, Invoice]:
+        job = await client.submit_group(MEMORY_HOLDING, ["8", "24", "40"])
+        await job.wait(timeout=120)
+        return job.id, await job.invoice()
+
+    job_id, bill = _run(cluster, body)
+    assert sorted(line.task_index for line in bill.lines) == [0, 1, 2]
+    assert all(line.cost > 0 and line.outcome for line in bill.lines)
+    assert bill.total == sum(line.cost for line in bill.lines)
+    with cluster.client() as sync:
+        assert sync.job(job_id).invoice() == bill
+
+
+@pytest.fixture
+def monitored(cluster_factory) -> Cluster:  # type: ignore[no-untyped-def]
+    """One one-core agent that samples its tasks fast (as in test_monitoring.py)."""
+    cluster: Cluster = cluster_factory(contributor_env=dict(FAST_SAMPLES))
+    cluster.add_contributor()
+    return cluster
+
+
+Event = JobStatus | TaskSample | TaskOutput
+
+
+@pytest.mark.database_independent
+def test_watch_yields_statuses_samples_and_the_output_with_the_final_status_last(
+    monitored: Cluster,
+) -> None:
+    async def body(client: aio.Client) -> tuple[list[Event], list[TaskSample], list[TaskSample]]:
+        job = await client.submit(SPIN, "1.5")
+        events = [event async for event in job.watch(poll_seconds=0.2)]
+        kept = await job.samples()
+        return events, kept, await job.samples(after=kept[0].id)
+
+    events, kept, after_first = _run(monitored, body)
+    statuses = [e for e in events if isinstance(e, JobStatus)]
+    samples = [e for e in events if isinstance(e, TaskSample)]
+    outputs = [e for e in events if isinstance(e, TaskOutput)]
+    assert events[-1] is statuses[-1] and statuses[-1].state == "SUCCEEDED"
+    assert all(a != b for a, b in itertools.pairwise(statuses))  # on change only
+    assert samples and all(s.index == 0 and s.memory_bytes > 0 for s in samples)
+    assert [s.id for s in samples] == sorted({s.id for s in samples})  # each once, in order
+    assert len(outputs) == 1 and "spun for 1.5 seconds" in outputs[0].text
+    assert events.index(outputs[0]) < len(events) - 1
+    assert kept == samples  # every sample stored was watched
+    assert after_first == kept[1:]
+
+
+@pytest.mark.database_independent
+def test_outputs_followed_from_submission_yield_every_inputs_output_as_it_finishes(
+    monitored: Cluster,
+) -> None:
+    async def body(client: aio.Client) -> tuple[bool, list[TaskOutput], list[TaskOutput]]:
+        job = await client.submit_group(SPIN, ["0.5", "1", "0.2"])
+        done_at_start = (await job.status()).done
+        followed = [output async for output in job.outputs(follow=True)]
+        return done_at_start, followed, [output async for output in job.outputs()]
+
+    done_at_start, followed, afterwards = _run(monitored, body)
+    assert not done_at_start
+    # One core runs them in input order, so they finish in it.
+    assert [(o.index, o.state) for o in followed] == [(i, "SUCCEEDED") for i in range(3)]
+    for output, seconds in zip(followed, ["0.5", "1", "0.2"], strict=True):
+        assert f"spun for {seconds} seconds" in output.text
+    assert afterwards == followed  # read again once final: the same outputs, each once
+
+
+@pytest.mark.database_independent
+def test_logs_follow_waits_for_a_running_input_and_times_out_on_a_long_one(
+    monitored: Cluster,
+) -> None:
+    async def body(client: aio.Client) -> tuple[TaskLogs, TaskLogs, str]:
+        job = await client.submit(SPIN, "2")
+        now = await job.logs(0)
+        followed = await job.logs(0, follow=True, timeout=60)
+        long = await client.submit(SLEEPY, "600")
+        try:
+            await long.logs(0, follow=True, timeout=1)
+        except TimeoutError as exc:
+            timed_out = str(exc)
+        else:
+            timed_out = ""
+        await long.cancel()
+        return now, followed, timed_out
+
+    now, followed, timed_out = _run(monitored, body)
+    assert now.state in {"QUEUED", "RUNNING"} and str(now) == ""
+    assert followed.state == "SUCCEEDED" and "spun for 2 seconds" in followed
+    assert timed_out.startswith("input 0 of job ") and "still" in timed_out
 
 
 async def _indices(stream: AsyncIterator[InputResult]) -> list[int]:

@@ -1,5 +1,8 @@
 """`AsyncJob`: the asyncio twin of `Job`, and the resumable streams it follows.
 
+What a job shows while it runs (`outputs`, `samples`, `watch`) is read in
+`_aio_monitoring`, as `Job`'s is in `monitoring`.
+
 Both streams survive a lost connection as the sync ones do (`_results.finished`,
 `Client._watch_job`): `as_completed` calls StreamTaskResults again after the position
 of the last outcome it yielded, `wait` calls WatchJob again, each for as long as the
@@ -16,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from runsurge.client import _results, _wire
+from runsurge.client import _aio_monitoring, _results, _wire
 from runsurge.client._errors import translate, translated
+from runsurge.client.billing import Invoice, invoice_from
 from runsurge.client.client import WATCH_OUTAGE_SECONDS, WATCH_RECONNECT_SECONDS
-from runsurge.client.job import InputResult, JobStatus, TaskLogs, job_failure
+from runsurge.client.job import FINAL_STATES, InputResult, JobStatus, TaskLogs, job_failure
+from runsurge.client.monitoring import TaskOutput, TaskSample
 from runsurge.errors import NotFound, RunSurgeError
 from runsurge.proto.v1 import consumer_pb2
 
@@ -133,8 +138,65 @@ class AsyncJob:
         self._last = _wire.job_status(reply)
         return self._last
 
-    async def logs(self, index: int = 0) -> TaskLogs:
-        """The captured stdout/stderr of input `index` (0 for a single job) so far."""
+    async def logs(
+        self, index: int = 0, *, follow: bool = False, timeout: float | None = None
+    ) -> TaskLogs:
+        """The captured stdout/stderr of input `index` (0 for a single job), as `Job.logs`.
+
+        Empty until an attempt at it finishes; with `follow`, waits until the input is
+        final first (TimeoutError after `timeout` seconds). NotFound for an index the
+        job does not have.
+        """
+        logs = await self._task_logs(index)
+        if not follow or logs.state in FINAL_STATES:
+            return logs
+        deadline = None if timeout is None else time.monotonic() + timeout
+        # Each change of the job may be this input finishing: look again at each one.
+        async for status in self._watch(deadline):
+            logs = await self._task_logs(index)
+            if logs.state in FINAL_STATES or status.done:
+                return logs
+        raise TimeoutError(f"input {index} of job {self.id} still {logs.state.lower()}")
+
+    async def outputs(self, follow: bool = False) -> AsyncIterator[TaskOutput]:
+        """Each finished input's captured output, in the order the inputs finished.
+
+        Without `follow`, those finished so far; with it, also the rest as they
+        finish, until the job is final.
+        """
+        async for output in _aio_monitoring.outputs(self, follow):
+            yield output
+
+    async def samples(self, after: int = 0) -> list[TaskSample]:
+        """CPU and memory samples of the job's tasks with an id above `after`, oldest first.
+
+        Poll with the last sample's id to get only new ones (as `Job.samples`).
+        """
+        return await _aio_monitoring.SampleCursor(self._client, self.id, after).new()
+
+    async def watch(
+        self, poll_seconds: float = 1.0
+    ) -> AsyncIterator[JobStatus | TaskSample | TaskOutput]:
+        """Follow the job until it is final, yielding what happens as `Job.watch` does.
+
+        A `JobStatus` whenever the job changes (the first at once), a `TaskSample` per
+        CPU/memory sample of a running task, a `TaskOutput` as an input finishes;
+        polls every `poll_seconds`; the last event is the final status.
+        """
+        async for event in _aio_monitoring.watch(self, poll_seconds):
+            yield event
+
+    async def invoice(self) -> Invoice:
+        """What the job's attempts were charged so far: per task and in total."""
+        with translated(self._client.address, self._client.tls):
+            reply = await self._client._stub.GetInvoice(
+                consumer_pb2.GetJobRequest(job_id=self.id),
+                metadata=self._client._metadata,
+                timeout=self._client._timeout,
+            )
+        return invoice_from(reply)
+
+    async def _task_logs(self, index: int) -> TaskLogs:
         if index < 0:
             raise NotFound(f"job {self.id} has no input number {index}")
         with translated(self._client.address, self._client.tls):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Generator, Iterator
-from typing import BinaryIO, Literal
+from collections.abc import Generator, Iterator, Sequence
+from typing import Any, BinaryIO, Literal
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from runsurge.client.job import JobStatus, TaskCounts, TaskErrorInfo, TaskMemory
+from runsurge.client.monitoring import TaskOutput, TaskSample
 from runsurge.errors import InvalidInput
 from runsurge.proto.v1 import common_pb2, consumer_pb2
 
@@ -83,6 +84,74 @@ def task_memory(msg: consumer_pb2.TaskResult) -> TaskMemory:
 def error_info(msg: common_pb2.TaskError) -> TaskErrorInfo:
     """An SDK error from the wire message."""
     return TaskErrorInfo(msg.kind, msg.type, msg.message, msg.traceback)
+
+
+def list_jobs_request(
+    limit: int, state: str | Sequence[str], name: str
+) -> consumer_pb2.ListJobsRequest:
+    """The ListJobs request of `jobs(limit, state, name)`: `state` is one state or several."""
+    states = [state] if isinstance(state, str) else list(state)
+    return consumer_pb2.ListJobsRequest(limit=limit, states=states, name_contains=name)
+
+
+def contributor(c: consumer_pb2.ContributorInfo) -> dict[str, Any]:
+    """One row of `Client.contributors()`: what the coordinator knows of a contributor."""
+    return {
+        "id": c.id,
+        "name": c.name,
+        "online": c.online,
+        "cores": c.cores,
+        "memory_bytes": c.memory_bytes,
+        "isolation_level": c.isolation_level,
+        "insecure": c.insecure,
+        "running_tasks": c.running_tasks,
+        "state": c.state or ("ONLINE" if c.online else "OFFLINE"),
+        "state_reason": c.state_reason,
+        "claimed_factor": c.claimed_factor or "1.000000",
+        "machine_factor": c.machine_factor or "1.000000",
+        "factor_flagged": c.factor_flagged,
+        "factor_note": c.factor_note,
+        "last_seen": c.last_seen.ToDatetime().isoformat() + "Z"
+        if c.HasField("last_seen")
+        else None,
+        "load_1m": c.load_1m,
+        "free_memory_bytes": c.free_memory_bytes,
+        "cpu_percent": c.cpu_percent,
+        "disk_free_bytes": c.disk_free_bytes,
+    }
+
+
+def task_sample(s: consumer_pb2.TaskSampleInfo) -> TaskSample:
+    """An SDK TaskSample from the wire message."""
+    return TaskSample(
+        s.id,
+        s.task_index,
+        s.attempt_id,
+        s.at.ToDatetime(tzinfo=dt.UTC),
+        s.cpu_percent,
+        s.memory_bytes,
+    )
+
+
+def task_outputs_request(
+    job_id: str, since: dt.datetime | None, after_index: int
+) -> consumer_pb2.ListTaskOutputsRequest:
+    """The ListTaskOutputs request for the outputs after (`since`, `after_index`)."""
+    request = consumer_pb2.ListTaskOutputsRequest(job_id=job_id, after_index=after_index)
+    if since is not None:
+        request.since.FromDatetime(since)
+    return request
+
+
+def task_output(o: consumer_pb2.TaskOutput) -> TaskOutput:
+    """An SDK TaskOutput from the wire message (undecodable bytes replaced)."""
+    return TaskOutput(
+        o.task_index,
+        o.state,
+        o.logs.decode("utf-8", "replace"),
+        o.truncated,
+        o.finished_at.ToDatetime(tzinfo=dt.UTC),
+    )
 
 
 def submit_requests(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Sequence
 from typing import Any, Unpack
 
 import grpc
@@ -158,15 +158,28 @@ class Client:
         await job.status()
         return job
 
-    async def jobs(self, limit: int = 50) -> list[JobStatus]:
-        """Your most recent jobs, newest first."""
+    async def jobs(
+        self, limit: int = 50, state: str | Sequence[str] = (), name: str = ""
+    ) -> list[JobStatus]:
+        """Your most recent jobs, newest first; only in `state` (one or several) and
+        whose name contains `name` (ignoring case) when given."""
         with translated(self.address, self.tls):
             reply = await self._stub.ListJobs(
-                consumer_pb2.ListJobsRequest(limit=limit),
+                _wire.list_jobs_request(limit, state, name),
                 metadata=self._metadata,
                 timeout=self._timeout,
             )
         return [_wire.job_status(j) for j in reply.jobs]
+
+    async def contributors(self) -> list[dict[str, Any]]:
+        """The contributors the coordinator knows, online or not (as `Client.contributors`)."""
+        with translated(self.address, self.tls):
+            reply = await self._stub.ListContributors(
+                consumer_pb2.ListContributorsRequest(),
+                metadata=self._metadata,
+                timeout=self._timeout,
+            )
+        return [_wire.contributor(c) for c in reply.contributors]
 
     async def balance(self) -> Balance:
         """Your balance, spending limit and what unfinished jobs hold (docs/billing.md)."""

@@ -160,10 +160,9 @@ class Client:
     ) -> list[JobStatus]:
         """Your most recent jobs, newest first; only in `state` (one or several) and
         whose name contains `name` (ignoring case) when given."""
-        states = [state] if isinstance(state, str) else list(state)
         with translated(self.address, self.tls):
             reply = self._stub.ListJobs(
-                consumer_pb2.ListJobsRequest(limit=limit, states=states, name_contains=name),
+                _wire.list_jobs_request(limit, state, name),
                 metadata=self._metadata,
                 timeout=self._timeout,
             )
@@ -177,32 +176,7 @@ class Client:
                 metadata=self._metadata,
                 timeout=self._timeout,
             )
-        return [
-            {
-                "id": c.id,
-                "name": c.name,
-                "online": c.online,
-                "cores": c.cores,
-                "memory_bytes": c.memory_bytes,
-                "isolation_level": c.isolation_level,
-                "insecure": c.insecure,
-                "running_tasks": c.running_tasks,
-                "state": c.state or ("ONLINE" if c.online else "OFFLINE"),
-                "state_reason": c.state_reason,
-                "claimed_factor": c.claimed_factor or "1.000000",
-                "machine_factor": c.machine_factor or "1.000000",
-                "factor_flagged": c.factor_flagged,
-                "factor_note": c.factor_note,
-                "last_seen": c.last_seen.ToDatetime().isoformat() + "Z"
-                if c.HasField("last_seen")
-                else None,
-                "load_1m": c.load_1m,
-                "free_memory_bytes": c.free_memory_bytes,
-                "cpu_percent": c.cpu_percent,
-                "disk_free_bytes": c.disk_free_bytes,
-            }
-            for c in reply.contributors
-        ]
+        return [_wire.contributor(c) for c in reply.contributors]
 
     def _task_samples(self, job_id: str, after: int) -> list[TaskSample]:
         with translated(self.address, self.tls):
@@ -211,37 +185,17 @@ class Client:
                 metadata=self._metadata,
                 timeout=self._timeout,
             )
-        return [
-            TaskSample(
-                s.id,
-                s.task_index,
-                s.attempt_id,
-                s.at.ToDatetime(tzinfo=dt.UTC),
-                s.cpu_percent,
-                s.memory_bytes,
-            )
-            for s in reply.samples
-        ]
+        return [_wire.task_sample(s) for s in reply.samples]
 
     def _task_outputs(
         self, job_id: str, since: dt.datetime | None, after_index: int
     ) -> list[TaskOutput]:
-        request = consumer_pb2.ListTaskOutputsRequest(job_id=job_id, after_index=after_index)
-        if since is not None:
-            request.since.FromDatetime(since)
+        request = _wire.task_outputs_request(job_id, since, after_index)
         with translated(self.address, self.tls):
-            return [
-                TaskOutput(
-                    o.task_index,
-                    o.state,
-                    o.logs.decode("utf-8", "replace"),
-                    o.truncated,
-                    o.finished_at.ToDatetime(tzinfo=dt.UTC),
-                )
-                for o in self._stub.ListTaskOutputs(
-                    request, metadata=self._metadata, timeout=self._timeout
-                )
-            ]
+            call = self._stub.ListTaskOutputs(
+                request, metadata=self._metadata, timeout=self._timeout
+            )
+            return [_wire.task_output(o) for o in call]
 
     def balance(self) -> Balance:
         """Your balance, spending limit and what unfinished jobs hold (docs/billing.md)."""

@@ -278,9 +278,7 @@ class Job:
         The coordinator keeps samples for a limited time and number
         (docs/operations.md); poll with the last sample's id to get only new ones.
         """
-        cursor = monitoring.SampleCursor(self._client, self.id)
-        cursor.after = after
-        return cursor.new()
+        return monitoring.SampleCursor(self._client, self.id, after).new()
 
     def watch(self, poll_seconds: float = 1.0) -> Iterator[JobStatus | TaskSample | TaskOutput]:
         """Follow the job until it is final, yielding what happens as it is learnt.

@@ -48,43 +48,72 @@ class TaskOutput:
     finished_at: dt.datetime
 
 
-class OutputCursor:
+class OutputPosition:
+    """How far a job's finished outputs have been read, so each is returned once.
+
+    Outputs come in finishing order, paged by (finishing time, index) of the last one
+    seen; the reading is the caller's (`OutputCursor` here, `_aio_monitoring`'s for
+    the asyncio client), the paging is this.
+    """
+
+    def __init__(self) -> None:
+        self.since: dt.datetime | None = None
+        self.after_index = 0
+
+    def advance(self, page: list[TaskOutput]) -> bool:
+        """Move past `page`; False when it is empty (nothing newer finished)."""
+        if not page:
+            return False
+        self.since, self.after_index = page[-1].finished_at, page[-1].index
+        return True
+
+
+class SamplePosition:
+    """How far a job's task samples have been read: the last one's id."""
+
+    def __init__(self, after: int = 0) -> None:
+        self.after = after
+
+    def advance(self, page: list[TaskSample]) -> bool:
+        """Move past `page`; False when it is empty (no newer sample stored)."""
+        if not page:
+            return False
+        self.after = page[-1].id
+        return True
+
+
+class OutputCursor(OutputPosition):
     """Follows a job's finished outputs: each is returned once, in finishing order."""
 
     def __init__(self, client: Client, job_id: str) -> None:
+        super().__init__()
         self._client = client
         self._job_id = job_id
-        self._since: dt.datetime | None = None
-        self._after_index = 0
 
     def new(self) -> list[TaskOutput]:
         """Outputs of inputs that finished since the previous call (all, the first time)."""
         found: list[TaskOutput] = []
-        while True:
-            page = self._client._task_outputs(self._job_id, self._since, self._after_index)
-            if not page:
-                return found
+        while self.advance(
+            page := self._client._task_outputs(self._job_id, self.since, self.after_index)
+        ):
             found.extend(page)
-            self._since, self._after_index = page[-1].finished_at, page[-1].index
+        return found
 
 
-class SampleCursor:
+class SampleCursor(SamplePosition):
     """Follows a job's task samples: each is returned once, oldest first."""
 
-    def __init__(self, client: Client, job_id: str) -> None:
+    def __init__(self, client: Client, job_id: str, after: int = 0) -> None:
+        super().__init__(after)
         self._client = client
         self._job_id = job_id
-        self.after = 0
 
     def new(self) -> list[TaskSample]:
         """Samples stored since the previous call (all kept ones, the first time)."""
         found: list[TaskSample] = []
-        while True:
-            page = self._client._task_samples(self._job_id, self.after)
-            if not page:
-                return found
+        while self.advance(page := self._client._task_samples(self._job_id, self.after)):
             found.extend(page)
-            self.after = page[-1].id
+        return found
 
 
 def watch(
