@@ -39,7 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from runsurge.coordinator.jobs import aggregate_task, lock_job
-from runsurge.coordinator.reducers import Aggregation, AggregationError, parse_specs
+from runsurge.coordinator.reducers import AggregationError, reduce_results
 from runsurge.errors import NotFound
 from runsurge.kinds import TaskKind
 from runsurge.store.blobs import BlobRef, BlobStore
@@ -176,35 +176,13 @@ def record_failure(
     return False
 
 
-def _reduce(aggregation: Aggregation, index: int, result: Any) -> None:
-    # The results are the group's own data: whatever a reducer raises on them, it
-    # would raise again, so it is the group's failure, named, not the coordinator's.
-    try:
-        aggregation.add(index, result)
-    except AggregationError:
-        raise
-    except Exception as exc:
-        raise AggregationError(
-            f"input {index}: the reducers cannot take its result ({type(exc).__name__}: {exc})"
-        ) from None
-
-
 def run_builtin(db: Database, blobs: BlobStore, job_id: str, specs: list[str]) -> bool:
     """Reduce the group's results with its built-in reducers and finish the job.
 
     Raises AggregationError when the results cannot be reduced; anything else it
     raises (a missing blob, a database error) is worth trying again.
     """
-    aggregation = Aggregation(parse_specs(specs))
-    for index, result in successful_results(db, blobs, job_id):
-        _reduce(aggregation, index, result)
-    try:
-        # allow_nan=False: a sum of large finite floats can overflow to inf, not JSON.
-        aggregate = json.dumps(aggregation.result(), sort_keys=True, allow_nan=False).encode()
-    except Exception as exc:
-        raise AggregationError(
-            f"the reducers cannot finish ({type(exc).__name__}: {exc})"
-        ) from None
+    aggregate = reduce_results(specs, successful_results(db, blobs, job_id))
     ref = blobs.put(aggregate)
     return db.call(_finish, job_id, ref, "")
 

@@ -272,3 +272,29 @@ class Aggregation:
     def result(self) -> dict[str, Any]:
         """The aggregate: one key per spec."""
         return {r.spec.output_key: r.result() for r in self._reducers}
+
+
+def reduce_results(specs: Iterable[str], results: Iterable[tuple[int, Any]]) -> bytes:
+    """A group's aggregate as JSON: its `(index, result)` pairs, in input order, reduced.
+
+    Raises AggregationError naming the input whose result a reducer cannot take, or
+    saying why the reducers cannot finish: the results are the group's own data, so
+    whatever a reducer raises on them it would raise again.
+    """
+    aggregation = Aggregation(parse_specs(specs))
+    for index, result in results:
+        try:
+            aggregation.add(index, result)
+        except AggregationError:
+            raise
+        except Exception as exc:
+            raise AggregationError(
+                f"input {index}: the reducers cannot take its result ({type(exc).__name__}: {exc})"
+            ) from None
+    try:
+        # allow_nan=False: a sum of large finite floats can overflow to inf, not JSON.
+        return json.dumps(aggregation.result(), sort_keys=True, allow_nan=False).encode()
+    except Exception as exc:
+        raise AggregationError(
+            f"the reducers cannot finish ({type(exc).__name__}: {exc})"
+        ) from None
