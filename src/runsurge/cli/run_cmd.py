@@ -129,12 +129,11 @@ def _policy(memory: str, wall_time: float) -> Any:
 
 def _runner(require_sandbox: bool) -> tuple[Any, str]:
     """The full sandbox where this host has it, else a subprocess (after a warning)."""
-    from runsurge.sandbox import Sandbox, SubprocessRunner, detect_isolation
+    from runsurge.sandbox.choose import best_runner
 
-    report = detect_isolation()
-    if report.meets_minimum:
-        return Sandbox(), report.isolation_level
-    missing = "; ".join(f"{s.name}: {s.detail}" for s in report.missing_minimum())
+    runner, missing = best_runner()
+    if not missing:
+        return runner, runner.isolation_level
     if require_sandbox:
         output.err.print(f"[bold red]this host cannot sandbox[/] ({missing})")
         raise typer.Exit(EXIT_USAGE)
@@ -142,7 +141,7 @@ def _runner(require_sandbox: bool) -> tuple[Any, str]:
         f"[yellow]not sandboxed[/]: this host lacks {missing}; the script runs as a plain "
         "subprocess with your permissions (memory measured, not enforced by a cgroup)"
     )
-    return SubprocessRunner(), "none"
+    return runner, "none"
 
 
 def _run(runner: Any, source: bytes, data: bytes, policy: Any) -> Any:

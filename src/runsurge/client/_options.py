@@ -31,6 +31,14 @@ class JobOptions(JobLimits, total=False):
     idempotency_key: str | None  # a second submit with the same key returns the first job
 
 
+class LocalOptions(TypedDict, total=False):
+    """The keyword arguments of `Client(local=True)` (docs/sdk.md, "Local mode")."""
+
+    workers: int | None  # inputs run at once; default: this machine's cores
+    scan: bool  # also apply the coordinator's Semgrep rules
+    require_sandbox: bool  # refuse where this host cannot sandbox
+
+
 def spec_fields(options: Mapping[str, object]) -> dict[str, Any]:
     """The JobSpec fields of `options`; InvalidRequest naming the argument at fault."""
     unknown = set(options) - set(JobOptions.__annotations__)

@@ -12,7 +12,7 @@ import grpc
 
 from runsurge.client import _results, _upload, _wire
 from runsurge.client._errors import translate, translated
-from runsurge.client._options import JobOptions
+from runsurge.client._options import JobOptions, LocalOptions
 from runsurge.client._specs import (
     AggregateSpec,
     Connection,
@@ -42,7 +42,18 @@ class Client:
     RUNSURGE_TOKEN, else the config file `runsurge up` writes. `tls_ca` (the CA that
     signed the coordinator's certificate) turns TLS on, else RUNSURGE_TLS_CA, else the
     config file's; `tls_cert` and `tls_key` add a client certificate.
+
+    `local=True` needs no coordinator: jobs run on this machine, through the
+    contributor's harness (`runsurge.client.local.LocalClient`, which takes `workers`,
+    `scan` and `require_sandbox`; docs/sdk.md, "Local mode").
     """
+
+    def __new__(cls, *args: Any, local: bool = False, **kwargs: Any) -> Client:
+        if local and cls is Client:
+            from runsurge.client.local import LocalClient
+
+            return super().__new__(LocalClient)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -54,7 +65,12 @@ class Client:
         tls_ca: str | os.PathLike[str] | None = None,
         tls_cert: str | os.PathLike[str] | None = None,
         tls_key: str | os.PathLike[str] | None = None,
+        local: bool = False,
+        **local_options: Unpack[LocalOptions],
     ) -> None:
+        if local_options:
+            names = ", ".join(sorted(local_options))
+            raise TypeError(f"{names} applies to Client(local=True) only")
         target = Connection.resolve(coordinator, token, settings, tls_ca, tls_cert, tls_key)
         self.address = target.address
         self._metadata = target.metadata

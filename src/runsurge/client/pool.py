@@ -116,6 +116,8 @@ class Pool:
     `name` labels its jobs in listings; `memory` caps each task's memory; `limits`
     (wall_time, cpu_time, max_attempts, priority, labels; docs/sdk.md) apply to every
     job the pool submits. There is no idempotency key: each call is a new job.
+    `local=True` runs the inputs on this machine with no coordinator, `processes` at
+    a time (default: its cores), as `Client(local=True)` does (docs/sdk.md).
     """
 
     def __init__(
@@ -130,12 +132,26 @@ class Pool:
         tls_key: str | os.PathLike[str] | None = None,
         name: str = "",
         memory: int | str | None = None,
+        local: bool = False,
+        processes: int | None = None,
         **limits: Unpack[JobLimits],
     ) -> None:
+        if processes is not None and not local:
+            raise TypeError("processes applies to Pool(local=True) only")
         self._owns_client = client is None
-        self.client = client or Client(
-            coordinator, token, settings=settings, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key
-        )
+        if client is not None:
+            self.client = client
+        elif local:
+            self.client = Client(local=True, workers=processes)
+        else:
+            self.client = Client(
+                coordinator,
+                token,
+                settings=settings,
+                tls_ca=tls_ca,
+                tls_cert=tls_cert,
+                tls_key=tls_key,
+            )
         self._name = name
         self._memory = memory
         spec_fields(limits)  # refuse a bad option now, not at the first map

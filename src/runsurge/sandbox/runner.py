@@ -37,9 +37,10 @@ class RunRequest:
 class WarmSession(Protocol):
     """A sandbox with one script loaded, running inputs one at a time.
 
-    Every input of a session belongs to the same consumer and job: module globals
-    the script changes carry over from one input to the next (never between
-    sessions).  Each `run` returns the Outcome a cold run would have returned.
+    Every input of a session belongs to the same consumer and job.  Each input runs in
+    a fresh fork of the script as imported: what the import built is shared, what an
+    input changes does not reach the next (docs/security.md, "What carries over").
+    Each `run` returns the Outcome a cold run would have returned.
     """
 
     @property
