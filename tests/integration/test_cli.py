@@ -9,6 +9,10 @@ import pytest
 
 from tests.integration.cluster import Cluster, free_port
 
+# SQLite only: what it checks is the CLI's output and exit codes;
+# the storage it touches is tested on both databases.
+pytestmark = pytest.mark.database_independent
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
@@ -157,6 +161,7 @@ def test_second_coordinator_on_a_running_coordinators_port_is_refused(
 
 LOUD = """
 import sys
+
 
 def process(input_data):
     print("to stdout:", input_data)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.integration.cluster import Cluster
+
+# SQLite only: what it checks is the CLI's input sources and output;
+# the storage it touches is tested on both databases.
+pytestmark = pytest.mark.database_independent
+
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 WORDCOUNT = str(EXAMPLES / "wordcount.py")

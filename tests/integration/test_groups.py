@@ -128,6 +128,7 @@ def test_an_aggregate_too_large_to_inline_is_fetched_whole(cluster: Cluster) -> 
         assert job.result(timeout=120) == {"s": inputs}
 
 
+@pytest.mark.database_independent
 def test_custom_aggregate_must_be_defined(cluster: Cluster) -> None:
     with cluster.client() as client, pytest.raises(InvalidRequest, match="no function `aggregate`"):
         client.submit_group(WORDCOUNT, ["a"], aggregate="script")
@@ -257,6 +258,7 @@ def test_group_without_aggregate_lists_results(cluster: Cluster) -> None:
         ]
 
 
+@pytest.mark.database_independent
 def test_bad_aggregate_specs_are_refused_before_upload(cluster: Cluster) -> None:
     with cluster.client() as client:
         with pytest.raises(InvalidRequest, match="unknown reducer 'median'"):

@@ -14,6 +14,11 @@ import pytest
 from runsurge.errors import InvalidInput
 from tests.integration.cluster import Cluster
 
+# SQLite only: what it checks is how the client reads inputs and reports failing ones;
+# the storage it touches is tested on both databases.
+pytestmark = pytest.mark.database_independent
+
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 WORDCOUNT = str(EXAMPLES / "wordcount.py")
 INPUT = EXAMPLES / "input.txt"

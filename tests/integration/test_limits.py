@@ -36,6 +36,7 @@ def _consumer(cluster: Cluster) -> Client:
     return Client(cluster.address, admin_json(cluster, "add-consumer", "limited")["token"])
 
 
+@pytest.mark.database_independent
 def test_script_over_max_script_bytes_is_refused_naming_the_limit(limited: Cluster) -> None:
     with (
         _consumer(limited) as client,
@@ -44,6 +45,7 @@ def test_script_over_max_script_bytes_is_refused_naming_the_limit(limited: Clust
         client.submit(SCRIPT + "#" * 400, "x")
 
 
+@pytest.mark.database_independent
 def test_input_over_max_input_bytes_is_refused_naming_the_limit(limited: Cluster) -> None:
     with (
         _consumer(limited) as client,
@@ -52,6 +54,7 @@ def test_input_over_max_input_bytes_is_refused_naming_the_limit(limited: Cluster
         client.submit(SCRIPT, "x" * 101)
 
 
+@pytest.mark.database_independent
 def test_group_over_max_group_inputs_is_refused_naming_the_limit(limited: Cluster) -> None:
     with _consumer(limited) as client:
         client.submit_group(SCRIPT, ["a", "b", "c"])
@@ -68,6 +71,7 @@ def test_unfinished_jobs_over_max_active_jobs_are_refused_per_consumer(limited: 
         other.submit(SCRIPT, "someone else's first job")  # counted per consumer
 
 
+@pytest.mark.database_independent
 def test_requests_over_the_rate_are_resource_exhausted_per_token(limited: Cluster) -> None:
     token = admin_json(limited, "add-consumer", "busy")["token"]
     other = admin_json(limited, "add-consumer", "calm")["token"]

@@ -20,6 +20,11 @@ from runsurge.config import write_client_config
 from runsurge.proto.v1 import contributor_pb2, contributor_pb2_grpc
 from tests.integration.cluster import Cluster, free_port
 
+# SQLite only: what it checks is where each role's settings come from;
+# the storage it touches is tested on both databases.
+pytestmark = pytest.mark.database_independent
+
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 WORDCOUNT = str(EXAMPLES / "wordcount.py")
 INPUT = str(EXAMPLES / "input.txt")

@@ -56,16 +56,19 @@ def test_large_input_and_result_are_streamed(cluster: Cluster) -> None:
     assert result["echo"] == text[:3_000_000]
 
 
+@pytest.mark.database_independent
 def test_syntax_error_is_refused_at_submission_with_its_line(cluster: Cluster) -> None:
     with cluster.client() as client, pytest.raises(InvalidRequest, match=r"syntax error at line 2"):
         client.submit("def process(x):\n    return {'a': (}\n", "in")
 
 
+@pytest.mark.database_independent
 def test_missing_process_is_refused(cluster: Cluster) -> None:
     with cluster.client() as client, pytest.raises(InvalidRequest, match=r"no function `process`"):
         client.submit("def handle(x):\n    return {}\n", "in")
 
 
+@pytest.mark.database_independent
 @pytest.mark.parametrize(
     "signature", ["def process():", "def process(a, b):", "def process(*, data):"]
 )
@@ -74,6 +77,7 @@ def test_wrong_signature_is_refused(cluster: Cluster, signature: str) -> None:
         client.submit(f"{signature}\n    return {{}}\n", "in")
 
 
+@pytest.mark.database_independent
 def test_raising_process_reports_type_message_and_traceback(cluster: Cluster) -> None:
     script = (
         "def helper(text):\n"
@@ -95,6 +99,7 @@ def test_raising_process_reports_type_message_and_traceback(cluster: Cluster) ->
     assert "line 5, in process" in status.error.traceback
 
 
+@pytest.mark.database_independent
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
@@ -112,6 +117,7 @@ def test_bad_return_values_are_reported(cluster: Cluster, body: str, expected: s
     assert expected in status.error.message
 
 
+@pytest.mark.database_independent
 def test_non_utf8_input_is_refused_and_nothing_runs(cluster: Cluster) -> None:
     with cluster.client() as client:
         with pytest.raises(InvalidInput, match=r"not valid UTF-8 \(byte 3\)"):
@@ -127,6 +133,7 @@ def test_unknown_job_id_is_not_found(cluster: Cluster) -> None:
         client.job("nope")
 
 
+@pytest.mark.database_independent
 def test_dangerous_script_is_rejected_with_findings(cluster: Cluster) -> None:
     script = (
         "import subprocess\n\ndef process(x):\n    return {'o': subprocess.check_output(['id'])}\n"
