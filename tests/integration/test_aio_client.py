@@ -55,6 +55,26 @@ def test_submit_then_result_returns_the_scripts_dict(cluster: Cluster) -> None:
 
 
 @pytest.mark.database_independent
+def test_wait_calls_on_update_with_each_snapshot_plain_or_coroutine(cluster: Cluster) -> None:
+    async def body(client: aio.Client) -> tuple[list[str], list[str]]:
+        plain: list[str] = []
+        awaited: list[str] = []
+
+        async def record(status: JobStatus) -> None:
+            await asyncio.sleep(0)
+            awaited.append(status.state)
+
+        job = await client.submit(SLEEPY, "0.5")
+        await job.wait(timeout=120, on_update=lambda status: plain.append(status.state))
+        await job.wait(timeout=120, on_update=record)  # final already: one snapshot
+        return plain, awaited
+
+    plain, awaited = _run(cluster, body)
+    assert plain[-1] == "SUCCEEDED" and len(plain) >= 2  # it changed while awaited
+    assert awaited == ["SUCCEEDED"]
+
+
+@pytest.mark.database_independent
 def test_a_groups_as_completed_yields_in_finishing_order(
     cluster_factory: type[Cluster],
 ) -> None:

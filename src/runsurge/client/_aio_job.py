@@ -12,9 +12,10 @@ sync client allows an outage.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -55,11 +56,21 @@ class AsyncJob:
         self._last = _wire.job_status(reply)
         return self._last
 
-    async def wait(self, timeout: float | None = None) -> JobStatus:
-        """Until the job is final (TimeoutError after `timeout` seconds); its status."""
+    async def wait(
+        self,
+        timeout: float | None = None,
+        on_update: Callable[[JobStatus], object] | None = None,
+    ) -> JobStatus:
+        """Until the job is final (TimeoutError after `timeout` seconds); its status.
+
+        `on_update` is called with each snapshot as the job changes, as for the sync
+        `Job.wait`; it may be a coroutine function, whose result is awaited.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         async for status in self._watch(deadline):
             self._last = status
+            if on_update is not None and inspect.isawaitable(reply := on_update(status)):
+                await reply
             if status.done:
                 return status
         raise TimeoutError(f"job {self.id} still {self._last.state if self._last else '?'}")
