@@ -115,7 +115,9 @@ def test_long_coordinator_outage_reruns_only_the_work_of_an_agent_back_after_the
     known_reruns = {in_flight[a] for a in cut_off & known_reached}
     assert known_reruns, "no heartbeat had listed agent 2's running task"
     assert counted[("runsurge_task_reruns_total", ())] == len(known_reruns)
-    assert reached_agent(cluster, cut_off) == cut_off
+    # ... and the lost attempts marked as having reached agent 2 (the unannounced
+    # one only if agent 2's late report arrived before this read).
+    assert reached_agent(cluster, cut_off) >= cut_off & known_reached
 
 
 def test_cut_connection_restored_within_the_lease_loses_and_repeats_nothing(
