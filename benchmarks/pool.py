@@ -2,9 +2,11 @@
 
 Starts `runsurge up --contributors 2` (each contributor one core) and, in the same run,
 maps the same `process` function (about 10 ms of CPU per input) over the same inputs
-through `multiprocessing.Pool(2).map` and `runsurge.Pool().map`; prints both wall
-times and their ratio. Then times the first result of `imap` on each (the Pool's
-start included for multiprocessing; submission and upload included for RunSurge).
+through `multiprocessing.Pool(2).map`, `runsurge.Pool().map` and
+`runsurge.Pool(local=True, processes=2).map` (no coordinator: each input in this
+host's sandbox); prints the wall times and the ratios. Then times the first result
+of `imap` on each (the Pool's start included for multiprocessing; submission and
+upload included for RunSurge).
 A warm-up job first has the coordinator scan the script once (verdicts are cached by
 script hash), so the times are those of a script already seen.
 
@@ -61,6 +63,11 @@ def main() -> None:
                 ours, mapped = timed(lambda: pool.map(TEN_MS_SCRIPT, inputs))
                 assert mapped == expected
                 ours_first, _ = timed(lambda: first_of(pool.imap(TEN_MS_SCRIPT, inputs)))
+            with runsurge.Pool(local=True, processes=2) as here:
+                here.map(TEN_MS_SCRIPT, ["warm-up"] * 4)
+                local_map, mapped_here = timed(lambda: here.map(TEN_MS_SCRIPT, inputs))
+                assert mapped_here == expected
+                local_first, _ = timed(lambda: first_of(here.imap(TEN_MS_SCRIPT, inputs)))
             theirs, local = timed(lambda: mp_map(inputs))
             assert local == expected
             theirs_first, _ = timed(lambda: mp_first(inputs))
@@ -69,10 +76,12 @@ def main() -> None:
             up.wait(60)
     n = args.inputs
     print(f"{n:,} inputs x 10 ms, 2 workers each")
-    print(f"{'':24} {'map s':>8} {'first result s':>15}")
-    print(f"{'runsurge.Pool().map':24} {ours:>8.2f} {ours_first:>15.2f}")
-    print(f"{'multiprocessing.Pool(2)':24} {theirs:>8.2f} {theirs_first:>15.2f}")
+    print(f"{'':26} {'map s':>8} {'first result s':>15}")
+    print(f"{'runsurge.Pool().map':26} {ours:>8.2f} {ours_first:>15.2f}")
+    print(f"{'runsurge.Pool(local=True)':26} {local_map:>8.2f} {local_first:>15.2f}")
+    print(f"{'multiprocessing.Pool(2)':26} {theirs:>8.2f} {theirs_first:>15.2f}")
     print(f"ratio (runsurge / multiprocessing): map {ours / theirs:.1f}x")
+    print(f"ratio (local=True / multiprocessing): map {local_map / theirs:.1f}x")
 
 
 if __name__ == "__main__":
