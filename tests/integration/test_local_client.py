@@ -18,19 +18,9 @@ from runsurge.client import Job
 from runsurge.client.local import LocalClient
 from runsurge.errors import InvalidRequest, JobFailed, NotFound, RunSurgeError, ScriptRejected
 from runsurge.sandbox import detect_isolation
+from tests.integration.test_pool import SLEEPY
 
 WORDS = "def process(input_data):\n    return {'words': len(input_data.split())}\n"
-SLEEPY = """
-import time
-
-def process(input_data: str) -> dict:
-    seconds, _, fail = input_data.partition(":")
-    time.sleep(float(seconds))
-    if fail:
-        raise ValueError(f"asked to fail after {seconds} s")
-    print(f"slept {seconds}")
-    return {"slept": float(seconds)}
-"""
 COUNTER = """
 CALLS = 0
 

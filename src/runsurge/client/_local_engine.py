@@ -96,14 +96,9 @@ class LocalEngine:
     def _check(self, spec: consumer_pb2.JobSpec, kind: JobKind) -> None:
         """The coordinator's refusals, with its messages (InvalidRequest, ScriptRejected)."""
         defaults = self._options.defaults
-        JobOptions(
-            wall_seconds=spec.wall_seconds,
-            cpu_seconds=spec.cpu_seconds,
-            max_attempts=spec.max_attempts,
-            priority=spec.priority,
-            labels=dict(spec.labels),
-            idempotency_key=spec.idempotency_key,
-        ).validate(OptionMaxima(defaults.wall_seconds, defaults.cpu_seconds, MAX_ATTEMPTS))
+        JobOptions.of_spec(spec).validate(
+            OptionMaxima(defaults.wall_seconds, defaults.cpu_seconds, MAX_ATTEMPTS)
+        )
         if 0 < spec.memory_limit_bytes < MIN_TASK_MEMORY:
             raise InvalidRequest(
                 f"memory limit of {spec.memory_limit_bytes} bytes is below the 32 MiB a task "

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from runsurge.errors import InvalidRequest
+from runsurge.proto.v1 import consumer_pb2
 
 MAX_LABELS = 32
 MAX_LABEL_VALUE = 256
@@ -67,6 +68,18 @@ class JobOptions:
                 f"--idempotency-key is {len(self.idempotency_key)} characters; "
                 f"at most {MAX_IDEMPOTENCY_KEY}"
             )
+
+    @classmethod
+    def of_spec(cls, spec: consumer_pb2.JobSpec) -> JobOptions:
+        """The options a submission's spec carries (not yet validated)."""
+        return cls(
+            wall_seconds=spec.wall_seconds,
+            cpu_seconds=spec.cpu_seconds,
+            max_attempts=spec.max_attempts,
+            priority=spec.priority,
+            labels=dict(spec.labels),
+            idempotency_key=spec.idempotency_key,
+        )
 
     def labels_json(self) -> str:
         """The labels as stored on the job row."""

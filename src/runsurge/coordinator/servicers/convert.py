@@ -60,14 +60,7 @@ def job_spec_from_message(spec: consumer_pb2.JobSpec) -> JobSpecIn:
             on_error=_ON_ERROR_OF.get(spec.on_error, OnError.CONTINUE),
         ),
         memory_limit_bytes=spec.memory_limit_bytes,
-        job_options=JobOptions(
-            wall_seconds=spec.wall_seconds,
-            cpu_seconds=spec.cpu_seconds,
-            max_attempts=spec.max_attempts,
-            priority=spec.priority,
-            labels=dict(spec.labels),
-            idempotency_key=spec.idempotency_key,
-        ),
+        job_options=JobOptions.of_spec(spec),
     )
 
 
