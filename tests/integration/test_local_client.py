@@ -110,6 +110,35 @@ def test_cancel_kills_a_running_input_and_queued_ones_never_start() -> None:
     assert final.state == "CANCELLED" and final.tasks.cancelled == 2
 
 
+def test_inputs_never_reserve_more_memory_together_than_the_budget() -> None:
+    # Two workers, but room for one 512 MiB input at a time: they must take turns.
+    with Client(local=True, workers=2, memory_budget="768MiB") as client:
+        group = client.submit_group(SLEEPY, ["0.6"] * 4, memory="512MiB")
+        running = set()
+        while not (status := group.status()).done:
+            running.add(status.tasks.running)
+            time.sleep(0.01)
+        held_after = client._engine.memory.held_bytes  # type: ignore[attr-defined]
+        small = client.submit_group(SLEEPY, ["0.6"] * 4, memory="256MiB")
+        small_running = set()
+        while not (small_status := small.status()).done:
+            small_running.add(small_status.tasks.running)
+            time.sleep(0.01)
+    assert status.state == "SUCCEEDED" and max(running) == 1
+    assert held_after == 0  # every reservation given back
+    assert small_status.state == "SUCCEEDED" and max(small_running) == 2  # two fit at once
+
+
+def test_a_job_whose_memory_alone_is_over_the_budget_is_refused() -> None:
+    with (
+        Client(local=True, memory_budget="256MiB") as client,
+        pytest.raises(
+            InvalidRequest, match=r"512.0 MiB is more than the 256.0 MiB local runs may reserve"
+        ),
+    ):
+        client.submit(WORDS, "a", memory="512MiB")
+
+
 def test_a_job_over_its_own_wall_limit_stops_at_that_limit(client: Client) -> None:
     job = client.submit(SLEEPY, "60", wall_time=1)
     with pytest.raises(JobFailed) as failed:

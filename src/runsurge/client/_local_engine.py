@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runsurge.client._local_jobs import LocalJob, LocalTask, job_status
+from runsurge.client._local_memory import MemoryBudget, TooLarge, default_budget
 from runsurge.client._upload import InputSource, open_input
 from runsurge.client.job import FINAL_STATES, InputResult, JobStatus, TaskErrorInfo
 from runsurge.contributor.warm import WarmPool
@@ -55,6 +56,8 @@ class EngineOptions:
     workers: int
     scan: bool = False  # also apply the coordinator's Semgrep rules
     defaults: SandboxPolicy = field(default_factory=SandboxPolicy)
+    # What running inputs may reserve at once (their jobs' memory limits); 0: no limit.
+    memory_budget: int = field(default_factory=default_budget)
 
 
 class LocalEngine:
@@ -67,6 +70,7 @@ class LocalEngine:
         self._options = options
         self._pool = ThreadPoolExecutor(options.workers, thread_name_prefix="runsurge-local")
         self._warm = WarmPool(max_idle=options.workers, idle_seconds=30.0)
+        self.memory = MemoryBudget(options.memory_budget)
         self._jobs: dict[str, LocalJob] = {}  # in submission order
         self._by_key: dict[str, str] = {}  # idempotency key -> job id
         self._changed = threading.Condition()
@@ -109,6 +113,10 @@ class LocalEngine:
         if spec.aggregate_script and spec.aggregate:
             raise InvalidRequest("choose the script's aggregate() or built-in reducers, not both")
         parse_specs(spec.aggregate)
+        try:
+            self.memory.check(self._policy(spec).memory_bytes)
+        except TooLarge as exc:
+            raise InvalidRequest(f"this job cannot run here: {exc}") from None
         required = ("process", "aggregate") if spec.aggregate_script else ("process",)
         check_script(spec.script, spec.script_name or "script.py", required)
         if self._options.scan:
@@ -150,18 +158,25 @@ class LocalEngine:
     # -- running ---------------------------------------------------------------------
 
     def _run_input(self, job: LocalJob, task: LocalTask) -> None:
-        """A worker's turn at one input: run it, record it, settle the job if it was last."""
-        with self._changed:
-            if task.state != "QUEUED":
-                return  # cancelled before a worker reached it
-            job.start(task)
-            self._touch(job)
+        """A worker's turn at one input: wait for its memory, run it, record it, and
+        settle the job if it was the last."""
+        reservation = job.policy.memory_bytes
+        if not self.memory.reserve(reservation, job.stop):
+            return  # cancelled while it waited for memory
         try:
-            outcome = self._run_warm(job, task)
-        except Exception as exc:  # the harness itself failed: not the script's fault
-            outcome = Outcome(
-                OutcomeKind.INFRASTRUCTURE, error=ScriptError(type(exc).__name__, str(exc))
-            )
+            with self._changed:
+                if task.state != "QUEUED":
+                    return  # cancelled before a worker reached it
+                job.start(task)
+                self._touch(job)
+            try:
+                outcome = self._run_warm(job, task)
+            except Exception as exc:  # the harness itself failed: not the script's fault
+                outcome = Outcome(
+                    OutcomeKind.INFRASTRUCTURE, error=ScriptError(type(exc).__name__, str(exc))
+                )
+        finally:
+            self.memory.release(reservation)
         with self._changed:
             job.record(task, outcome)
             if job.kind is JobKind.GROUP and job.fail_fast and task.state == "FAILED":

@@ -35,6 +35,7 @@ class LocalOptions(TypedDict, total=False):
     """The keyword arguments of `Client(local=True)` (docs/sdk.md, "Local mode")."""
 
     workers: int | None  # inputs run at once; default: this machine's cores
+    memory_budget: int | str | None  # memory limits held at once; default: 80 % of RAM
     scan: bool  # also apply the coordinator's Semgrep rules
     require_sandbox: bool  # refuse where this host cannot sandbox
 

@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from runsurge.client._local_engine import EngineOptions, LocalEngine
@@ -21,6 +22,7 @@ from runsurge.client.billing import Balance, Invoice
 from runsurge.client.client import Client
 from runsurge.client.job import InputResult, Job, JobStatus, TaskLogs
 from runsurge.client.monitoring import TaskOutput, TaskSample
+from runsurge.config import parse_size
 from runsurge.errors import NotFound, RunSurgeError, SandboxUnavailable
 from runsurge.proto.v1 import consumer_pb2
 from runsurge.sandbox.choose import best_runner
@@ -35,7 +37,10 @@ class NotSandboxedWarning(RuntimeWarning):
 class LocalClient(Client):
     """A client whose jobs run here (made by `Client(local=True)`).
 
-    `workers` inputs run at once (default: this machine's cores). `scan` applies the
+    `workers` inputs run at once (default: this machine's cores), and never more than
+    `memory_budget` of memory limits together (bytes or a size such as "8GiB";
+    default: 80 % of this machine's RAM): an input waits until its job's limit fits,
+    and a job whose limit alone is larger is refused. `scan` applies the
     coordinator's Semgrep rules to each script as well as its structure check.
     `require_sandbox` raises SandboxUnavailable where this host lacks a sandbox
     layer, instead of running scripts as plain subprocesses after a
@@ -49,6 +54,7 @@ class LocalClient(Client):
         *,
         local: bool = True,
         workers: int | None = None,
+        memory_budget: int | str | None = None,
         scan: bool = False,
         require_sandbox: bool = False,
         **connection: Any,
@@ -71,9 +77,10 @@ class LocalClient(Client):
             )
         self.address = "local"
         self.tls = False
-        self._engine = LocalEngine(
-            runner, EngineOptions(workers=workers or os.cpu_count() or 1, scan=scan)
-        )
+        options = EngineOptions(workers=workers or os.cpu_count() or 1, scan=scan)
+        if memory_budget is not None:
+            options = replace(options, memory_budget=parse_size(memory_budget))
+        self._engine = LocalEngine(runner, options)
 
     @property
     def isolation_level(self) -> str:
@@ -109,7 +116,7 @@ class LocalClient(Client):
                 "name": "this machine",
                 "online": True,
                 "cores": self._engine.workers,
-                "memory_bytes": 0,
+                "memory_bytes": self._engine.memory.budget_bytes,
                 "isolation_level": self.isolation_level,
                 "insecure": self.isolation_level == "none",
                 "running_tasks": running,
