@@ -26,6 +26,7 @@ from runsurge.coordinator.attempts import (
 from runsurge.coordinator.auth import new_id, token_hash
 from runsurge.coordinator.job_options import JobOptions
 from runsurge.coordinator.jobs import GroupOptions
+from runsurge.coordinator.reservations import StartingEstimate
 from runsurge.coordinator.results import store_result
 from runsurge.coordinator.views import (
     AssignmentView,
@@ -165,6 +166,32 @@ class Scene:
         return self.db.call(
             finish_attempt, contributor_id, report, result, self.limits, self.billing
         )
+
+    def run_estimated(self, estimated: Sequence[tuple[StartingEstimate, int]]) -> None:
+        """A group whose tasks start from these estimates and succeed at these peaks (MiB),
+        one after another on one contributor: the record calibration and quality read."""
+        consumer = self.consumer()
+        script = self.blobs.put(b"def process(input_data):\n    return {}\n")
+        job_id = self.db.call(
+            lambda s: jobs.create_job(
+                s,
+                consumer,
+                kind=JobKind.GROUP,
+                name="estimated",
+                script_sha256=script.sha256,
+                script_name="estimated.py",
+            )
+        )
+        refs = [self.blobs.put(f"input {i}".encode()) for i in range(len(estimated))]
+        starts = [start for start, _ in estimated]
+        self.db.call(jobs.add_tasks, job_id, 0, refs, 0, starts)
+        self.db.call(jobs.seal_job, job_id, len(refs), self.billing)
+        machine = self.contributor()
+        for _, peak_mib in estimated:
+            attempt = self.claimed(machine)
+            self.report(
+                machine, attempt.attempt_id, OutcomeKind.OK, average_memory_bytes=peak_mib * MiB
+            )
 
     def backdate(self, attempt_id: int, seconds: float) -> None:
         """Move an attempt's start and lease `seconds` into the past."""

@@ -4,40 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from runsurge.coordinator import jobs
 from runsurge.coordinator.estimate_quality import read_quality
 from runsurge.coordinator.reservations import StartingEstimate
-from runsurge.kinds import EstimateSource, JobKind, OutcomeKind
+from runsurge.kinds import EstimateSource
 from tests.unit.coordinator.scene import MiB, Scene
 
 
 def test_coverage_and_median_tightness_are_reported_per_method(scene: Scene) -> None:
-    consumer = scene.consumer()
-    script = scene.blobs.put(b"def process(input_data):\n    return {}\n")
-    job_id = scene.db.call(
-        lambda s: jobs.create_job(
-            s,
-            consumer,
-            kind=JobKind.GROUP,
-            name="q",
-            script_sha256=script.sha256,
-            script_name="q.py",
-        )
-    )
-    refs = [scene.blobs.put(f"input {i}".encode()) for i in range(4)]
-    starts = [
-        StartingEstimate(128 * MiB, 100 * MiB, EstimateSource.HISTORY, 0.9),
-        StartingEstimate(128 * MiB, 100 * MiB, EstimateSource.HISTORY, 0.9),
-        StartingEstimate(128 * MiB, 100 * MiB, EstimateSource.HISTORY, 0.9),
-        StartingEstimate(128 * MiB, 60 * MiB, EstimateSource.STATIC, 0.3),
-    ]
-    scene.db.call(jobs.add_tasks, job_id, 0, refs, 0, starts)
-    scene.db.call(jobs.seal_job, job_id, len(refs), scene.billing)
-    machine = scene.contributor()
+    history = StartingEstimate(128 * MiB, 100 * MiB, EstimateSource.HISTORY, 0.9)
+    prior = StartingEstimate(128 * MiB, 60 * MiB, EstimateSource.STATIC, 0.3)
     # Peaks 50, 80 and 120 MiB against 100 MiB estimates; 90 MiB against a 60 MiB prior.
-    for peak in (50, 80, 120, 90):
-        attempt = scene.claimed(machine)
-        scene.report(machine, attempt.attempt_id, OutcomeKind.OK, average_memory_bytes=peak * MiB)
+    scene.run_estimated([(history, 50), (history, 80), (history, 120), (prior, 90)])
 
     quality = scene.db.call(read_quality)
     history, static = quality["history"], quality["static"]

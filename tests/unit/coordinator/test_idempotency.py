@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 from sqlalchemy import func, select
@@ -16,17 +16,14 @@ from runsurge.coordinator.submission import (
     JobSpecIn,
     Submission,
     SubmissionItem,
-    SubmissionLimits,
 )
 from runsurge.errors import Conflict
 from runsurge.kinds import JobKind
 from runsurge.store.models import Job, Task
 from runsurge.store.states import JobState
-from tests.unit.coordinator.scene import SCRIPT, MiB, Scene
+from tests.unit.coordinator.scene import SCRIPT, Scene
+from tests.unit.coordinator.submitting import LIMITS, receive
 
-LIMITS = SubmissionLimits(
-    max_script_bytes=64 * 1024, max_input_bytes=1024, memory_reservation_bytes=256 * MiB
-)
 OTHER_SCRIPT = b"def process(input_data):\n    return {'other': True}\n"
 
 
@@ -46,17 +43,6 @@ def _items(
     return items
 
 
-def _receive(scene: Scene, consumer: str, items: Sequence[SubmissionItem | Exception]) -> str:
-    async def stream() -> AsyncIterator[SubmissionItem]:
-        for item in items:
-            if isinstance(item, Exception):
-                raise item
-            yield item
-
-    submission = Submission(scene.db, scene.blobs, None, consumer, LIMITS)
-    return asyncio.run(submission.receive(stream()))
-
-
 def _counts(scene: Scene) -> tuple[int, int]:
     return scene.db.call(
         lambda s: (
@@ -70,10 +56,10 @@ def test_resubmitting_with_the_same_key_returns_the_first_job_and_creates_nothin
     scene: Scene,
 ) -> None:
     consumer = scene.consumer()
-    first = _receive(scene, consumer, _items("k1", [b"a", b"b"]))
+    first = receive(scene, consumer, _items("k1", [b"a", b"b"]))
     before = _counts(scene)
 
-    again = _receive(scene, consumer, _items("k1", [b"a", b"b"]))
+    again = receive(scene, consumer, _items("k1", [b"a", b"b"]))
 
     assert again == first
     assert _counts(scene) == before == (1, 2)
@@ -82,10 +68,10 @@ def test_resubmitting_with_the_same_key_returns_the_first_job_and_creates_nothin
 
 def test_same_key_with_a_different_script_is_refused_naming_the_job(scene: Scene) -> None:
     consumer = scene.consumer()
-    first = _receive(scene, consumer, _items("k1", [b"a"]))
+    first = receive(scene, consumer, _items("k1", [b"a"]))
 
     with pytest.raises(Conflict, match=f"used for job {first} with a different script"):
-        _receive(scene, consumer, _items("k1", [b"a"], script=OTHER_SCRIPT))
+        receive(scene, consumer, _items("k1", [b"a"], script=OTHER_SCRIPT))
 
     assert _counts(scene) == (1, 1)
     assert scene.job(first).state is JobState.QUEUED  # the refused retry left it alone
@@ -93,10 +79,10 @@ def test_same_key_with_a_different_script_is_refused_naming_the_job(scene: Scene
 
 def test_same_key_with_a_different_number_of_inputs_is_refused(scene: Scene) -> None:
     consumer = scene.consumer()
-    first = _receive(scene, consumer, _items("k1", [b"a", b"b"]))
+    first = receive(scene, consumer, _items("k1", [b"a", b"b"]))
 
     with pytest.raises(Conflict, match=f"job {first} with 2 input\\(s\\), not 3"):
-        _receive(scene, consumer, _items("k1", [b"a", b"b", b"c"]))
+        receive(scene, consumer, _items("k1", [b"a", b"b", b"c"]))
 
     assert _counts(scene) == (1, 2)
     assert scene.job(first).state is JobState.QUEUED
@@ -104,17 +90,17 @@ def test_same_key_with_a_different_number_of_inputs_is_refused(scene: Scene) -> 
 
 def test_same_key_for_a_single_job_instead_of_a_group_is_refused(scene: Scene) -> None:
     consumer = scene.consumer()
-    first = _receive(scene, consumer, _items("k1", [b"a"]))
+    first = receive(scene, consumer, _items("k1", [b"a"]))
 
     with pytest.raises(Conflict, match=f"job {first}, a group job, not a single one"):
-        _receive(scene, consumer, _items("k1", [b"a"], kind=JobKind.SINGLE))
+        receive(scene, consumer, _items("k1", [b"a"], kind=JobKind.SINGLE))
 
 
 def test_another_consumers_key_neither_collides_nor_returns_its_job(scene: Scene) -> None:
     alice, bob = scene.consumer("alice"), scene.consumer("bob")
-    alices = _receive(scene, alice, _items("shared", [b"a"]))
+    alices = receive(scene, alice, _items("shared", [b"a"]))
 
-    bobs = _receive(scene, bob, _items("shared", [b"a"]))
+    bobs = receive(scene, bob, _items("shared", [b"a"]))
 
     assert bobs != alices
     assert scene.job(bobs).consumer_id == bob and scene.job(alices).consumer_id == alice
@@ -123,8 +109,8 @@ def test_another_consumers_key_neither_collides_nor_returns_its_job(scene: Scene
 def test_submissions_without_a_key_are_never_deduplicated(scene: Scene) -> None:
     consumer = scene.consumer()
 
-    first = _receive(scene, consumer, _items("", [b"a"]))
-    second = _receive(scene, consumer, _items("", [b"a"]))
+    first = receive(scene, consumer, _items("", [b"a"]))
+    second = receive(scene, consumer, _items("", [b"a"]))
 
     assert first != second and _counts(scene) == (2, 2)
 
@@ -133,9 +119,9 @@ def test_a_broken_upload_frees_its_key_so_the_retry_creates_the_job(scene: Scene
     consumer = scene.consumer()
     broken = [*_items("k1", [b"a"])[:2], ConnectionResetError("network went away")]
     with pytest.raises(ConnectionResetError):
-        _receive(scene, consumer, broken)
+        receive(scene, consumer, broken)
 
-    retried = _receive(scene, consumer, _items("k1", [b"a"]))
+    retried = receive(scene, consumer, _items("k1", [b"a"]))
 
     assert scene.job(retried).state is JobState.QUEUED
     assert scene.job(retried).idempotency_key == "k1"
@@ -150,6 +136,6 @@ def test_a_retry_while_the_first_upload_is_still_running_is_refused(scene: Scene
     asyncio.run(first.start(spec))  # the first upload has its job, inputs still coming
 
     with pytest.raises(Conflict, match="still being uploaded by the first submission"):
-        _receive(scene, consumer, _items("k1", [b"a"]))
+        receive(scene, consumer, _items("k1", [b"a"]))
 
     assert first.job_id is not None and scene.job(first.job_id).state is JobState.SUBMITTING

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from runsurge.coordinator import jobs
 from runsurge.coordinator.margins import calibrated_margins
 from runsurge.coordinator.reservations import StartingEstimate
 from runsurge.estimate import Estimator
-from runsurge.kinds import EstimateSource, JobKind, OutcomeKind
+from runsurge.kinds import EstimateSource
 from tests.unit.coordinator.scene import MiB, Scene
 
 
@@ -16,26 +15,8 @@ def _run_estimated(
     scene: Scene, source: EstimateSource, raw_mib: int, peaks_mib: list[int]
 ) -> None:
     """A group whose tasks had `source` estimates of `raw_mib` raw, finishing at these peaks."""
-    consumer = scene.consumer()
-    script = scene.blobs.put(b"def process(input_data):\n    return {}\n")
-    job_id = scene.db.call(
-        lambda s: jobs.create_job(
-            s,
-            consumer,
-            kind=JobKind.GROUP,
-            name="m",
-            script_sha256=script.sha256,
-            script_name="m.py",
-        )
-    )
-    refs = [scene.blobs.put(f"input {i}".encode()) for i in range(len(peaks_mib))]
     start = StartingEstimate(512 * MiB, 2 * raw_mib * MiB, source, 0.9, raw_mib * MiB)
-    scene.db.call(jobs.add_tasks, job_id, 0, refs, 0, [start] * len(refs))
-    scene.db.call(jobs.seal_job, job_id, len(refs), scene.billing)
-    machine = scene.contributor()
-    for peak in peaks_mib:
-        attempt = scene.claimed(machine)
-        scene.report(machine, attempt.attempt_id, OutcomeKind.OK, average_memory_bytes=peak * MiB)
+    scene.run_estimated([(start, peak) for peak in peaks_mib])
 
 
 def test_with_no_record_the_margins_are_the_estimators_priors(scene: Scene) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from sqlalchemy import select
@@ -14,19 +12,14 @@ from runsurge.coordinator.submission import (
     InputEnd,
     InputStart,
     JobSpecIn,
-    Submission,
     SubmissionItem,
-    SubmissionLimits,
 )
 from runsurge.errors import InvalidInput, InvalidRequest, LimitExceeded
 from runsurge.kinds import JobKind
 from runsurge.store.models import Job
 from runsurge.store.states import JobState
 from tests.unit.coordinator.scene import SCRIPT, MiB, Scene
-
-LIMITS = SubmissionLimits(
-    max_script_bytes=64 * 1024, max_input_bytes=1024, memory_reservation_bytes=256 * MiB
-)
+from tests.unit.coordinator.submitting import receive
 
 
 def _spec(kind: JobKind = JobKind.GROUP, script: bytes = SCRIPT) -> JobSpecIn:
@@ -36,17 +29,6 @@ def _spec(kind: JobKind = JobKind.GROUP, script: bytes = SCRIPT) -> JobSpecIn:
 def _input(data: bytes, chunk: int = 100) -> list[SubmissionItem]:
     pieces: list[SubmissionItem] = [data[i : i + chunk] for i in range(0, len(data), chunk)]
     return [InputStart(len(data)), *pieces, InputEnd(hashlib.sha256(data).hexdigest())]
-
-
-def _receive(scene: Scene, consumer: str, items: Sequence[SubmissionItem | Exception]) -> str:
-    async def stream() -> AsyncIterator[SubmissionItem]:
-        for item in items:
-            if isinstance(item, Exception):
-                raise item
-            yield item
-
-    submission = Submission(scene.db, scene.blobs, None, consumer, LIMITS)
-    return asyncio.run(submission.receive(stream()))
 
 
 def _only_job(scene: Scene, consumer: str) -> Job:
@@ -59,7 +41,7 @@ def _only_job(scene: Scene, consumer: str) -> Job:
 def test_whole_stream_queues_the_job_with_one_task_per_input_in_order(scene: Scene) -> None:
     consumer = scene.consumer()
 
-    job_id = _receive(scene, consumer, [_spec(), *_input(b"first " * 50), *_input(b"second")])
+    job_id = receive(scene, consumer, [_spec(), *_input(b"first " * 50), *_input(b"second")])
 
     job = scene.job(job_id)
     assert job.state is JobState.QUEUED and job.task_count == 2 and job.queued_count == 2
@@ -73,7 +55,7 @@ def test_stream_broken_mid_input_fails_the_job_and_none_of_it_runs(scene: Scene)
     items = [_spec(), *_input(b"complete"), InputStart(0), b"half an inp"]
 
     with pytest.raises(ConnectionResetError):
-        _receive(scene, consumer, [*items, ConnectionResetError("consumer went away")])
+        receive(scene, consumer, [*items, ConnectionResetError("consumer went away")])
 
     job = _only_job(scene, consumer)
     assert job.state is JobState.FAILED and job.error_kind == "SUBMISSION"
@@ -87,7 +69,7 @@ def test_input_declared_over_the_limit_fails_the_job_naming_the_input(scene: Sce
     with pytest.raises(
         LimitExceeded, match=r"input 1 is 1025 bytes; the limit is 1024 \(max_input_bytes\)"
     ):
-        _receive(scene, consumer, [_spec(), *_input(b"ok"), *_input(b"z" * 1025)])
+        receive(scene, consumer, [_spec(), *_input(b"ok"), *_input(b"z" * 1025)])
 
     assert _only_job(scene, consumer).state is JobState.FAILED
 
@@ -97,7 +79,7 @@ def test_undeclared_input_is_stopped_as_it_crosses_the_limit(scene: Scene) -> No
     streamed = [InputStart(0), b"z" * 1000, b"z" * 25]
 
     with pytest.raises(LimitExceeded, match="input 0 is larger than the limit of 1024 bytes"):
-        _receive(scene, consumer, [_spec(), *streamed])
+        receive(scene, consumer, [_spec(), *streamed])
 
     assert _only_job(scene, consumer).state is JobState.FAILED
 
@@ -106,7 +88,7 @@ def test_input_that_is_not_utf8_fails_the_job(scene: Scene) -> None:
     consumer = scene.consumer()
 
     with pytest.raises(InvalidInput, match="not valid UTF-8"):
-        _receive(scene, consumer, [_spec(), *_input(b"\xff\xfe")])
+        receive(scene, consumer, [_spec(), *_input(b"\xff\xfe")])
 
     assert _only_job(scene, consumer).state is JobState.FAILED
 
@@ -115,14 +97,14 @@ def test_single_job_takes_exactly_one_input(scene: Scene) -> None:
     consumer = scene.consumer()
 
     with pytest.raises(InvalidRequest, match="exactly one input"):
-        _receive(scene, consumer, [_spec(JobKind.SINGLE), *_input(b"a"), *_input(b"b")])
+        receive(scene, consumer, [_spec(JobKind.SINGLE), *_input(b"a"), *_input(b"b")])
 
 
 def test_refused_script_leaves_no_job(scene: Scene) -> None:
     consumer = scene.consumer()
 
     with pytest.raises(InvalidRequest):
-        _receive(scene, consumer, [_spec(script=b"def other():\n    pass\n"), *_input(b"a")])
+        receive(scene, consumer, [_spec(script=b"def other():\n    pass\n"), *_input(b"a")])
 
     assert scene.db.call(lambda s: s.scalar(select(Job).where(Job.consumer_id == consumer))) is None
 
