@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from runsurge.store.database import Database, sqlite_url
 from runsurge.store.models import Attempt, Task
 from runsurge.store.states import AttemptState
 from tests.integration.cluster import Cluster
+
+T = TypeVar("T")
 
 _RUNNING = re.compile(r"running job=(\S+) task=(-?\d+) attempt=(\d+)")
 _FINISHED = re.compile(r"job=(\S+) task=(-?\d+) attempt=(\d+) finished: (\w+)")
@@ -55,20 +60,26 @@ def _database(cluster: Cluster) -> Database:
     return Database(cluster.db_url or sqlite_url(cluster.data_dir))
 
 
-def attempts(cluster: Cluster, job_id: str) -> dict[int, list[tuple[int, AttemptState]]]:
-    """(attempt id, state) per task index, oldest first, read from the database."""
+def _read(cluster: Cluster, query: Callable[[Session], T]) -> T:
+    """`query` in one transaction on the cluster's database, opened for it alone."""
     db = _database(cluster)
     try:
-        rows = db.call(
-            lambda s: s.execute(
-                select(Task.index, Attempt.id, Attempt.state)
-                .join(Task, Task.id == Attempt.task_id)
-                .where(Task.job_id == job_id)
-                .order_by(Attempt.id)
-            ).all()
-        )
+        return db.call(query)
     finally:
         db.close()
+
+
+def attempts(cluster: Cluster, job_id: str) -> dict[int, list[tuple[int, AttemptState]]]:
+    """(attempt id, state) per task index, oldest first, read from the database."""
+    rows = _read(
+        cluster,
+        lambda s: s.execute(
+            select(Task.index, Attempt.id, Attempt.state)
+            .join(Task, Task.id == Attempt.task_id)
+            .where(Task.job_id == job_id)
+            .order_by(Attempt.id)
+        ).all(),
+    )
     found: dict[int, list[tuple[int, AttemptState]]] = {}
     for index, attempt_id, state in rows:
         found.setdefault(index, []).append((attempt_id, state))
@@ -77,47 +88,38 @@ def attempts(cluster: Cluster, job_id: str) -> dict[int, list[tuple[int, Attempt
 
 def budget_used(cluster: Cluster, job_id: str) -> dict[int, int]:
     """Attempts counted against each task's retry budget (Task.attempt_count), by index."""
-    db = _database(cluster)
-    try:
-        rows = db.call(
-            lambda s: s.execute(
-                select(Task.index, Task.attempt_count).where(Task.job_id == job_id)
-            ).all()
-        )
-    finally:
-        db.close()
+    rows = _read(
+        cluster,
+        lambda s: s.execute(
+            select(Task.index, Task.attempt_count).where(Task.job_id == job_id)
+        ).all(),
+    )
     return {index: count for index, count in rows}
 
 
 def holders(cluster: Cluster, job_id: str) -> Counter[str]:
     """Attempts per contributor id for one job, read from the database."""
-    db = _database(cluster)
-    try:
-        rows = db.call(
-            lambda s: s.scalars(
-                select(Attempt.contributor_id)
-                .join(Task, Task.id == Attempt.task_id)
-                .where(Task.job_id == job_id)
-            ).all()
-        )
-    finally:
-        db.close()
+    rows = _read(
+        cluster,
+        lambda s: s.scalars(
+            select(Attempt.contributor_id)
+            .join(Task, Task.id == Attempt.task_id)
+            .where(Task.job_id == job_id)
+        ).all(),
+    )
     return Counter(rows)
 
 
 def reached_agent(cluster: Cluster, attempt_ids: set[int]) -> set[int]:
     """Those of `attempt_ids` the coordinator heard had reached their agent."""
-    db = _database(cluster)
-    try:
-        return set(
-            db.call(
-                lambda s: s.scalars(
-                    select(Attempt.id).where(Attempt.id.in_(attempt_ids), Attempt.reached_agent)
-                ).all()
-            )
+    return set(
+        _read(
+            cluster,
+            lambda s: s.scalars(
+                select(Attempt.id).where(Attempt.id.in_(attempt_ids), Attempt.reached_agent)
+            ).all(),
         )
-    finally:
-        db.close()
+    )
 
 
 def assert_each_ran_once(cluster: Cluster, job_id: str, tasks: int) -> None:
@@ -138,16 +140,13 @@ def assert_each_ran_once(cluster: Cluster, job_id: str, tasks: int) -> None:
 
 def attempt_limits(cluster: Cluster, job_id: str) -> list[tuple[str, float, float]]:
     """(outcome, policy wall seconds, policy CPU seconds) of each attempt, oldest first."""
-    db = _database(cluster)
-    try:
-        rows = db.call(
-            lambda s: s.execute(
-                select(Attempt.outcome, Attempt.policy_wall_seconds, Attempt.policy_cpu_seconds)
-                .join(Task, Task.id == Attempt.task_id)
-                .where(Task.job_id == job_id)
-                .order_by(Attempt.id)
-            ).all()
-        )
-    finally:
-        db.close()
+    rows = _read(
+        cluster,
+        lambda s: s.execute(
+            select(Attempt.outcome, Attempt.policy_wall_seconds, Attempt.policy_cpu_seconds)
+            .join(Task, Task.id == Attempt.task_id)
+            .where(Task.job_id == job_id)
+            .order_by(Attempt.id)
+        ).all(),
+    )
     return [(outcome.value if outcome else "", wall, cpu) for outcome, wall, cpu in rows]
