@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,12 @@ class LocalJob:
     futures: list[Future[None]] = field(default_factory=list)
     settling: bool = False  # a worker is aggregating or settling it
     version: int = 0
+    # Inputs per state, kept as they move: a status or a settle check reads these,
+    # never all the inputs (a group may have a million).
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.counts.update(t.state for t in self.tasks)
 
     @property
     def label(self) -> str:
@@ -124,7 +131,11 @@ class LocalJob:
         return self.spec.on_error == consumer_pb2.ON_ERROR_FAIL_FAST
 
     def inputs_final(self) -> bool:
-        return all(t.state in FINAL_STATES for t in self.tasks)
+        return self.counts["QUEUED"] + self.counts["RUNNING"] == 0
+
+    def _moved(self, before: str, task: LocalTask) -> None:
+        self.counts[before] -= 1
+        self.counts[task.state] += 1
 
     def successful(self) -> list[LocalTask]:
         """Inputs with a result, in input order."""
@@ -132,6 +143,7 @@ class LocalJob:
 
     def start(self, task: LocalTask) -> None:
         task.state = "RUNNING"
+        self._moved("QUEUED", task)
         if self.state == "QUEUED":
             self.state = "RUNNING"
 
@@ -139,6 +151,7 @@ class LocalJob:
         """A run ended: keep its outcome unless the input was cancelled meanwhile."""
         if task.state == "RUNNING":
             task.finish(outcome)
+            self._moved("RUNNING", task)
             self.finished.append(task.index)
 
     def stop_unfinished(self) -> None:
@@ -146,7 +159,9 @@ class LocalJob:
         self.stop.set()
         for task, future in zip(self.tasks, self.futures, strict=False):
             if task.state not in FINAL_STATES:
+                before = task.state
                 task.cancel()
+                self._moved(before, task)
                 self.finished.append(task.index)
                 future.cancel()
 
@@ -206,7 +221,7 @@ class LocalJob:
 
 def job_status(job: LocalJob) -> JobStatus:
     """The job as `Job.status()` gives it."""
-    states = [t.state for t in job.tasks]
+    counts = job.counts
     spec = job.spec
     result = None
     if job.state == "SUCCEEDED":
@@ -219,12 +234,12 @@ def job_status(job: LocalJob) -> JobStatus:
         name=spec.name,
         script_sha256=job.script_sha256,
         tasks=TaskCounts(
-            len(states),
-            states.count("QUEUED"),
-            states.count("RUNNING"),
-            states.count("SUCCEEDED"),
-            states.count("FAILED"),
-            states.count("CANCELLED"),
+            len(job.tasks),
+            counts["QUEUED"],
+            counts["RUNNING"],
+            counts["SUCCEEDED"],
+            counts["FAILED"],
+            counts["CANCELLED"],
         ),
         created_at=job.created_at,
         finished_at=job.finished_at,
